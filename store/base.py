@@ -1,0 +1,142 @@
+"""The storage interface every caseflow store implements.
+
+Documents live in named collections under string ids. Every document has a
+``version`` (1 on create, +1 per write) used for compare-and-set, and a
+``seq``: the position of its latest write in the store-wide change sequence
+(0 for collections that are not published to the sync feed). A delete of a
+published document leaves a tombstone so the feed can tell clients.
+
+All writes happen inside a unit of work (``Store.transaction()``): everything
+written in it becomes durable together, or not at all, before the ``with``
+block returns. Units of work are serialised (one writer at a time), so change
+seqs are assigned and become visible strictly in order and a reader of the
+feed can never skip a change that commits later with a lower seq.
+
+Nothing here names TinyDB or PostgreSQL: adapters live in sibling modules.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Document:
+    collection: str
+    id: str
+    version: int
+    data: JSON
+    seq: int = 0
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One link of the append-only, hash-chained audit log."""
+
+    n: int
+    at: str  # RFC 3339 UTC, assigned by the store at commit
+    subject: str | None  # e.g. a case id, for per-subject history
+    entry: JSON  # who/role/device/what: ids only, never personal data
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class CommitResult:
+    last_seq: int
+    documents: list[Document] = field(default_factory=list)
+
+
+class StoreError(Exception):
+    """Base class of every storage failure."""
+
+
+class VersionConflict(StoreError):
+    def __init__(self, collection: str, doc_id: str, expected: int, actual: int):
+        super().__init__(f"{collection}/{doc_id}: expected version {expected}, found {actual}")
+        self.collection, self.doc_id, self.expected, self.actual = collection, doc_id, expected, actual
+
+
+class DuplicateKey(StoreError):
+    """``insert`` of an id that already exists (the uniqueness guard for idempotency keys)."""
+
+    def __init__(self, collection: str, doc_id: str):
+        super().__init__(f"{collection}/{doc_id} already exists")
+        self.collection, self.doc_id = collection, doc_id
+
+
+class StoreLocked(StoreError):
+    """Another process holds the data directory."""
+
+
+class StoreCorrupt(StoreError):
+    """The store cannot be opened safely; the message says what and where."""
+
+
+class UnitOfWork(abc.ABC):
+    """Reads see this unit's own writes; nothing is visible to others until commit."""
+
+    @abc.abstractmethod
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    @abc.abstractmethod
+    def insert(self, collection: str, doc_id: str, data: Mapping[str, Any], *, publish: bool = False) -> Document:
+        """Create; raises DuplicateKey if the id exists (tombstones count as existing)."""
+
+    @abc.abstractmethod
+    def update(
+        self, collection: str, doc_id: str, data: Mapping[str, Any], *, expected_version: int,
+        publish: bool = False,
+    ) -> Document:
+        """Replace the data if the stored version equals ``expected_version`` (else VersionConflict)."""
+
+    @abc.abstractmethod
+    def delete(self, collection: str, doc_id: str, *, expected_version: int, publish: bool = False) -> None:
+        """Remove; with ``publish`` a tombstone keeps the id in the change feed."""
+
+    @abc.abstractmethod
+    def audit(self, entry: Mapping[str, Any], *, subject: str | None = None) -> None:
+        """Append an audit entry; it is chained and timestamped at commit."""
+
+
+class Store(abc.ABC):
+    #: a random id fixed when the store is created; sync cursors embed it
+    store_id: str
+
+    @abc.abstractmethod
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        """Committed state by id (tombstones are returned as None). Cost must not grow with size."""
+
+    @abc.abstractmethod
+    def scan(self, collection: str, where: Callable[[JSON], bool] | None = None) -> Iterator[Document]:
+        """Committed live documents of a collection (no tombstones)."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work; durable when the ``with`` block exits without an exception."""
+
+    @abc.abstractmethod
+    def changes_since(self, after_seq: int, limit: int) -> list[Document]:
+        """Published documents (tombstones included) whose latest write has seq > after_seq,
+        in seq order, each once, at its latest version."""
+
+    @abc.abstractmethod
+    def last_seq(self) -> int: ...
+
+    @abc.abstractmethod
+    def audit_log(self, subject: str | None = None) -> Iterator[AuditEntry]:
+        """The audit chain in order, all of it or one subject's entries."""
+
+    @abc.abstractmethod
+    def verify(self) -> list[str]:
+        """Integrity check; returns problems found (empty when healthy)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
