@@ -1,0 +1,164 @@
+"""The Flask application factory: the composition root of caseflow."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, g, request
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException
+
+from server.auth.accounts import Accounts
+from server.auth.throttle import LoginThrottle
+from server.auth.tokens import init_jwt
+from server.config import Settings
+from server.jsonbody import StrictParser, is_json_mimetype
+from server.problems import Problem, flatten_marshmallow, problem_response
+from server.secrets_store import load_or_create_secret
+from store import Store, StoreError, open_store
+from sync.clock import Clock
+
+log = logging.getLogger("caseflow.http")
+
+# flask-smorest parses bodies with webargs; make it read our strict parse
+Blueprint.ARGUMENTS_PARSER = StrictParser()
+
+
+@dataclass
+class Services:
+    """Everything a request handler, the CLI or a worker needs, built once per app."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    accounts: Accounts
+    throttle: LoginThrottle
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProblemApi(Api):
+    """flask-smorest Api whose every HTTP error is RFC 9457 problem+json."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        status = error.code or 500
+        if status == 422 and "messages" in data:
+            errors = []
+            for location, messages in data["messages"].items():
+                for item in flatten_marshmallow(messages):
+                    item["path"] = item["path"].replace("/_schema", "") or ""
+                    if location != "json":
+                        item["in"] = location
+                    errors.append(item)
+            count = len(errors)
+            return problem_response(Problem(
+                422, "validation-error", f"{count} field{'s' if count != 1 else ''} failed validation.",
+                title="Your request has invalid fields", errors=errors))
+        if status == 400 and "messages" in data:
+            return problem_response(Problem(400, "malformed-json", "The request body is not valid JSON."))
+        if status >= 500:
+            log.error("unhandled error", extra={"request_id": g.get("request_id"), "status": status},
+                      exc_info=getattr(error, "original_exception", None) is not None)
+            return problem_response(Problem(500, "internal-error",
+                                            "Something went wrong on the server. The request id identifies it.",
+                                            request_id=g.get("request_id")))
+        detail = {
+            404: "There is nothing at this address.",
+            405: f"{request.method} is not allowed here.",
+            413: "The request body is larger than this server accepts.",
+            415: "Send the body as application/json.",
+        }.get(status, error.description or error.name)
+        headers = {}
+        if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return problem_response(Problem(status, error.name.lower().replace(" ", "-"), detail, headers=headers))
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask("caseflow")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="caseflow",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        JSON_SORT_KEYS=False,
+    )
+    secret = settings.jwt_secret or load_or_create_secret(settings.data_dir, "jwt.secret")
+    init_jwt(app, secret, settings.jwt_issuer, settings.jwt_audience,
+             settings.access_token_minutes, settings.refresh_token_days)
+
+    clock = clock or Clock()
+    store = store or open_store(settings.data_dir / "store")
+    services = Services(
+        settings=settings, store=store, clock=clock,
+        accounts=Accounts(store, clock),
+        throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
+    )
+    app.extensions["caseflow"] = services
+
+    api = ProblemApi(app, spec_kwargs={
+        "info": {"description": "Offline-first statutory case work. Errors are RFC 9457 problem+json."},
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    })
+    _install_request_hooks(app)
+    _install_error_handlers(app)
+
+    from server.resources import register_all
+
+    register_all(api)
+    return app
+
+
+def _install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start():
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        g.started = time.perf_counter()
+        if request.method in {"POST", "PUT", "PATCH"}:
+            has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
+            if has_body and not is_json_mimetype(request.mimetype or ""):
+                raise Problem(415, "unsupported-media-type", "Send the body as application/json.")
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        actor = g.get("actor")
+        log.info("request", extra={
+            "request_id": g.get("request_id"), "method": request.method,
+            "route": request.url_rule.rule if request.url_rule else "(none)", "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+            "user_id": actor.user_id if actor else None, "device_id": actor.device_id if actor else None,
+        })
+        return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem):
+        return problem_response(problem)
+
+    @app.errorhandler(StoreError)
+    def _store_error(exc: StoreError):
+        log.error("storage error", extra={"request_id": g.get("request_id"), "problem": type(exc).__name__})
+        return problem_response(Problem(503, "storage-unavailable",
+                                        "The store could not complete this request; nothing was saved. Retry later."))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.error("unhandled exception", extra={"request_id": g.get("request_id"), "problem": type(exc).__name__},
+                  exc_info=True)
+        return problem_response(Problem(500, "internal-error",
+                                        "Something went wrong on the server. The request id identifies it.",
+                                        request_id=g.get("request_id")))

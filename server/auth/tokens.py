@@ -1,0 +1,117 @@
+"""JWT set-up (flask-jwt-extended) and the ``auth_required`` guard of every endpoint.
+
+Tokens are HS256 only (pinned for encode and decode), carry ``iss``/``aud``
+(checked), the session id ``sid`` and the device id ``did``. Every request
+re-reads the session, device and user from the store, so logout, device
+revocation and disabling an account take effect on the very next request, and
+roles come from the store, not from a possibly stale token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import warnings
+
+from flask import Flask, current_app, g
+from flask_jwt_extended import (
+    JWTManager,
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    verify_jwt_in_request,
+)
+from jwt.warnings import InsecureKeyLengthWarning
+
+from server.auth.accounts import Accounts, Session
+from server.problems import Problem, problem_response
+from sync.actor import Actor
+
+ALGORITHM = "HS256"
+
+
+def init_jwt(app: Flask, secret: str, issuer: str, audience: str, access_minutes: int, refresh_days: int) -> None:
+    if len(secret.encode()) < 32:
+        raise SystemExit("CASEFLOW_JWT_SECRET must be at least 32 bytes")
+    warnings.simplefilter("error", InsecureKeyLengthWarning)
+    app.config.update(
+        JWT_SECRET_KEY=secret,
+        JWT_ALGORITHM=ALGORITHM,
+        JWT_DECODE_ALGORITHMS=[ALGORITHM],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ENCODE_ISSUER=issuer,
+        JWT_DECODE_ISSUER=issuer,
+        JWT_ENCODE_AUDIENCE=audience,
+        JWT_DECODE_AUDIENCE=audience,
+        JWT_ACCESS_TOKEN_EXPIRES=dt.timedelta(minutes=access_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=dt.timedelta(days=refresh_days),
+        JWT_DECODE_LEEWAY=0,
+    )
+    jwt = JWTManager(app)
+
+    def unauthorized(slug: str, detail: str):
+        return problem_response(Problem(401, slug, detail, headers={"WWW-Authenticate": "Bearer"}))
+
+    jwt.unauthorized_loader(lambda reason: unauthorized(
+        "missing-token", "Send an access token in the Authorization header as 'Bearer <token>'."))
+    jwt.invalid_token_loader(lambda reason: unauthorized(
+        "invalid-token",
+        "The token is not valid for this API (signature, algorithm, issuer, audience or type)."))
+    jwt.expired_token_loader(lambda header, payload: unauthorized(
+        "token-expired", "The token has expired. Refresh it or log in again."))
+    jwt.revoked_token_loader(lambda header, payload: unauthorized(
+        "token-revoked", "This token has been revoked. Log in again."))
+    jwt.needs_fresh_token_loader(lambda header, payload: unauthorized(
+        "fresh-token-required", "Log in again to do this."))
+
+
+def issue_tokens(session: Session, user: dict) -> dict[str, str]:
+    claims = {"sid": session.session_id, "did": session.device_id}
+    return {
+        "access_token": create_access_token(user["user_id"], additional_claims=claims),
+        "refresh_token": create_refresh_token(
+            user["user_id"], additional_claims={**claims, "jti": session.refresh_jti}),
+    }
+
+
+def _accounts() -> Accounts:
+    return current_app.extensions["caseflow"].accounts
+
+
+def load_actor(refresh: bool = False) -> Actor:
+    verify_jwt_in_request(refresh=refresh)
+    claims = get_jwt()
+    sid, did = claims.get("sid"), claims.get("did")
+    if not isinstance(sid, str) or not isinstance(did, str):
+        raise Problem(401, "invalid-token", "The token is not valid for this API.")
+    user = _accounts().check_session(sid, did)
+    if user["user_id"] != claims.get("sub"):
+        raise Problem(401, "invalid-token", "The token is not valid for this API.")
+    actor = _accounts().actor_for(user, device_id=did, session_id=sid)
+    g.actor = actor
+    return actor
+
+
+def auth_required(fn):
+    """Access token required; the handler gets the :class:`Actor` as ``actor=``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        actor = load_actor()
+        return fn(*args, actor=actor, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str):
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            actor = load_actor()
+            if not actor.has_role(*roles):
+                raise Problem(403, "forbidden-role", f"This needs one of the roles: {', '.join(roles)}.")
+            return fn(*args, actor=actor, **kwargs)
+
+        return wrapper
+
+    return decorate

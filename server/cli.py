@@ -1,0 +1,206 @@
+"""The ``caseflow`` command: serve, admin commands, definition checks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from server.config import Settings
+from store import StoreError
+
+log = logging.getLogger("caseflow.cli")
+
+
+def _settings(data: str | None, **overrides) -> Settings:
+    return Settings.from_env(data_dir=Path(data) if data else None, **overrides)
+
+
+def _open_store(settings: Settings):
+    from store import open_store
+
+    try:
+        return open_store(settings.data_dir / "store")
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _accounts(settings: Settings):
+    from server.auth.accounts import Accounts
+    from sync.clock import Clock
+
+    return Accounts(_open_store(settings), Clock())
+
+
+@click.group()
+def main() -> None:
+    """caseflow: offline-first statutory case work."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data", "data", default=None, help="Data directory (default ./var or CASEFLOW_DATA_DIR).")
+@click.option("--demo", is_flag=True, help="Load the demo fixture (idempotent). Never in production.")
+def serve(host: str, port: int, data: str | None, demo: bool) -> None:
+    """Run the API on waitress (one process, threads: the embedded store is single-process)."""
+    import waitress
+
+    from server import logs
+    from server.app import create_app
+    from server.demo import load_demo
+
+    settings = _settings(data)
+    settings.demo = demo or settings.demo
+    logs.configure(settings.log_level)
+    try:
+        app = create_app(settings)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    services = app.extensions["caseflow"]
+    problems = services.store.verify()
+    if problems:
+        for p in problems:
+            click.echo(f"store: {p}", err=True)
+        raise click.ClickException("store integrity check failed; run 'caseflow store check'")
+    if settings.demo:
+        added = load_demo(services.accounts, settings.demo_password)
+        click.echo(f"demo fixture loaded (added {json.dumps(added)})", err=True)
+    click.echo(f"caseflow listening on http://{host}:{port} (data: {settings.data_dir})", err=True)
+    sys.stderr.flush()
+    try:
+        waitress.serve(app, host=host, port=port, threads=settings.threads,
+                       max_request_body_size=settings.max_body_bytes + 1024, ident="caseflow",
+                       clear_untrusted_proxy_headers=True)
+    finally:
+        services.store.close()
+
+
+# -- users ---------------------------------------------------------------------
+@main.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--partnership", required=True)
+@click.option("--agency", default=None)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
+@click.option("--password", envvar="CASEFLOW_NEW_USER_PASSWORD", prompt=True, hide_input=True,
+              confirmation_prompt=True)
+@click.option("--data", default=None)
+def users_add(username, partnership, agency, roles, password, data) -> None:
+    """Create a user."""
+    from store import DuplicateKey
+
+    accounts = _accounts(_settings(data))
+    try:
+        user = accounts.add_user(username, password, partnership, roles, agency=agency)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except DuplicateKey:
+        raise click.ClickException(f"username {username} is taken") from None
+    finally:
+        accounts.store.close()
+    click.echo(f"created {user['username']} ({user['user_id']})")
+
+
+@users.command("list")
+@click.option("--data", default=None)
+def users_list(data) -> None:
+    """List users (username, partnership, agency, roles, status)."""
+    accounts = _accounts(_settings(data))
+    try:
+        for u in accounts.list_users():
+            state = "disabled" if u["disabled"] else "active"
+            click.echo(f"{u['username']}\t{u['partnership']}\t{u.get('agency') or '-'}\t"
+                       f"{','.join(u['roles'])}\t{state}")
+    finally:
+        accounts.store.close()
+
+
+@users.command("disable")
+@click.argument("username")
+@click.option("--data", default=None)
+def users_disable(username, data) -> None:
+    """Disable a user: their tokens stop working on the next request."""
+    accounts = _accounts(_settings(data))
+    try:
+        accounts.set_disabled(username, True)
+    except KeyError:
+        raise click.ClickException(f"no user {username}") from None
+    finally:
+        accounts.store.close()
+    click.echo(f"disabled {username}")
+
+
+# -- devices -------------------------------------------------------------------
+@main.group()
+def devices() -> None:
+    """Manage devices."""
+
+
+@devices.command("revoke")
+@click.argument("device_id")
+@click.option("--data", default=None)
+def devices_revoke(device_id, data) -> None:
+    """Revoke a lost device: its next request fails and tells it to wipe local data."""
+    accounts = _accounts(_settings(data))
+    try:
+        accounts.revoke_device(device_id, by_user_id=None)
+    except KeyError:
+        raise click.ClickException(f"no device {device_id}") from None
+    finally:
+        accounts.store.close()
+    click.echo(f"revoked {device_id}")
+
+
+# -- store ---------------------------------------------------------------------
+@main.group()
+def store() -> None:
+    """Embedded store maintenance."""
+
+
+@store.command("check")
+@click.option("--data", default=None)
+def store_check(data) -> None:
+    """Check the store's integrity (journal, documents, change feed, audit chain)."""
+    from store import check_data_dir
+
+    settings = _settings(data)
+    try:
+        problems = check_data_dir(settings.data_dir / "store")
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for p in problems:
+        click.echo(p)
+    if problems:
+        raise SystemExit(1)
+    click.echo("store OK")
+
+
+def _mount_optional() -> None:
+    """Definition tools live in their pure packages; mount them when present."""
+    try:
+        from forms.cli import forms_cli
+
+        main.add_command(forms_cli, "forms")
+    except ImportError:  # pragma: no cover - during bootstrap only
+        pass
+    try:
+        from statemachines.cli import check_cli
+
+        main.add_command(check_cli, "check")
+    except ImportError:  # pragma: no cover
+        pass
+
+
+_mount_optional()
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

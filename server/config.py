@@ -1,0 +1,70 @@
+"""Configuration from ``CASEFLOW_*`` environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    data_dir: Path = Path("var")
+    #: JWT signing secret; generated into the data dir on first start when unset
+    jwt_secret: str | None = None
+    jwt_issuer: str = "caseflow"
+    jwt_audience: str = "caseflow-api"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    max_body_bytes: int = 1024 * 1024
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    demo: bool = False
+    demo_password: str = "caseflow-demo"  # noqa: S105 - the documented demo value, demo mode only
+    push_allow_http_loopback: bool = False
+    log_level: str = "INFO"
+    threads: int = 8
+    public_url: str = "http://127.0.0.1:8000"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        settings = cls(
+            data_dir=Path(os.environ.get("CASEFLOW_DATA_DIR", "var")),
+            jwt_secret=os.environ.get("CASEFLOW_JWT_SECRET") or None,
+            jwt_issuer=os.environ.get("CASEFLOW_JWT_ISSUER", "caseflow"),
+            jwt_audience=os.environ.get("CASEFLOW_JWT_AUDIENCE", "caseflow-api"),
+            access_token_minutes=_env_int("CASEFLOW_ACCESS_TOKEN_MINUTES", 15),
+            refresh_token_days=_env_int("CASEFLOW_REFRESH_TOKEN_DAYS", 30),
+            max_body_bytes=_env_int("CASEFLOW_MAX_BODY_BYTES", 1024 * 1024),
+            login_max_failures=_env_int("CASEFLOW_LOGIN_MAX_FAILURES", 5),
+            login_window_seconds=_env_int("CASEFLOW_LOGIN_WINDOW_SECONDS", 900),
+            demo=_env_bool("CASEFLOW_DEMO"),
+            demo_password=os.environ.get("CASEFLOW_DEMO_PASSWORD") or "caseflow-demo",  # noqa: S106
+            push_allow_http_loopback=_env_bool("CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK"),
+            log_level=os.environ.get("CASEFLOW_LOG_LEVEL", "INFO"),
+            threads=_env_int("CASEFLOW_THREADS", 8),
+            public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "http://127.0.0.1:8000"),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(settings, key, value)
+        settings.data_dir = Path(settings.data_dir)
+        return settings
