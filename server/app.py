@@ -36,7 +36,8 @@ class Services:
     store: Store
     clock: Clock
     accounts: Accounts
-    throttle: LoginThrottle
+    throttle: LoginThrottle  # failed logins per username
+    address_throttle: LoginThrottle  # failed logins per client address (NAT-shared: a higher limit)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         settings=settings, store=store, clock=clock,
         accounts=Accounts(store, clock),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
+        address_throttle=LoginThrottle(settings.login_max_failures * 10, settings.login_window_seconds),
     )
     app.extensions["caseflow"] = services
 

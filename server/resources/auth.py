@@ -49,16 +49,17 @@ class AccessSchema(Schema):
 def login(body):
     """Log in on a device; the tokens are bound to that device."""
     svc = services()
-    keys = (f"user:{body['username'].lower()}", f"addr:{client_address()}")
-    wait = svc.throttle.retry_after(*keys)
+    user_key, addr_key = body["username"].lower(), client_address()
+    wait = max(svc.throttle.retry_after(user_key), svc.address_throttle.retry_after(addr_key))
     if wait:
         raise Problem(429, "too-many-logins", "Too many failed logins. Wait before trying again.",
                       headers={"Retry-After": str(wait)})
     user = svc.accounts.authenticate(body["username"], body["password"])
     if user is None:
-        svc.throttle.failed(*keys)
+        svc.throttle.failed(user_key)
+        svc.address_throttle.failed(addr_key)
         raise Problem(401, "login-failed", "The username or password is wrong, or the account is disabled.")
-    svc.throttle.succeeded(keys[0])
+    svc.throttle.succeeded(user_key)
     session = svc.accounts.open_session(user, body["device_id"])
     return {**issue_tokens(session, user), "user": svc.accounts.public_user(user)}
 
@@ -86,3 +87,13 @@ def logout(actor):
     """Revoke this device's access and refresh tokens."""
     services().accounts.end_session(actor.session_id, actor.user_id)
     return None
+
+
+@blp.route("/whoami", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200, UserSchema)
+@auth_required
+def whoami(actor):
+    """The user behind the access token, as the server knows them now."""
+    svc = services()
+    return svc.accounts.public_user(svc.accounts.user(actor.user_id))

@@ -1,0 +1,110 @@
+"""Test support: a real caseflow server in a subprocess on a loopback port, and a small client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+DEMO_PASSWORD = "demo-password-for-tests"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    data_dir: Path
+    port: int = 0
+    env: dict = field(default_factory=dict)
+    demo: bool = True
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        self.port = self.port or free_port()
+        env = {**os.environ, "CASEFLOW_DEMO_PASSWORD": DEMO_PASSWORD, "CASEFLOW_LOG_LEVEL": "INFO", **self.env}
+        args = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--data", str(self.data_dir)]
+        if self.demo:
+            args.append("--demo")
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+
+class Client:
+    """A logged-in user on one device, talking real HTTP."""
+
+    def __init__(self, base_url: str, username: str, password: str = DEMO_PASSWORD, device_id: str | None = None):
+        self.base = base_url
+        self.username = username
+        self.device_id = device_id or f"dev-{username}-{os.urandom(4).hex()}"
+        self.http = requests.Session()
+        r = self.http.post(f"{base_url}/api/v1/auth/login",
+                           json={"username": username, "password": password, "device_id": self.device_id})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        self.access, self.refresh, self.user = body["access_token"], body["refresh_token"], body["user"]
+
+    def headers(self, token: str | None = None) -> dict:
+        return {"Authorization": f"Bearer {token or self.access}"}
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.http.get(self.base + path, headers=self.headers(), **kw)
+
+    def post(self, path: str, json=None, **kw) -> requests.Response:
+        return self.http.post(self.base + path, json=json, headers=self.headers(), **kw)
+
+
+def assert_problem(resp: requests.Response, status: int, slug: str | None = None) -> dict:
+    assert resp.status_code == status, (resp.status_code, resp.text)
+    assert resp.headers["Content-Type"].startswith("application/problem+json"), resp.headers["Content-Type"]
+    body = resp.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
+    if slug:
+        assert body["type"].endswith("/" + slug), body
+    return body
