@@ -12,6 +12,7 @@ from flask import Flask, g, request
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
+from forms.registry import FormRegistry
 from server.auth.accounts import Accounts
 from server.auth.throttle import LoginThrottle
 from server.auth.tokens import init_jwt
@@ -38,6 +39,7 @@ class Services:
     accounts: Accounts
     throttle: LoginThrottle  # failed logins per username
     address_throttle: LoginThrottle  # failed logins per client address (NAT-shared: a higher limit)
+    forms: FormRegistry
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         accounts=Accounts(store, clock),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
         address_throttle=LoginThrottle(settings.login_max_failures * 10, settings.login_window_seconds),
+        forms=FormRegistry.load_default(),
     )
     app.extensions["caseflow"] = services
 

@@ -6,7 +6,7 @@ from flask_smorest import Api
 
 
 def register_all(api: Api) -> None:
-    from server.resources import auth, devices, health
+    from server.resources import auth, devices, forms, health
 
-    for module in (health, auth, devices):
+    for module in (health, auth, devices, forms):
         api.register_blueprint(module.blp)
