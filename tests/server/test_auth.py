@@ -46,7 +46,8 @@ def test_login_validation_names_every_field(server):
     body = assert_problem(r, 422, "validation-error")
     paths = sorted(e["path"] for e in body["errors"])
     assert paths == ["/device_id", "/password", "/username"]
-    r = requests.post(server.url + LOGIN, json={"username": "a", "password": "b", "device_id": "device-1", "role": "admin"})
+    body = {"username": "a", "password": "b", "device_id": "device-1", "role": "admin"}
+    r = requests.post(server.url + LOGIN, json=body)
     assert [e["path"] for e in assert_problem(r, 422)["errors"]] == ["/role"]
 
 

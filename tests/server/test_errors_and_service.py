@@ -33,7 +33,8 @@ def test_non_object_body_is_422(server):
 
 
 def test_wrong_media_type_is_415(server):
-    r = requests.post(server.url + LOGIN, data="username=a", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    r = requests.post(server.url + LOGIN, data="username=a", headers=form)
     assert_problem(r, 415)
 
 
