@@ -82,7 +82,7 @@ class Client:
     def __init__(self, base_url: str, username: str, password: str = DEMO_PASSWORD, device_id: str | None = None):
         self.base = base_url
         self.username = username
-        self.device_id = device_id or f"dev-{username}-{os.urandom(4).hex()}"
+        self.device_id = device_id or f"device-{os.urandom(6).hex()}"
         self.http = requests.Session()
         r = self.http.post(f"{base_url}/api/v1/auth/login",
                            json={"username": username, "password": password, "device_id": self.device_id})

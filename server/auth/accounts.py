@@ -225,7 +225,9 @@ class Accounts:
     def check_session(self, session_id: str, device_id: str) -> dict:
         """The live user behind an access token, or a Problem (revoked, disabled, wiped)."""
         device = self.store.get("devices", device_id)
-        if device is None or device.data["revoked"]:
+        if device is None:
+            raise token_revoked()
+        if device.data["revoked"]:
             raise device_revoked()
         session = self.store.get("sessions", session_id)
         if session is None or session.data["revoked"] or session.data["device_id"] != device_id:
