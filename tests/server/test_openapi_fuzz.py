@@ -33,7 +33,7 @@ def test_no_operation_answers_5xx(fuzz_server):
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)
-        def run(case):
+        def run(case, operation=operation):
             # logout would end the admin session the other operations use
             headers = {} if case.path == "/api/v1/auth/logout" else admin.headers()
             response = case.call(base_url=fuzz_server.url, headers=headers)
