@@ -11,59 +11,12 @@ from typing import Any
 
 from flask import Response, json
 
-PROBLEM_BASE = "https://caseflow.example/problems/"
+from sync.problems import Problem
+
 PROBLEM_MIME = "application/problem+json"
 
-TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Request body too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
+__all__ = ["PROBLEM_MIME", "Problem", "flatten_marshmallow", "invalid", "pointer", "problem_response"]
 
-
-class Problem(Exception):
-    """An error with an HTTP status, a stable ``type`` slug and a plain-English detail."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        detail: str,
-        *,
-        title: str | None = None,
-        errors: list[dict[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ):
-        super().__init__(detail)
-        self.status = status
-        self.slug = slug
-        self.detail = detail
-        self.title = title or TITLES.get(status, "Error")
-        self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.slug,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors is not None:
-            body["errors"] = self.errors
-        body.update(self.extra)
-        return body
 
 
 def problem_response(problem: Problem) -> Response:

@@ -1,0 +1,205 @@
+"""Case endpoints (online). Every write builds a mutation and goes through the one write path."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from server.auth.tokens import auth_required
+from server.problems import Problem
+from server.resources.common import BEARER, services
+from sync.service import MUTATION_ID, Mutation
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases: the online twin of sync push")
+
+
+class ReferralSchema(Schema):
+    form_id = fields.Str(required=True)
+    form_version = fields.Int(required=True, strict=True)
+    data = fields.Dict(required=True)
+
+
+class CreateCaseSchema(Schema):
+    case_type = fields.Str(required=True)
+    referral = fields.Nested(ReferralSchema, required=True)
+    case_id = fields.Str(metadata={"description": "Optional client-chosen UUID (offline clients always send one)."})
+
+
+class SubmissionSchema(Schema):
+    form_id = fields.Str(required=True)
+    form_version = fields.Int(required=True, strict=True)
+    data = fields.Dict(required=True)
+    status = fields.Str(required=True, validate=validate.OneOf(["draft", "final"]))
+    base_version = fields.Int(strict=True, validate=validate.Range(min=0),
+                              metadata={"description": "The submission version the edit started from."})
+
+
+class TransitionSchema(Schema):
+    event = fields.Str(required=True)
+    expected_state = fields.Str(required=True)
+    comment = fields.Str(validate=validate.Length(max=4000))
+
+
+class ApprovalSchema(Schema):
+    event = fields.Str(required=True)
+    decision = fields.Str(required=True, validate=validate.OneOf(["approve", "reject"]))
+    comment = fields.Str(validate=validate.Length(max=4000))
+
+
+class AssignmentSchema(Schema):
+    user_id = fields.Str(required=True)
+    assigned = fields.Bool(load_default=True)
+
+
+class InvitationSchema(Schema):
+    partnership = fields.Str(required=True)
+    invited = fields.Bool(load_default=True)
+
+
+class ConflictResolutionSchema(Schema):
+    conflict_id = fields.Str(required=True)
+    choose = fields.Str(required=True, validate=validate.OneOf(["kept", "incoming", "value"]))
+    value = fields.Raw(allow_none=True)
+
+
+class CaseListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    state = fields.Str()
+    overdue = fields.Bool()
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return str(uuid.uuid4())
+    if not MUTATION_ID.match(key):
+        raise Problem(422, "validation-error", "Idempotency-Key must be 8-64 letters, digits or '-'.",
+                      errors=[{"path": "", "in": "header", "message": "Invalid Idempotency-Key."}])
+    return key
+
+
+def _apply(actor, kind: str, case_id: str | None, payload: dict, base_version: int | None = None) -> dict:
+    mutation = Mutation(_idempotency_key(), kind, case_id, payload, None, base_version)
+    return services().write_path.apply_one(actor, mutation)
+
+
+def _conflict(result: dict) -> Problem:
+    return Problem(409, result.get("reason", "conflict"), result.get("detail", "The case has moved on."),
+                   state=result.get("state"), version=result.get("version"))
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(CreateCaseSchema)
+@blp.response(201)
+@auth_required
+def create_case(body, actor):
+    """Open a case with its referral form."""
+    payload = {"case_type": body["case_type"], "referral": body["referral"]}
+    result = _apply(actor, "create_case", body.get("case_id"), payload)
+    return services().reader.case_view(actor, result["case_id"], audit=False), 201
+
+
+@blp.route("", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.arguments(CaseListQuery, location="query")
+@blp.response(200)
+@auth_required
+def list_cases(query, actor):
+    """The cases the caller may see; filters ``state`` and ``overdue=true``."""
+    return {"cases": services().reader.list_cases(actor, query.get("state"), query.get("overdue"))}
+
+
+@blp.route("/<string:case_id>", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200)
+@auth_required
+def get_case(case_id: str, actor):
+    """The case as this caller may see it: deadlines, allowed events, the forms open to them."""
+    return services().reader.case_view(actor, case_id)
+
+
+@blp.route("/<string:case_id>/submissions", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(SubmissionSchema)
+@blp.response(200)
+@auth_required
+def save_submission(body, case_id: str, actor):
+    """Save a draft or submit a final form (pinned to ``form_id@form_version``)."""
+    base = body.pop("base_version", None)
+    return _apply(actor, "save_submission", case_id, body, base)
+
+
+@blp.route("/<string:case_id>/transitions", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(TransitionSchema)
+@blp.response(200)
+@blp.alt_response(202, description="Waiting for approvals")
+@auth_required
+def fire_transition(body, case_id: str, actor):
+    """Fire an event: 409 if the case left ``expected_state``, 422 with reasons, 202 awaiting approvals."""
+    result = _apply(actor, "transition", case_id, body)
+    if result["status"] == "conflict":
+        raise _conflict(result)
+    view = services().reader.case_view(actor, case_id, audit=False)
+    if result.get("awaiting_approvals"):
+        return {**view, "awaiting_approvals": True}, 202
+    return view
+
+
+@blp.route("/<string:case_id>/approvals", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(ApprovalSchema)
+@blp.response(200)
+@auth_required
+def record_approval(body, case_id: str, actor):
+    """One approver's decision; the transition happens when every required approval is in."""
+    result = _apply(actor, "approve", case_id, body)
+    if result["status"] == "conflict":
+        raise _conflict(result)
+    view = services().reader.case_view(actor, case_id, audit=False)
+    return {**view, "approval": {k: result[k] for k in ("rejected", "awaiting_approvals") if k in result}}
+
+
+@blp.route("/<string:case_id>/assignments", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(AssignmentSchema)
+@blp.response(200)
+@auth_required
+def assign(body, case_id: str, actor):
+    """Assign (or unassign) a lead reviewer to the case."""
+    return _apply(actor, "assign_reviewer", case_id, body)
+
+
+@blp.route("/<string:case_id>/invitations", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(InvitationSchema)
+@blp.response(200)
+@auth_required
+def invite(body, case_id: str, actor):
+    """Invite (or uninvite) another partnership to read the case."""
+    return _apply(actor, "invite_partnership", case_id, body)
+
+
+@blp.route("/<string:case_id>/conflicts", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(ConflictResolutionSchema)
+@blp.response(200)
+@auth_required
+def resolve_conflict(body, case_id: str, actor):
+    """Resolve a recorded conflict: keep the server's value, take the other edit, or set a value."""
+    return _apply(actor, "resolve_conflict", case_id, body)
+
+
+@blp.route("/<string:case_id>/history", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200)
+@auth_required
+def history(case_id: str, actor):
+    """The audit trail of the case: who, when, from which device, what (ids only)."""
+    return {"case_id": case_id, "entries": services().reader.history(actor, case_id)}

@@ -1,0 +1,505 @@
+"""The command handlers: one per mutation kind. Each runs inside the caller's unit of work.
+
+A handler returns its result (``status`` ``applied`` or ``conflict`` plus what the client needs),
+or raises :class:`~sync.problems.Problem` to reject the mutation; the caller rolls back whatever
+the handler wrote before it raised. Online endpoints and offline pushes call the same handlers.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from forms.errors import FormError, RetiredVersion, UnknownForm
+from statemachines.engine import Vote, approval_status, eligible_slots
+from store import DuplicateKey
+from sync import access
+from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, per_agency, submission_id
+from sync.merge import merge
+from sync.problems import Problem
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+Result = dict[str, Any]
+
+
+def _require(payload: Mapping[str, Any], spec: dict[str, type | tuple]) -> None:
+    errors = []
+    for key, kind in spec.items():
+        if key not in payload:
+            errors.append({"path": f"/payload/{key}", "message": "This field is required."})
+        elif not isinstance(payload[key], kind) or isinstance(payload[key], bool) and kind is not bool:
+            errors.append({"path": f"/payload/{key}", "message": "This field has the wrong type."})
+    if errors:
+        raise Problem(422, "validation-error", f"{len(errors)} field(s) failed validation.",
+                      title="Your request has invalid fields", errors=errors)
+
+
+def _form_problem(exc: FormError, path: str) -> Problem:
+    if isinstance(exc, UnknownForm):
+        return Problem(422, "unknown-form", exc.detail, errors=[{"path": path + "/form_id", "message": exc.detail}])
+    slug = "retired-form-version" if isinstance(exc, RetiredVersion) else "unknown-form-version"
+    return Problem(422, slug, exc.detail, errors=[{"path": path + "/form_version", "message": exc.detail}],
+                   available_versions=getattr(exc, "available", None))
+
+
+def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool, path: str) -> None:
+    try:
+        errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today)
+    except FormError as exc:
+        raise _form_problem(exc, path) from None
+    if errors:
+        raise Problem(422, "invalid-form-data",
+                      f"The {form_id} form has {len(errors)} problem(s); every one is listed.",
+                      title="The form has invalid fields",
+                      errors=[{"path": path + "/data" + e.path, "message": e.message} for e in errors])
+
+
+# -- create_case -------------------------------------------------------------------------------
+def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"case_type": str, "referral": dict})
+    referral = payload["referral"]
+    _require({f"referral.{k}": v for k, v in referral.items()},
+             {"referral.form_id": str, "referral.form_version": int, "referral.data": dict})
+    try:
+        ct = ctx.case_types.get(payload["case_type"])
+    except KeyError:
+        raise Problem(422, "unknown-case-type", "There is no such case type.",
+                      errors=[{"path": "/payload/case_type", "message": "Unknown case type."}]) from None
+    initial = ct.initial_state
+    form_id, version, data = referral["form_id"], referral["form_version"], referral["data"]
+    if not ct.form_open(form_id, initial):
+        raise Problem(422, "not-a-referral-form", f"A {ct.case_type} case opens with a form of its first state.",
+                      errors=[{"path": "/payload/referral/form_id", "message": "This form does not open a case."}])
+    if not ct.form_open(form_id, initial, ctx.actor.roles):
+        raise Problem(403, "forbidden-role", "Your roles may not open this kind of case.")
+    _validate_form(ctx, form_id, version, data, True, "/payload/referral")
+    involved = list(dict.fromkeys(data.get("involved_agencies", [])))
+    unknown = [a for a in involved if not _agency_in(ctx, a, ctx.actor.partnership)]
+    if unknown:
+        raise Problem(422, "unknown-agency", "Some involved agencies are not agencies of your partnership.",
+                      errors=[{"path": f"/payload/referral/data/involved_agencies/{involved.index(a)}",
+                               "message": "Not an agency of this partnership."} for a in unknown])
+    if case_id is None:
+        case_id = str(uuid.uuid4())
+    elif not isinstance(case_id, str) or not UUID.match(case_id):
+        raise Problem(422, "invalid-case-id", "A new case's id must be a UUID chosen by the client.",
+                      errors=[{"path": "/case_id", "message": "Use a UUID."}])
+    reference = _next_reference(ctx, ctx.actor.partnership)
+    sub_id = submission_id(case_id, form_id, None)
+    case = {
+        "case_id": case_id, "reference": reference, "case_type": ct.case_type, "case_type_version": ct.version,
+        "partnership": ctx.actor.partnership, "state": initial,
+        "state_history": [{"state": initial, "entered_at": ctx.at, "entered_on": ctx.today.isoformat(),
+                           "event": None, "by": ctx.actor.user_id}],
+        "involved_agencies": involved, "referring_agency": ctx.actor.agency, "invited_partnerships": [],
+        "assigned_reviewers": [], "pending": None, "last_rejection": None,
+        "submissions": {sub_id: {"form_id": form_id, "agency_id": None, "status": "final"}},
+        "created_at": ctx.at, "created_by": ctx.actor.user_id, "updated_at": ctx.at,
+    }
+    case["seen_by"] = sorted(access.case_principals(case))
+    try:
+        doc = ctx.uow.insert(CASES, case_id, case, publish=True)
+    except DuplicateKey:
+        raise Problem(409, "case-id-taken", "A case with this id already exists.") from None
+    _write_submission(ctx, case, sub_id, form_id, version, data, "final", None, None)
+    ctx.audit("case.create", case_id, case_type=ct.case_type, state=initial, form_id=form_id)
+    _alert_state_entered(ctx, ct, case, None)
+    return {"status": "applied", "case_id": case_id, "reference": reference, "version": doc.version,
+            "state": initial}
+
+
+def _agency_in(ctx: Ctx, agency_id: Any, partnership: str) -> bool:
+    doc = ctx.uow.get("agencies", agency_id) if isinstance(agency_id, str) else None
+    return doc is not None and doc.data["partnership"] == partnership
+
+
+def _next_reference(ctx: Ctx, partnership: str) -> str:
+    year = ctx.today.year
+    key = f"{partnership}.{year}"
+    counter = ctx.uow.get("case_references", key)
+    if counter is None:
+        ctx.uow.insert("case_references", key, {"next": 2})
+        n = 1
+    else:
+        n = counter.data["next"]
+        ctx.uow.update("case_references", key, {"next": n + 1}, expected_version=counter.version)
+    p = ctx.uow.get("partnerships", partnership)
+    prefix = (p.data.get("reference_prefix") if p else None) or "".join(w[0] for w in partnership.split("-")).upper()
+    return f"{prefix}-{year}-{n:04d}"
+
+
+# -- save_submission ---------------------------------------------------------------------------
+def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"form_id": str, "form_version": int, "data": dict, "status": str})
+    status = payload["status"]
+    if status not in ("draft", "final"):
+        raise Problem(422, "validation-error", "status is draft or final.",
+                      errors=[{"path": "/payload/status", "message": "Choose one of: draft, final."}])
+    case_doc = ctx.case_for_write(case_id)
+    case = case_doc.data
+    ct = ctx.case_type_of(case)
+    form_id = payload["form_id"]
+    try:
+        ctx.forms.get(form_id)
+    except FormError as exc:
+        raise _form_problem(exc, "/payload") from None
+    if not ct.form_open(form_id, case["state"]):
+        raise Problem(409, "form-locked", f"The {form_id} form is not open while the case is in {case['state']}.")
+    if not ct.form_open(form_id, case["state"], ctx.actor.roles):
+        raise Problem(403, "forbidden-role", f"Your roles may not fill the {form_id} form.")
+    agency_id = None
+    if per_agency(ctx.forms, form_id):
+        agency_id = ctx.actor.agency
+        if agency_id is None or agency_id not in case.get("involved_agencies", ()):
+            raise Problem(403, "agency-not-involved", "Only an involved agency fills its own return.")
+        if payload["data"].get("agency_id", agency_id) != agency_id:
+            raise Problem(403, "not-your-agency", "An agency fills only its own return.",
+                          errors=[{"path": "/payload/data/agency_id", "message": "Must be your own agency."}])
+    _validate_form(ctx, form_id, payload["form_version"], payload["data"], status == "final", "/payload")
+    sub_id = submission_id(case["case_id"], form_id, agency_id)
+    existing = ctx.uow.get(SUBMISSIONS, sub_id)
+    if existing and existing.data["status"] == "final" and status == "draft":
+        raise Problem(409, "final-is-immutable",
+                      "This form was submitted as final; amend it by submitting a final again.")
+    result = _write_submission(ctx, case, sub_id, form_id, payload["form_version"], payload["data"], status,
+                               agency_id, base_version, existing=existing)
+    meta = dict(case["submissions"])
+    meta[sub_id] = {"form_id": form_id, "agency_id": agency_id, "status": status}
+    if meta != case["submissions"]:
+        ctx.uow.update(CASES, case["case_id"], {**case, "submissions": meta, "updated_at": ctx.at},
+                       expected_version=case_doc.version, publish=True)
+    ctx.audit("submission.save", case["case_id"], form_id=form_id, agency_id=agency_id, status=status,
+              submission_id=sub_id, version=result["version"])
+    return result
+
+
+def _write_submission(ctx: Ctx, case: Mapping[str, Any], sub_id: str, form_id: str, form_version: int, data: dict,
+                      status: str, agency_id: str | None, base_version: int | None, existing=None) -> Result:
+    conflicts = []
+    if existing is not None and base_version is not None and base_version < existing.version:
+        base_doc = ctx.uow.get(REVISIONS, f"{sub_id}@{base_version}")
+        if base_doc is None:
+            raise Problem(422, "unknown-base-version", "base_version is not a revision of this form.",
+                          errors=[{"path": "/base_version", "message": "Unknown revision."}])
+        data, conflicts = merge(base_doc.data["data"], existing.data["data"], data)
+    elif existing is not None and base_version is not None and base_version > existing.version:
+        raise Problem(422, "unknown-base-version", "base_version is ahead of the server's revision.",
+                      errors=[{"path": "/base_version", "message": "Unknown revision."}])
+    body = {"submission_id": sub_id, "case_id": case["case_id"], "form_id": form_id, "form_version": form_version,
+            "agency_id": agency_id, "status": status, "data": data, "updated_at": ctx.at,
+            "updated_by": ctx.actor.user_id, "partnership": case["partnership"],
+            "open_conflicts": list(existing.data.get("open_conflicts", [])) if existing else []}
+    conflict_ids = []
+    for c in conflicts:
+        cid = uuid.uuid4().hex
+        conflict_ids.append(cid)
+        ctx.uow.insert(CONFLICTS, cid, {
+            "conflict_id": cid, "case_id": case["case_id"], "submission_id": sub_id, "form_id": form_id,
+            "agency_id": agency_id, "partnership": case["partnership"], **c.to_dict(),
+            "kept_by": existing.data["updated_by"], "kept_at": existing.data["updated_at"],
+            "incoming_by": ctx.actor.user_id, "incoming_at": ctx.at, "incoming_device": ctx.device_id,
+            "incoming_mutation": ctx.mutation_id, "base_version": base_version, "resolved": False,
+        }, publish=True)
+    body["open_conflicts"] += conflict_ids
+    if existing is None:
+        doc = ctx.uow.insert(SUBMISSIONS, sub_id, body, publish=True)
+    else:
+        doc = ctx.uow.update(SUBMISSIONS, sub_id, body, expected_version=existing.version, publish=True)
+    ctx.uow.insert(REVISIONS, f"{sub_id}@{doc.version}", {
+        "revision": doc.version, "status": status, "form_version": form_version, "data": data, "at": ctx.at,
+        "by": ctx.actor.user_id, "device_id": ctx.device_id, "mutation_id": ctx.mutation_id})
+    out: Result = {"status": "conflict" if conflicts else "applied", "submission_id": sub_id, "version": doc.version}
+    if conflicts:
+        out["conflicts"] = conflict_ids
+        out["detail"] = ("Someone else changed the same fields: the server kept their values and recorded yours "
+                         "in a conflict for a person to resolve. Your other changes were merged.")
+    return out
+
+
+# -- transition -----------------------------------------------------------------------------------
+def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"event": str, "expected_state": str})
+    case_doc = ctx.case_for_write(case_id)
+    case = case_doc.data
+    if payload["expected_state"] != case["state"]:
+        return {"status": "conflict", "reason": "stale-state", "state": case["state"], "version": case_doc.version,
+                "detail": f"The case is no longer in {payload['expected_state']}; nothing was changed."}
+    ct = ctx.case_type_of(case)
+    event = payload["event"]
+    forms = ctx.final_forms(case)
+    context = ctx.returns_context(case)
+    decision = ct.evaluate(case["state"], event, ctx.engine_actor, forms, context)
+    _raise_if_refused(decision)
+    comment = payload.get("comment") if isinstance(payload.get("comment"), str) else None
+    if decision.waiting_for_approvals:
+        pending = case.get("pending")
+        if pending and pending["event"] == event:
+            return {"status": "applied", "awaiting_approvals": True, "version": case_doc.version,
+                    "state": case["state"], "approvals": _approvals_view(ct, case, forms, context)}
+        new = {**case, "pending": {"event": event, "target": decision.target, "requested_by": ctx.actor.user_id,
+                                   "requested_at": ctx.at, "comment_given": bool(comment), "votes": []},
+               "updated_at": ctx.at}
+        doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+        ctx.audit("transition.requested", case["case_id"], event=event, state=case["state"], target=decision.target)
+        _alert_approvers(ctx, new, decision.approvals_needed, event)
+        return {"status": "applied", "awaiting_approvals": True, "version": doc.version, "state": case["state"],
+                "approvals": _approvals_view(ct, new, forms, context)}
+    return _fire(ctx, ct, case_doc, event, forms, context, votes=())
+
+
+def _raise_if_refused(decision) -> None:
+    if decision.allowed:
+        return
+    kinds = {p.kind for p in decision.problems}
+    if "unknown_event" in kinds:
+        raise Problem(422, "unknown-event", decision.reasons[0], reasons=decision.reasons)
+    if decision.forbidden:
+        raise Problem(403, "forbidden-role", "; ".join(decision.reasons), reasons=decision.reasons)
+    if "not_from_state" in kinds:
+        raise Problem(409, "event-not-possible", decision.reasons[0], reasons=decision.reasons)
+    raise Problem(422, "transition-refused", "This step cannot be taken yet: " + "; ".join(decision.reasons),
+                  reasons=decision.reasons)
+
+
+def _fire(ctx: Ctx, ct, case_doc, event: str, forms, context, votes) -> Result:
+    case = case_doc.data
+    new_state = ct.fire(case["state"], event, actor=ctx.engine_actor if not votes else _any_actor(ct, case, event),
+                        forms=forms, context=context, votes=votes)
+    history = [*case["state_history"], {"state": new_state, "entered_at": ctx.at,
+                                        "entered_on": ctx.today.isoformat(), "event": event, "by": ctx.actor.user_id}]
+    new = {**case, "state": new_state, "state_history": history, "pending": None, "updated_at": ctx.at}
+    new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
+    doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    ctx.audit("transition.fired", case["case_id"], event=event, source=case["state"], target=new_state,
+              approvals=len(votes))
+    _alert_state_entered(ctx, ct, new, event)
+    return {"status": "applied", "state": new_state, "version": doc.version, "event": event}
+
+
+def _any_actor(ct, case, event):
+    """After approvals, the transition runs on behalf of whoever requested it: the engine re-checks
+    guards, forms and every approval, with the roles that may fire the event."""
+    from statemachines.engine import Actor as EngineActor
+
+    roles = next((t.roles for t in ct.transitions_from(case["state"]) if t.event == event), ())
+    return EngineActor(roles)
+
+
+def _approvals_view(ct, case, forms, context) -> dict[str, Any]:
+    pending = case.get("pending")
+    if not pending:
+        return {}
+    slots = ct.approval_slots(case["state"], pending["event"], forms, context)
+    status = approval_status(slots, _votes(pending))
+    return {"event": pending["event"], **status.to_dict()}
+
+
+def _votes(pending: Mapping[str, Any]) -> list[Vote]:
+    return [Vote(v["role"], v["sector"], v["decision"], v["voter"]) for v in pending.get("votes", [])]
+
+
+# -- approve ------------------------------------------------------------------------------------------
+def approve(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"event": str, "decision": str})
+    decision_value = payload["decision"]
+    if decision_value not in ("approve", "reject"):
+        raise Problem(422, "validation-error", "decision is approve or reject.",
+                      errors=[{"path": "/payload/decision", "message": "Choose one of: approve, reject."}])
+    case_doc = ctx.case_for_write(case_id)
+    case = case_doc.data
+    pending = case.get("pending")
+    if not pending or pending["event"] != payload["event"]:
+        return {"status": "conflict", "reason": "approval-not-open", "state": case["state"],
+                "version": case_doc.version, "detail": "No approval is open for this step any more; nothing changed."}
+    ct = ctx.case_type_of(case)
+    forms = ctx.final_forms(case)
+    context = ctx.returns_context(case)
+    slots = ct.approval_slots(case["state"], pending["event"], forms, context)
+    mine = eligible_slots(slots, ctx.engine_actor)
+    if not mine:
+        raise Problem(403, "not-an-approver", "You do not hold one of the approvals this step needs.")
+    if any(v["voter"] == ctx.actor.user_id for v in pending["votes"]):
+        raise Problem(409, "already-voted", "You have already recorded your decision on this step.")
+    slot = mine[0]
+    taken = {(v["role"], v["sector"]) for v in pending["votes"] if v["decision"] == "approve"}
+    free = [s for s in mine if (s.role, ctx.actor.sector if s.sector else None) not in taken]
+    if not free:
+        raise Problem(409, "approval-already-given", "Another person has already given this partner's approval.")
+    slot = free[0]
+    vote = {"role": slot.role, "sector": ctx.actor.sector if slot.sector else None, "decision": decision_value,
+            "voter": ctx.actor.user_id, "at": ctx.at, "commented": isinstance(payload.get("comment"), str)}
+    comment = payload.get("comment") if isinstance(payload.get("comment"), str) else ""
+    if decision_value == "reject":
+        new = {**case, "pending": None, "updated_at": ctx.at,
+               "last_rejection": {"event": pending["event"], "by": ctx.actor.user_id, "role": slot.role,
+                                  "sector": vote["sector"], "at": ctx.at, "reasons": comment[:2000]}}
+        doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+        ctx.audit("approval.reject", case["case_id"], event=pending["event"], slot=slot.to_dict())
+        ctx.alert(new, "approval_rejected", [pending["requested_by"]], event=pending["event"])
+        return {"status": "applied", "rejected": True, "state": case["state"], "version": doc.version}
+    pending = {**pending, "votes": [*pending["votes"], vote]}
+    ctx.audit("approval.approve", case["case_id"], event=pending["event"], slot=slot.to_dict())
+    status = approval_status(slots, _votes(pending))
+    if status.satisfied:
+        interim = ctx.uow.update(CASES, case["case_id"], {**case, "pending": pending, "updated_at": ctx.at},
+                                 expected_version=case_doc.version, publish=True)
+        return _fire(ctx, ct, interim, pending["event"], forms, context, votes=tuple(_votes(pending)))
+    new = {**case, "pending": pending, "updated_at": ctx.at}
+    doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    return {"status": "applied", "awaiting_approvals": True, "state": case["state"], "version": doc.version,
+            "approvals": {"event": pending["event"], **status.to_dict()}}
+
+
+# -- resolve_conflict -------------------------------------------------------------------------------
+def resolve_conflict(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"conflict_id": str, "choose": str})
+    choose = payload["choose"]
+    if choose not in ("kept", "incoming", "value"):
+        raise Problem(422, "validation-error", "choose is kept, incoming or value.",
+                      errors=[{"path": "/payload/choose", "message": "Choose one of: kept, incoming, value."}])
+    case_doc = ctx.case_for_write(case_id)
+    conflict = ctx.uow.get(CONFLICTS, payload["conflict_id"])
+    if conflict is None or conflict.data["case_id"] != case_doc.id:
+        raise Problem(404, "conflict-not-found", "There is no such conflict on this case.")
+    if conflict.data["resolved"]:
+        return {"status": "applied", "already_resolved": True, "version": conflict.version}
+    sub = ctx.uow.get(SUBMISSIONS, conflict.data["submission_id"])
+    if not access.can_see_submission(ctx.actor, case_doc.data, sub.data):
+        raise Problem(404, "conflict-not-found", "There is no such conflict on this case.")
+    ct = ctx.case_type_of(case_doc.data)
+    if not ct.form_open(sub.data["form_id"], case_doc.data["state"], ctx.actor.roles):
+        raise Problem(403, "forbidden-role", "Your roles may not change this form now.")
+    if choose == "kept":
+        data = sub.data["data"]
+    else:
+        value = conflict.data["incoming"] if choose == "incoming" else payload.get("value")
+        absent = conflict.data["incoming_absent"] if choose == "incoming" else "value" not in payload
+        data = _set_pointer(sub.data["data"], conflict.data["path"], value, absent)
+        _validate_form(ctx, sub.data["form_id"], sub.data["form_version"], data, sub.data["status"] == "final",
+                       "/payload")
+    open_conflicts = [c for c in sub.data.get("open_conflicts", []) if c != conflict.id]
+    new_sub = {**sub.data, "data": data, "open_conflicts": open_conflicts, "updated_at": ctx.at,
+               "updated_by": ctx.actor.user_id}
+    doc = ctx.uow.update(SUBMISSIONS, sub.id, new_sub, expected_version=sub.version, publish=True)
+    ctx.uow.insert(REVISIONS, f"{sub.id}@{doc.version}", {
+        "revision": doc.version, "status": sub.data["status"], "form_version": sub.data["form_version"],
+        "data": data, "at": ctx.at, "by": ctx.actor.user_id, "device_id": ctx.device_id,
+        "mutation_id": ctx.mutation_id})
+    ctx.uow.update(CONFLICTS, conflict.id, {**conflict.data, "resolved": True, "resolution": choose,
+                                            "resolved_by": ctx.actor.user_id, "resolved_at": ctx.at},
+                   expected_version=conflict.version, publish=True)
+    ctx.audit("conflict.resolve", case_doc.id, conflict_id=conflict.id, choose=choose, submission_id=sub.id)
+    return {"status": "applied", "submission_id": sub.id, "version": doc.version}
+
+
+def _set_pointer(data: Any, pointer: str, value: Any, absent: bool) -> Any:
+    import copy
+
+    root = copy.deepcopy(data)
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    if not parts:
+        return value
+    node = root
+    for part in parts[:-1]:
+        node = _step(node, part)
+    last = parts[-1]
+    if isinstance(node, list) and last.startswith("row_id="):
+        rid = last[len("row_id="):]
+        idx = next((i for i, r in enumerate(node) if r.get("row_id") == rid), None)
+        if absent:
+            if idx is not None:
+                node.pop(idx)
+        elif idx is None:
+            node.append(value)
+        else:
+            node[idx] = value
+    elif absent:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return root
+
+
+def _step(node: Any, part: str) -> Any:
+    if isinstance(node, list) and part.startswith("row_id="):
+        rid = part[len("row_id="):]
+        return next(r for r in node if r.get("row_id") == rid)
+    return node[part]
+
+
+# -- assignment and invitations ---------------------------------------------------------------------
+def assign_reviewer(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"user_id": str})
+    case_doc = ctx.case_for_write(case_id)
+    case = case_doc.data
+    if not ctx.actor.has_role("business_team", "crg_member"):
+        raise Problem(403, "forbidden-role", "Only the business team or the CRG assign reviewers.")
+    user = ctx.uow.get("users", payload["user_id"])
+    if user is None or user.data["partnership"] != case["partnership"] or "lead_reviewer" not in user.data["roles"]:
+        raise Problem(422, "not-a-reviewer", "That user is not a lead reviewer of this partnership.",
+                      errors=[{"path": "/payload/user_id", "message": "Not a lead reviewer of this partnership."}])
+    assigned = payload.get("assigned", True) is not False
+    reviewers = [u for u in case["assigned_reviewers"] if u != user.id] + ([user.id] if assigned else [])
+    new = {**case, "assigned_reviewers": reviewers, "updated_at": ctx.at}
+    new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
+    doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    ctx.audit("case.assign" if assigned else "case.unassign", case["case_id"], user_id=user.id)
+    if assigned:
+        ctx.alert(new, "assigned", [user.id])
+    return {"status": "applied", "version": doc.version}
+
+
+def invite_partnership(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    _require(payload, {"partnership": str})
+    case_doc = ctx.case_for_write(case_id)
+    case = case_doc.data
+    if not access.is_home_staff(ctx.actor, case) or not ctx.actor.has_role("business_team"):
+        raise Problem(403, "forbidden-role", "Only the lead partnership's business team invites partnerships.")
+    other = payload["partnership"]
+    if other == case["partnership"] or ctx.uow.get("partnerships", other) is None:
+        raise Problem(422, "unknown-partnership", "That is not another partnership.",
+                      errors=[{"path": "/payload/partnership", "message": "Unknown partnership."}])
+    invited = payload.get("invited", True) is not False
+    partners = [p for p in case["invited_partnerships"] if p != other] + ([other] if invited else [])
+    new = {**case, "invited_partnerships": partners, "updated_at": ctx.at}
+    new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
+    doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    ctx.audit("case.invite" if invited else "case.uninvite", case["case_id"], partnership=other)
+    return {"status": "applied", "version": doc.version}
+
+
+# -- alerts ------------------------------------------------------------------------------------------
+def _alert_state_entered(ctx: Ctx, ct, case: Mapping[str, Any], event: str | None) -> None:
+    targets = ct.notifications_on_enter(case["state"])
+    recipients = ctx.directory.resolve(case, targets) if targets else []
+    recipients = [u for u in recipients if u != ctx.actor.user_id]
+    ctx.alert(case, "state_entered", recipients, event=event)
+
+
+def _alert_approvers(ctx: Ctx, case: Mapping[str, Any], slots, event: str) -> None:
+    users = []
+    for slot in slots:
+        for u in ctx.directory.active_users(case["partnership"]):
+            if slot.role in u["roles"] and (slot.sector is None or _sector_of(ctx, u) == slot.sector):
+                users.append(u["user_id"])
+    ctx.alert(case, "approval_needed", users, event=event)
+
+
+def _sector_of(ctx: Ctx, user: Mapping[str, Any]) -> str | None:
+    if not user.get("agency"):
+        return None
+    doc = ctx.uow.get("agencies", user["agency"])
+    return doc.data["sector"] if doc else None
+
+
+HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], Result]] = {
+    "create_case": create_case,
+    "save_submission": save_submission,
+    "transition": transition,
+    "approve": approve,
+    "resolve_conflict": resolve_conflict,
+    "assign_reviewer": assign_reviewer,
+    "invite_partnership": invite_partnership,
+}

@@ -1,0 +1,107 @@
+"""What one mutation handler works with: the unit of work, the actor, the definitions, the clock.
+
+It also holds the small read helpers every handler shares (load a case the actor may act on,
+the latest final forms of a case, the engine's view of the actor) and the writers that keep the
+audit trail and the alert outbox in the same unit of work as the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from forms.registry import FormRegistry
+from statemachines.engine import Actor as EngineActor
+from store import Document, UnitOfWork
+from sync import access
+from sync.actor import Actor
+from sync.clock import rfc3339
+from sync.problems import Problem
+
+CASES, SUBMISSIONS, REVISIONS, CONFLICTS, ALERTS = "cases", "submissions", "revisions", "conflicts", "alerts"
+
+
+def submission_id(case_id: str, form_id: str, agency_id: str | None) -> str:
+    return f"{case_id}.{form_id}" + (f".{agency_id}" if agency_id else "")
+
+
+def per_agency(forms: FormRegistry, form_id: str) -> bool:
+    """A form whose schema has an ``agency_id`` field is filled once per involved agency (declared
+    in the form's data, not in code)."""
+    return "agency_id" in forms.get(form_id).schema.get("properties", {})
+
+
+@dataclass
+class Ctx:
+    uow: UnitOfWork
+    actor: Actor
+    forms: FormRegistry
+    case_types: Any  # statemachines registry
+    now: dt.datetime
+    today: dt.date
+    mutation_id: str
+    device_id: str | None
+    directory: Any = None  # sync.recipients.Directory
+
+    @property
+    def at(self) -> str:
+        return rfc3339(self.now)
+
+    @property
+    def engine_actor(self) -> EngineActor:
+        return EngineActor(self.actor.roles, self.actor.sector)
+
+    # -- reads --------------------------------------------------------------------------
+    def case_for_write(self, case_id: str | None) -> Document:
+        """The case, if the actor may act on it; 404 (not 403) when they may not even see it."""
+        doc = self.uow.get(CASES, case_id) if isinstance(case_id, str) else None
+        if doc is None or not access.can_see_case(self.actor, doc.data):
+            raise Problem(404, "case-not-found", "There is no case with this id that you can see.")
+        if not access.can_write_case(self.actor, doc.data):
+            raise Problem(403, "case-read-only", "Your partnership was invited to read this case, not to change it.")
+        return doc
+
+    def case_type_of(self, case: Mapping[str, Any]):
+        return self.case_types.get(case["case_type"], case["case_type_version"])
+
+    def final_forms(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        """Data of the latest final submission of each (non per-agency) form of the case."""
+        out: dict[str, Any] = {}
+        for sub_id in case.get("submissions", {}):
+            doc = self.uow.get(SUBMISSIONS, sub_id)
+            if doc and doc.data["status"] == "final" and doc.data.get("agency_id") is None:
+                out[doc.data["form_id"]] = doc.data["data"]
+        return out
+
+    def returns_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        """The agencies' rapid-review returns, counted for the engine's guards."""
+        expected = list(case.get("involved_agencies", ()))
+        returned = []
+        for agency in expected:
+            for _sub_id, meta in case.get("submissions", {}).items():
+                if meta.get("agency_id") == agency and meta.get("status") == "final":
+                    returned.append(agency)
+                    break
+        missing = [a for a in expected if a not in returned]
+        return {"returns": {"expected": len(expected), "received": len(returned), "missing": len(missing),
+                            "missing_agencies": missing, "all_received": not missing}}
+
+    # -- writes ----------------------------------------------------------------------------
+    def audit(self, action: str, case_id: str | None, **what: Any) -> None:
+        entry = {"action": action, "case_id": case_id, "mutation_id": self.mutation_id,
+                 "by": self.actor.audit_ref(), "device_id": self.device_id, **what}
+        self.uow.audit(entry, subject=case_id)
+
+    def alert(self, case: Mapping[str, Any], kind: str, recipients: list[str], **what: Any) -> None:
+        """Queue an alert in this unit of work: the pull feed carries it, the push worker sends it."""
+        if not recipients:
+            return
+        alert_id = uuid.uuid4().hex
+        self.uow.insert(ALERTS, alert_id, {
+            "alert_id": alert_id, "case_id": case["case_id"], "reference": case["reference"],
+            "partnership": case["partnership"], "kind": kind, "state": case["state"],
+            "recipients": sorted(set(recipients)), "created_at": self.at, "delivery": "pending", **what,
+        }, publish=True)

@@ -1,0 +1,133 @@
+"""The pull feed: every change the caller may see, in order, never missed, never repeated.
+
+The store keeps, for each published document, only its latest write at its change seq, so a pull
+from a cursor returns each changed entity once at its latest version; units of work commit one at
+a time with rising seqs, so nothing can appear later below a cursor already handed out. The
+cursor is opaque and signed: ``{store id, seq, definitions hash}``. A cursor the server cannot
+honour (forged, another store, ahead of this store after a restore) gets 410 ``cursor-reset``: the
+client wipes its replica and pulls from the empty cursor. An entity the caller could see before
+and no longer can (access removed, reassigned) comes as a tombstone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from store import Store
+from sync import access
+from sync.actor import Actor
+from sync.context import ALERTS, CASES, CONFLICTS, SUBMISSIONS
+from sync.problems import Problem
+from sync.views import Reader, alert_visible, conflict_view
+
+MAX_LIMIT = 500
+SCAN_BATCH = 500
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Feed:
+    def __init__(self, store: Store, reader: Reader, secret: str):
+        self.store = store
+        self.reader = reader
+        self._key = hashlib.sha256(b"caseflow-cursor:" + secret.encode()).digest()
+        self.definitions = self._definitions()
+        self.definitions_hash = hashlib.sha256(
+            json.dumps([(d["entity"], d["id"], d["version"]) for d in self.definitions]).encode()).hexdigest()[:16]
+
+    def _definitions(self) -> list[dict[str, Any]]:
+        out = []
+        forms = self.reader.forms
+        for info in forms.forms():
+            for v in info.versions:
+                out.append({"entity": "form", "id": f"{info.form_id}@{v.version}", "version": v.version,
+                            "data": forms.public_document(info.form_id, v.version)})
+        for ct in self.reader.case_types.case_types():
+            out.append({"entity": "case_type", "id": f"{ct.case_type}@{ct.version}", "version": ct.version,
+                        "data": ct.describe()})
+        return out
+
+    # -- cursors ---------------------------------------------------------------------------------
+    def encode_cursor(self, seq: int) -> str:
+        body = _b64(json.dumps({"s": self.store.store_id, "q": seq, "d": self.definitions_hash}).encode())
+        mac = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:16])
+        return f"{body}.{mac}"
+
+    def decode_cursor(self, cursor: str | None) -> tuple[int, bool]:
+        """(seq, definitions already sent)."""
+        if not cursor:
+            return 0, False
+        try:
+            body, mac = cursor.split(".", 1)
+            good = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:16])
+            if not hmac.compare_digest(mac, good):
+                raise ValueError("bad signature")
+            data = json.loads(_unb64(body))
+            seq, store_id, defs = int(data["q"]), data["s"], data["d"]
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            raise reset("This cursor was not issued by this server.") from None
+        if store_id != self.store.store_id or seq > self.store.last_seq() or seq < 0:
+            raise reset("This cursor belongs to another copy of the data (for example before a restore).")
+        return seq, defs == self.definitions_hash
+
+    # -- pull ------------------------------------------------------------------------------------
+    def pull(self, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
+        after, defs_sent = self.decode_cursor(cursor)
+        changes: list[dict[str, Any]] = [] if defs_sent else list(self.definitions)
+        mine = access.principals(actor)
+        last = after
+        while True:
+            batch = self.store.changes_since(last, SCAN_BATCH)
+            if not batch:
+                return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": False}
+            for doc in batch:
+                change = self._change_for(actor, mine, doc)
+                if change is not None:
+                    if len(changes) >= limit:
+                        return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": True}
+                    changes.append(change)
+                last = doc.seq
+
+    def _change_for(self, actor: Actor, mine: set[str], doc: Any) -> dict[str, Any] | None:
+        entity = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}.get(doc.collection)
+        if entity is None or doc.deleted:
+            return None
+        tombstone = {"entity": entity, "id": doc.id, "version": doc.version, "deleted": True}
+        if entity == "alert":
+            return self._full(entity, doc, doc.data) if alert_visible(actor, doc.data) else None
+        case_doc = doc if entity == "case" else self.store.get(CASES, doc.data["case_id"])
+        if case_doc is None:
+            return None
+        case = case_doc.data
+        could_see = bool(mine & set(case.get("seen_by", ())))
+        if entity == "case":
+            if access.can_see_case(actor, case):
+                return self._full(entity, doc, self.reader.case_summary(actor, doc) | {
+                    "involved_agencies": case["involved_agencies"], "pending": case.get("pending"),
+                    "state_history": [{k: h[k] for k in ("state", "entered_at", "event")}
+                                      for h in case["state_history"]]})
+            return tombstone if could_see else None
+        sub_meta = doc.data if entity == "submission" else {"agency_id": doc.data.get("agency_id")}
+        if access.can_see_submission(actor, case, sub_meta):
+            view = Reader.submission_view(doc) if entity == "submission" else conflict_view(doc)
+            return self._full(entity, doc, {**view, "case_id": case["case_id"]})
+        return tombstone if could_see else None
+
+    @staticmethod
+    def _full(entity: str, doc: Any, data: dict[str, Any]) -> dict[str, Any]:
+        return {"entity": entity, "id": doc.id, "version": doc.version, "data": data}
+
+
+def reset(detail: str) -> Problem:
+    return Problem(410, "cursor-reset", detail + " Delete the local copy and pull again from the empty cursor.",
+                   title="Resynchronise from empty", action="resync_from_empty")

@@ -1,0 +1,69 @@
+"""Problem details (RFC 9457) raised by the write path and turned into HTTP answers by the server.
+
+A rejected mutation carries the same problem as its online twin's HTTP error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_BASE = "https://caseflow.example/problems/"
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    """An error with an HTTP status, a stable ``type`` slug and a plain-English detail."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title or TITLES.get(status, "Error")
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Problem:
+        known = {"type", "title", "status", "detail", "errors"}
+        extra = {k: v for k, v in body.items() if k not in known}
+        return cls(body["status"], body["type"].rsplit("/", 1)[-1], body["detail"], title=body.get("title"),
+                   errors=body.get("errors"), **extra)

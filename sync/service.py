@@ -1,0 +1,179 @@
+"""The one write path: every mutation, online or offline, is applied here exactly once.
+
+``apply_batch`` (sync push) and ``apply_one`` (online endpoints) both open a unit of work, run the
+command handler inside a savepoint, and record the result under the mutation's idempotency keys
+(``(device, seq)`` and ``mutation_id``) in the same unit of work as the effect: the store refuses a
+second insert of either key, so a retried batch can never apply anything twice, and the batch is
+durable (fsync) before the answer leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from forms.registry import FormRegistry
+from store import Store, UnitOfWork
+from sync.actor import Actor
+from sync.clock import Clock
+from sync.commands import HANDLERS
+from sync.context import Ctx
+from sync.problems import Problem
+from sync.recipients import Directory
+
+log = logging.getLogger("caseflow.sync")
+
+MAX_MUTATIONS = 200
+KINDS = frozenset(HANDLERS)
+MUTATION_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+MUTATION_LOG, MUTATION_IDS, DEVICE_SEQ = "mutation_log", "mutation_ids", "device_seq"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    mutation_id: str
+    kind: str
+    case_id: str | None
+    payload: Mapping[str, Any]
+    seq: int | None = None
+    base_version: int | None = None
+
+
+def _envelope_errors(raw: Any, index: int) -> list[dict[str, str]]:
+    where = f"/mutations/{index}"
+    if not isinstance(raw, dict):
+        return [{"path": where, "message": "Each mutation is an object."}]
+    errors = []
+    if not isinstance(raw.get("mutation_id"), str) or not MUTATION_ID.match(raw["mutation_id"]):
+        errors.append({"path": where + "/mutation_id", "message": "Use the client's UUID for this mutation."})
+    seq = raw.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        errors.append({"path": where + "/seq", "message": "seq is a whole number from 1, rising by one per device."})
+    if raw.get("kind") not in KINDS:
+        errors.append({"path": where + "/kind", "message": "Choose one of: " + ", ".join(sorted(KINDS)) + "."})
+    if not isinstance(raw.get("payload"), dict):
+        errors.append({"path": where + "/payload", "message": "payload is an object."})
+    if raw.get("case_id") is not None and not isinstance(raw.get("case_id"), str):
+        errors.append({"path": where + "/case_id", "message": "case_id is a string."})
+    bv = raw.get("base_version")
+    if bv is not None and (not isinstance(bv, int) or isinstance(bv, bool) or bv < 0):
+        errors.append({"path": where + "/base_version", "message": "base_version is a whole number."})
+    allowed = {"mutation_id", "seq", "kind", "case_id", "base_version", "payload", "client_time"}
+    errors += [{"path": f"{where}/{k}", "message": "Remove this field: it is not part of a mutation."}
+               for k in raw if k not in allowed]
+    return errors
+
+
+def parse_batch(body: Any) -> tuple[str, list[Mutation]]:
+    """Validate a push body as a whole: a malformed envelope is a 422 for the request, not a rejection."""
+    if not isinstance(body, dict):
+        raise Problem(422, "validation-error", "The body is an object.",
+                      errors=[{"path": "", "message": "Send an object."}])
+    errors = []
+    if not isinstance(body.get("device_id"), str):
+        errors.append({"path": "/device_id", "message": "This field is required."})
+    mutations = body.get("mutations")
+    if not isinstance(mutations, list):
+        errors.append({"path": "/mutations", "message": "This field is required (a list)."})
+        mutations = []
+    elif len(mutations) > MAX_MUTATIONS:
+        raise Problem(413, "batch-too-large", f"Send at most {MAX_MUTATIONS} mutations per push.")
+    errors += [{"path": f"/{k}", "message": "Remove this field: it is not part of a push."}
+               for k in body if k not in ("device_id", "mutations")]
+    for i, raw in enumerate(mutations):
+        errors += _envelope_errors(raw, i)
+    if not errors:
+        seqs = [m["seq"] for m in mutations]
+        if len(set(seqs)) != len(seqs):
+            errors.append({"path": "/mutations", "message": "Each seq appears once in a batch."})
+    if errors:
+        raise Problem(422, "validation-error", f"{len(errors)} field(s) failed validation.",
+                      title="Your request has invalid fields", errors=errors)
+    return body["device_id"], [Mutation(m["mutation_id"], m["kind"], m.get("case_id"), m["payload"], m["seq"],
+                                        m.get("base_version")) for m in mutations]
+
+
+class WritePath:
+    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock):
+        self.store = store
+        self.forms = forms
+        self.case_types = case_types
+        self.clock = clock
+        self.directory = Directory(store)
+
+    def _ctx(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None) -> Ctx:
+        now = self.clock.now()
+        return Ctx(uow=uow, actor=actor, forms=self.forms, case_types=self.case_types, now=now,
+                   today=self.clock.today(), mutation_id=mutation.mutation_id, device_id=device_id,
+                   directory=self.directory)
+
+    def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None) -> dict[str, Any]:
+        """The handler inside a savepoint: a rejection undoes exactly its own writes."""
+        try:
+            with uow.savepoint():
+                return HANDLERS[mutation.kind](self._ctx(uow, actor, mutation, device_id), mutation.case_id,
+                                               mutation.payload, mutation.base_version)
+        except Problem as problem:
+            return {"status": "rejected", "problem": problem.to_dict()}
+
+    # -- online -------------------------------------------------------------------------------
+    def apply_one(self, actor: Actor, mutation: Mutation) -> dict[str, Any]:
+        """An online command. With an ``Idempotency-Key`` (the mutation id) a retry answers the
+        first result; a rejection raises the problem for the HTTP layer."""
+        with self.store.transaction() as uow:
+            seen = uow.get(MUTATION_IDS, mutation.mutation_id)
+            if seen is not None:
+                if seen.data["user_id"] != actor.user_id:
+                    raise Problem(409, "idempotency-key-reused", "This idempotency key was used by another request.")
+                return {**seen.data["result"], "duplicate": True}
+            result = self._run(uow, actor, mutation, actor.device_id)
+            if result["status"] == "rejected":
+                raise Problem.from_dict(result["problem"])
+            uow.insert(MUTATION_IDS, mutation.mutation_id, {"device_id": actor.device_id, "seq": None,
+                                                            "user_id": actor.user_id, "result": result})
+        return result
+
+    # -- offline ----------------------------------------------------------------------------------
+    def apply_batch(self, actor: Actor, device_id: str, mutations: list[Mutation]) -> list[dict[str, Any]]:
+        if device_id != actor.device_id:
+            raise Problem(403, "wrong-device", "A device pushes only its own mutations (the token's device).")
+        results: dict[int, dict[str, Any]] = {}
+        with self.store.transaction() as uow:
+            state = uow.get(DEVICE_SEQ, device_id)
+            last = state.data["last_seq"] if state else 0
+            for m in sorted(mutations, key=lambda m: m.seq):
+                results[m.seq], last = self._one_in_batch(uow, actor, device_id, m, last)
+            if state is None:
+                uow.insert(DEVICE_SEQ, device_id, {"last_seq": last})
+            elif last != state.data["last_seq"]:
+                uow.update(DEVICE_SEQ, device_id, {"last_seq": last}, expected_version=state.version)
+        return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
+
+    def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int):
+        logged = uow.get(MUTATION_LOG, f"{device_id}:{m.seq}")
+        if logged is not None:
+            if logged.data["mutation_id"] != m.mutation_id:
+                return {"status": "rejected", "problem": Problem(
+                    409, "seq-reused", "This seq was already used by another mutation of this device.").to_dict()}, last
+            return {**logged.data["result"], "status": "duplicate",
+                    "first_status": logged.data["result"]["status"]}, last
+        if m.seq > last + 1:
+            return {"status": "pending", "detail": f"Waiting for seq {last + 1} of this device; send it first."}, last
+        if m.seq <= last:  # pragma: no cover - every seq up to last is logged
+            problem = Problem(409, "seq-reused", "This seq was already used.")
+            return {"status": "rejected", "problem": problem.to_dict()}, last
+        seen = uow.get(MUTATION_IDS, m.mutation_id)
+        if seen is not None:
+            result = {**seen.data["result"], "status": "duplicate", "first_status": seen.data["result"]["status"]}
+        else:
+            result = self._run(uow, actor, m, device_id)
+            uow.insert(MUTATION_IDS, m.mutation_id, {"device_id": device_id, "seq": m.seq, "user_id": actor.user_id,
+                                                     "result": result})
+        uow.insert(MUTATION_LOG, f"{device_id}:{m.seq}", {"mutation_id": m.mutation_id, "result": result})
+        if result["status"] != "duplicate":
+            log.info("mutation", extra={"mutation_id": m.mutation_id, "device_id": device_id,
+                                        "event": f"{m.kind}:{result['status']}"})
+        return result, m.seq

@@ -1,0 +1,213 @@
+"""Read models: what a caller may see of cases, forms, deadlines and history.
+
+Every read goes through :mod:`sync.access`; reads of a case's full record are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from forms.registry import FormRegistry
+from statemachines.engine import Actor as EngineActor
+from statemachines.engine import approval_status, eligible_slots
+from store import Store
+from sync import access
+from sync.actor import Actor
+from sync.clock import Clock
+from sync.context import ALERTS, CASES, CONFLICTS, SUBMISSIONS, per_agency, submission_id
+from sync.problems import Problem
+
+
+class Reader:
+    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock):
+        self.store = store
+        self.forms = forms
+        self.case_types = case_types
+        self.clock = clock
+
+    # -- shared --------------------------------------------------------------------------------
+    def visible_case(self, actor: Actor, case_id: str) -> Any:
+        doc = self.store.get(CASES, case_id)
+        if doc is None or not access.can_see_case(actor, doc.data):
+            raise Problem(404, "case-not-found", "There is no case with this id that you can see.")
+        return doc
+
+    def final_forms(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for sub_id, meta in case.get("submissions", {}).items():
+            if meta.get("agency_id") is None and meta.get("status") == "final":
+                doc = self.store.get(SUBMISSIONS, sub_id)
+                if doc:
+                    out[doc.data["form_id"]] = doc.data["data"]
+        return out
+
+    def returns_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        expected = list(case.get("involved_agencies", ()))
+        returned = {m["agency_id"] for m in case.get("submissions", {}).values()
+                    if m.get("agency_id") and m.get("status") == "final"}
+        missing = [a for a in expected if a not in returned]
+        return {"returns": {"expected": len(expected), "received": len(expected) - len(missing),
+                            "missing": len(missing), "missing_agencies": missing, "all_received": not missing}}
+
+    def deadlines(self, case: Mapping[str, Any], forms: Mapping[str, Any] | None = None,
+                  today: dt.date | None = None) -> list[dict[str, Any]]:
+        ct = self.case_types.get(case["case_type"], case["case_type_version"])
+        history = [(h["state"], dt.date.fromisoformat(h["entered_on"])) for h in case["state_history"]]
+        forms = self.final_forms(case) if forms is None else forms
+        return [d.to_dict() for d in ct.deadlines(forms, history, today or self.clock.today())]
+
+    # -- cases ---------------------------------------------------------------------------------
+    def case_summary(self, actor: Actor, doc: Any, deadlines: list[dict] | None = None) -> dict[str, Any]:
+        case = doc.data
+        return {
+            "case_id": case["case_id"], "reference": case["reference"], "case_type": case["case_type"],
+            "case_type_version": case["case_type_version"], "partnership": case["partnership"],
+            "state": case["state"], "version": doc.version, "created_at": case["created_at"],
+            "updated_at": case["updated_at"],
+            "deadlines": deadlines if deadlines is not None else self.deadlines(case),
+        }
+
+    def case_view(self, actor: Actor, case_id: str, audit: bool = True) -> dict[str, Any]:
+        doc = self.visible_case(actor, case_id)
+        case = doc.data
+        ct = self.case_types.get(case["case_type"], case["case_type_version"])
+        forms = self.final_forms(case)
+        context = self.returns_context(case)
+        engine_actor = EngineActor(actor.roles, actor.sector)
+        writable = access.can_write_case(actor, case)
+        allowed, blocked = [], []
+        if writable:
+            for decision in ct.evaluate_all(case["state"], engine_actor, forms, context):
+                if decision.allowed:
+                    allowed.append(decision.event)
+                else:
+                    blocked.append({"event": decision.event, "reasons": decision.reasons})
+        view = self.case_summary(actor, doc, self.deadlines(case, forms))
+        view.update({
+            "allowed_events": allowed,
+            "blocked_events": blocked,
+            "forms": self._open_forms(actor, case, ct) if writable else [],
+            "submissions": self._visible_submissions(actor, case),
+            "involved_agencies": case["involved_agencies"],
+            "assigned_reviewers": case["assigned_reviewers"],
+            "invited_partnerships": case["invited_partnerships"],
+            "pending_approvals": self._pending(actor, case, ct, forms, context),
+            "last_rejection": case.get("last_rejection"),
+            "open_conflicts": self._open_conflicts(actor, case),
+            "state_history": [{k: h[k] for k in ("state", "entered_at", "event")} for h in case["state_history"]],
+        })
+        if audit:
+            with self.store.transaction() as uow:
+                uow.audit({"action": "case.read", "case_id": case_id, "by": actor.audit_ref(),
+                           "device_id": actor.device_id}, subject=case_id)
+        return view
+
+    def _open_forms(self, actor: Actor, case: Mapping[str, Any], ct: Any) -> list[dict[str, Any]]:
+        out = []
+        for form_id, _roles in ct.open_forms(case["state"], actor.roles):
+            agency = None
+            if per_agency(self.forms, form_id):
+                if not actor.agency or actor.agency not in case["involved_agencies"]:
+                    continue
+                agency = actor.agency
+            sub = self.store.get(SUBMISSIONS, submission_id(case["case_id"], form_id, agency))
+            latest = self.forms.latest(form_id).version
+            out.append({
+                "form_id": form_id,
+                "version": sub.data["form_version"] if sub else latest,
+                "latest_version": latest,
+                "status": sub.data["status"] if sub else "not_started",
+                "submission_id": sub.id if sub else None,
+                "submission_version": sub.version if sub else None,
+                "agency_id": agency,
+            })
+        return out
+
+    def _visible_submissions(self, actor: Actor, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for sub_id, meta in case.get("submissions", {}).items():
+            if access.can_see_submission(actor, case, meta):
+                doc = self.store.get(SUBMISSIONS, sub_id)
+                if doc:
+                    out.append(self.submission_view(doc))
+        return out
+
+    @staticmethod
+    def submission_view(doc: Any) -> dict[str, Any]:
+        s = doc.data
+        return {"submission_id": doc.id, "form_id": s["form_id"], "form_version": s["form_version"],
+                "agency_id": s["agency_id"], "status": s["status"], "version": doc.version, "data": s["data"],
+                "updated_at": s["updated_at"], "updated_by": s["updated_by"],
+                "open_conflicts": s.get("open_conflicts", [])}
+
+    def _pending(self, actor: Actor, case: Mapping[str, Any], ct: Any, forms, context) -> dict[str, Any] | None:
+        pending = case.get("pending")
+        if not pending:
+            return None
+        from statemachines.engine import Vote
+
+        slots = ct.approval_slots(case["state"], pending["event"], forms, context)
+        votes = [Vote(v["role"], v["sector"], v["decision"], v["voter"]) for v in pending["votes"]]
+        status = approval_status(slots, votes)
+        voted = any(v["voter"] == actor.user_id for v in pending["votes"])
+        can_vote = (not voted and access.can_write_case(actor, case)
+                    and bool(eligible_slots(status.missing, EngineActor(actor.roles, actor.sector))))
+        return {"event": pending["event"], "target": pending["target"], "requested_at": pending["requested_at"],
+                **status.to_dict(), "you_can_vote": can_vote}
+
+    def _open_conflicts(self, actor: Actor, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for sub_id, meta in case.get("submissions", {}).items():
+            if not access.can_see_submission(actor, case, meta):
+                continue
+            sub = self.store.get(SUBMISSIONS, sub_id)
+            for cid in (sub.data.get("open_conflicts", []) if sub else []):
+                c = self.store.get(CONFLICTS, cid)
+                if c:
+                    out.append(conflict_view(c))
+        return out
+
+    def list_cases(self, actor: Actor, state: str | None = None, overdue: bool | None = None) -> list[dict]:
+        out = []
+        for doc in self.store.scan(CASES, lambda c: access.can_see_case(actor, c)):
+            if state is not None and doc.data["state"] != state:
+                continue
+            summary = self.case_summary(actor, doc)
+            is_overdue = any(d["status"] == "overdue" for d in summary["deadlines"])
+            if overdue is not None and is_overdue != overdue:
+                continue
+            out.append(summary)
+        out.sort(key=lambda c: c["created_at"])
+        return out
+
+    def history(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
+        doc = self.visible_case(actor, case_id)
+        case = doc.data
+        full = access.is_home_staff(actor, case)
+        out = []
+        for entry in self.store.audit_log(subject=case_id):
+            e = entry.entry
+            if not full and e.get("agency_id") not in (None, actor.agency):
+                continue  # an agency's own activity is not shown to other agencies
+            out.append({"n": entry.n, "at": entry.at, "action": e.get("action"),
+                        "by": e.get("by", {}).get("user_id"), "roles": e.get("by", {}).get("roles"),
+                        "device_id": e.get("device_id"),
+                        "what": {k: v for k, v in e.items() if k not in ("action", "by", "device_id", "case_id")}})
+        return out
+
+
+def conflict_view(doc: Any) -> dict[str, Any]:
+    c = doc.data
+    return {"conflict_id": doc.id, "submission_id": c["submission_id"], "form_id": c["form_id"], "path": c["path"],
+            "kept": c["kept"], "incoming": c["incoming"], "kept_by": c["kept_by"], "kept_at": c["kept_at"],
+            "incoming_by": c["incoming_by"], "incoming_at": c["incoming_at"], "resolved": c["resolved"],
+            "version": doc.version}
+
+
+def alert_visible(actor: Actor, alert: Mapping[str, Any]) -> bool:
+    return actor.user_id in alert.get("recipients", ())
+
+
+__all__ = ["ALERTS", "Reader", "alert_visible", "conflict_view"]
