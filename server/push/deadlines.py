@@ -1,0 +1,194 @@
+"""Deadline reminders and escalation: a scan over open cases that writes alerts, each exactly once.
+
+For every running clock of every open case (``services.reader.deadlines``):
+
+* **Reminders** at lead times in working days before the due date (default 2 and 0: two working
+  days before, and on the due day; per deadline via ``CASEFLOW_REMINDER_LEAD_DAYS``). A due date
+  that is not a working day counts from the working day before it. Only the latest lead time that
+  has been reached is written, so a scan that catches up after downtime sends one reminder, not
+  a burst.
+* **Escalation** of a clock that is overdue (or stopped late, ``missed``) to the definition's
+  ``notify_overdue`` targets plus ``CASEFLOW_ESCALATION_ROLES`` (default: the business team and the
+  statutory leads), once each working day, until a final ``delay_notice`` for that deadline is on
+  the case (``data.deadline == name``, in its current or any earlier final revision).
+
+Alerts are written on working days only, from ``CASEFLOW_REMINDER_FROM_HOUR`` (England time) on.
+Each alert id is deterministic, ``dl.{case}.{deadline}.{due}.r{lead}`` or ``...x{day}``, and is
+created with the store's atomic ``insert``: a second, overlapping or restarted scan meets
+``DuplicateKey`` and writes nothing twice. A changed start date gives a new due date and so new
+reminders. The alerts go to the pull feed and the push outbox like every other alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from server.push.config import PushConfig, push_config
+from statemachines import calendar as wd
+from store import DuplicateKey
+from sync.clock import LONDON, rfc3339
+from sync.recipients import Directory
+
+log = logging.getLogger("caseflow.push")
+
+ALERTS, CASES, SUBMISSIONS, REVISIONS, STATE = "alerts", "cases", "submissions", "revisions", "push_state"
+DELAY_NOTICE = "delay_notice"
+RUNNING = ("pending", "due_soon", "overdue")
+LATE = ("overdue", "missed")
+WRITE_BATCH = 200
+
+
+def reminder_day(due: dt.date, lead: int) -> dt.date:
+    """The working day of the reminder ``lead`` working days before ``due`` (a due date on a
+    weekend or bank holiday counts from the working day before it)."""
+    base = due if wd.is_working_day(due) else wd.subtract_working_days(due, 1)
+    return wd.subtract_working_days(base, lead)
+
+
+def delay_notice_recorded(store: Any, case: Mapping[str, Any], deadline: str) -> bool:
+    """A final ``delay_notice`` for ``deadline`` is on the case (now or in an earlier final revision)."""
+    for sub_id, meta in case.get("submissions", {}).items():
+        if meta.get("form_id") != DELAY_NOTICE:
+            continue
+        doc = store.get(SUBMISSIONS, sub_id)
+        if doc is None:
+            continue
+        if doc.data.get("status") == "final" and (doc.data.get("data") or {}).get("deadline") == deadline:
+            return True
+        for version in range(doc.version - 1, 0, -1):
+            rev = store.get(REVISIONS, f"{sub_id}@{version}")
+            if rev and rev.data.get("status") == "final" and (rev.data.get("data") or {}).get("deadline") == deadline:
+                return True
+    return False
+
+
+def _alert(case: Mapping[str, Any], alert_id: str, kind: str, dl: Mapping[str, Any], recipients: list[str],
+           at: str, today: dt.date, **extra: Any) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id, "case_id": case["case_id"], "reference": case["reference"],
+        "partnership": case["partnership"], "kind": kind, "state": case["state"], "deadline": dl["name"],
+        "due": dl["due"], "status": dl["status"], "day": today.isoformat(), "recipients": sorted(set(recipients)),
+        "created_at": at, "delivery": "pending", **extra,
+    }
+
+
+def alerts_for_case(services: Any, case: Mapping[str, Any], today: dt.date, at: str, config: PushConfig,
+                    directory: Directory) -> list[dict[str, Any]]:
+    """The reminder and escalation alerts this case should have on ``today`` (ids deterministic)."""
+    ct = services.case_types.get(case["case_type"], case["case_type_version"])
+    if ct.is_final(case["state"]) or not wd.is_working_day(today):
+        return []
+    defs = {d.name: d for d in ct.definition.deadlines}
+    out = []
+    for dl in services.reader.deadlines(case, today=today):
+        definition = defs.get(dl["name"])
+        if definition is None or definition.kind != "deadline":
+            continue  # a minimum period (e.g. "published for a year") needs no reminder
+        due = dt.date.fromisoformat(dl["due"])
+        prefix = f"dl.{case['case_id']}.{dl['name']}.{dl['due']}"
+        if dl["status"] in RUNNING and today <= due:
+            reached = [lead for lead in config.leads_for(dl["name"]) if reminder_day(due, lead) <= today]
+            if not reached:
+                continue
+            lead = min(reached)
+            targets = tuple(ct.notifications_on_enter(case["state"])) + tuple(definition.notify_overdue)
+            recipients = directory.resolve(case, targets)
+            if recipients:
+                out.append(_alert(case, f"{prefix}.r{lead}", "deadline_reminder", dl, recipients, at, today,
+                                  lead_days=lead))
+        elif dl["status"] in LATE and today > due:
+            if delay_notice_recorded(services.store, case, dl["name"]):
+                continue
+            recipients = set(directory.resolve(case, definition.notify_overdue))
+            recipients |= set(directory.users_with(case["partnership"], config.escalation_roles))
+            if recipients:
+                out.append(_alert(case, f"{prefix}.x{today.isoformat()}", "deadline_overdue", dl, sorted(recipients),
+                                  at, today, days_overdue=wd.working_days_between(due, today)))
+    return out
+
+
+def _write(store: Any, alerts: list[dict[str, Any]], stats: dict[str, int]) -> None:
+    for start in range(0, len(alerts), WRITE_BATCH):
+        with store.transaction() as uow:
+            for alert in alerts[start:start + WRITE_BATCH]:
+                if uow.get(ALERTS, alert["alert_id"]) is not None:
+                    stats["already"] += 1
+                    continue
+                try:
+                    with uow.savepoint():
+                        uow.insert(ALERTS, alert["alert_id"], alert, publish=True)
+                        uow.audit({"action": f"alert.{alert['kind']}", "case_id": alert["case_id"],
+                                   "alert_id": alert["alert_id"], "deadline": alert["deadline"],
+                                   "recipients": alert["recipients"]}, subject=alert["case_id"])
+                except DuplicateKey:  # pragma: no cover - checked above under the same write lock
+                    stats["already"] += 1
+                    continue
+                stats["reminders" if alert["kind"] == "deadline_reminder" else "escalations"] += 1
+
+
+def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool = False) -> dict[str, int]:
+    """Write today's reminder and escalation alerts for every open case; returns counters.
+
+    ``today`` defaults to the services' clock (England date); without ``force`` nothing is written
+    before ``from_hour`` England time, so nobody is woken at midnight."""
+    config = push_config(services)
+    now = services.clock.now()
+    stats = {"cases": 0, "reminders": 0, "escalations": 0, "already": 0, "skipped": 0}
+    if today is None:
+        today = services.clock.today()
+        if not force and now.astimezone(LONDON).hour < config.from_hour:
+            stats["skipped"] = 1
+            return stats
+    started = time.perf_counter()
+    at = rfc3339(now)
+    directory = Directory(services.store)
+    pending: list[dict[str, Any]] = []
+    for doc in services.store.scan(CASES):
+        stats["cases"] += 1
+        try:
+            pending.extend(alerts_for_case(services, doc.data, today, at, config, directory))
+        except (KeyError, ValueError) as exc:  # an unknown case type/version or a malformed date: skip, say so
+            log.error("deadline scan skipped case %s: %s", doc.id, type(exc).__name__,
+                      extra={"case_id": doc.id, "event": "deadlines.skip"})
+        if len(pending) >= WRITE_BATCH:
+            _write(services.store, pending, stats)
+            pending = []
+    _write(services.store, pending, stats)
+    log.info("deadline scan for %s: %d cases, %d reminders, %d escalations written, %d already written (%.0f ms)",
+             today.isoformat(), stats["cases"], stats["reminders"], stats["escalations"], stats["already"],
+             (time.perf_counter() - started) * 1000, extra={"event": "deadlines.scan"})
+    return stats
+
+
+def start_scheduler(app_or_services: Any) -> Callable[[], None]:
+    """Run the (idempotent) scan now and then every ``scan_minutes`` in a thread; returns ``stop()``."""
+    extensions = getattr(app_or_services, "extensions", None)
+    services = extensions["caseflow"] if extensions is not None else app_or_services
+    config = push_config(services)
+    stop_event = threading.Event()
+
+    def loop() -> None:
+        while not stop_event.is_set():
+            try:
+                scan_deadlines(services)
+            except Exception as exc:  # noqa: BLE001 - keep the scheduler alive; the next run catches up
+                log.error("deadline scan failed: %s", type(exc).__name__, extra={"event": "deadlines.error"})
+            stop_event.wait(config.scan_minutes * 60)
+
+    thread = threading.Thread(target=loop, name="deadline-scheduler", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stop_event.set()
+        thread.join(timeout=30)
+
+    return stop
+
+
+__all__ = ["alerts_for_case", "delay_notice_recorded", "reminder_day", "scan_deadlines",
+           "start_scheduler"]
