@@ -79,13 +79,22 @@ class FakePushService:
         self.release = threading.Event()
         self.held = threading.Event()  # set when a "hold" request arrived
         self.arrived = threading.Condition(self.lock)
+        self.in_flight = 0
+        self.aborted = 0
         service = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):  # noqa: N802
-                service._handle(self)
+                with service.arrived:
+                    service.in_flight += 1
+                try:
+                    service._handle(self)
+                finally:
+                    with service.arrived:
+                        service.in_flight -= 1
+                        service.arrived.notify_all()
 
             def log_message(self, *args):
                 pass
@@ -128,6 +137,13 @@ class FakePushService:
         for r in self.accepted(path):
             out[r.headers["topic"]] = r.payload
         return out
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no request is being handled (after a client was killed mid-request)."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while self.in_flight and time.monotonic() < deadline:
+                self.arrived.wait(0.05)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Receipt]:
         deadline = time.monotonic() + timeout
@@ -180,7 +196,16 @@ class FakePushService:
         return 201, payload, claims, ""
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        length = int(handler.headers.get("Content-Length", 0))
+        try:
+            body = handler.rfile.read(length)
+        except OSError:
+            body = b""
+        if len(body) != length:  # the client died mid-upload: nothing was received
+            handler.close_connection = True
+            with self.lock:
+                self.aborted += 1
+            return
         headers = {k.lower(): v for k, v in handler.headers.items()}
         status, payload, claims, error = self._verify(handler, body)
         with self.lock:
