@@ -428,16 +428,16 @@ def start_push_worker(app_or_services: Any) -> Callable[[], None]:
         log.warning("push: %d interrupted deliveries will be re-sent", recovered, extra={"event": "push.recover"})
 
     def loop() -> None:
-        last_seq, last_pass, last_prune = -1, 0.0, 0.0
+        last_seq, last_pass, last_prune, due = -1, 0.0, 0.0, None
         while not stop_event.is_set():
             try:
                 seq = services.store.last_seq()
-                due = next_due(services)
                 now = services.clock.now()
                 if (seq != last_seq or (due is not None and due <= _ts(now))
                         or time.monotonic() - last_pass >= config.interval):
                     last_seq, last_pass = seq, time.monotonic()
                     deliver_pending(services, now)
+                    due = next_due(services)  # the earliest retry, read once per pass
                 if time.monotonic() - last_prune > 3600:
                     last_prune = time.monotonic()
                     prune_deliveries(services, now, config.retention_days)
