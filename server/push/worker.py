@@ -251,6 +251,7 @@ def _claim(services: Any, now: dt.datetime, config: PushConfig, stats: dict[str,
         return []
     jobs: list[Job] = []
     lease = _ts(now) + config.timeout + LEASE_MARGIN
+    alerts: dict[str, tuple[dict, frozenset[str]] | None] = {}  # one parse per alert, not per delivery
     with store.transaction() as uow:
         for _, did in due:
             queued = uow.get(OUTBOX, did)
@@ -258,11 +259,17 @@ def _claim(services: Any, now: dt.datetime, config: PushConfig, stats: dict[str,
                 continue  # claimed or finished meanwhile
             delivery = uow.get(DELIVERIES, did)
             sub = uow.get(SUBSCRIPTIONS, delivery.data["sub_id"]) if delivery else None
-            alert = uow.get(ALERTS, delivery.data["alert_id"]) if delivery else None
+            alert = None
+            if delivery is not None:
+                alert_id = delivery.data["alert_id"]
+                if alert_id not in alerts:
+                    doc = uow.get(ALERTS, alert_id)
+                    alerts[alert_id] = (doc.data, frozenset(doc.data.get("recipients", ()))) if doc else None
+                alert = alerts[alert_id]
             final = None
             if delivery is None or alert is None or sub is None:
                 final = "dropped"  # unsubscribed, logged out, device revoked, or the alert is gone
-            elif not _recipient_ok(uow, sub.data, alert.data):
+            elif not _recipient_ok(uow, sub.data, alert[1]):
                 final = "dropped"
             elif delivery.data["expires_at"] <= _ts(now):
                 final = "expired"
@@ -280,19 +287,19 @@ def _claim(services: Any, now: dt.datetime, config: PushConfig, stats: dict[str,
                 # the previous attempt's outcome was never recorded (crash or lease timeout): this is
                 # the at-least-once re-send; same Topic and tag, so it replaces the first copy
                 log.warning("push resend after interrupted attempt: delivery %s", did,
-                            extra={"case_id": alert.data.get("case_id"), "event": "push.resend"})
+                            extra={"case_id": alert[0].get("case_id"), "event": "push.resend"})
             uow.update(DELIVERIES, did, {**delivery.data, "state": "sending", "attempts": attempt,
                                          "updated_at": rfc3339(now)}, expected_version=delivery.version)
             uow.update(OUTBOX, did, {"next_at": lease}, expected_version=queued.version)
             expiry = delivery.data["expires_at"]
             ttl = ttl_seconds(dt.datetime.fromtimestamp(expiry, dt.UTC), now)
-            jobs.append(Job(did, alert.data, sub.data, attempt, expiry, ttl))
+            jobs.append(Job(did, alert[0], sub.data, attempt, expiry, ttl))
     return jobs
 
 
-def _recipient_ok(uow: Any, sub: Mapping[str, Any], alert: Mapping[str, Any]) -> bool:
+def _recipient_ok(uow: Any, sub: Mapping[str, Any], recipients: frozenset[str]) -> bool:
     """The subscription's user is still a recipient, active, and the device is not revoked."""
-    if sub["user_id"] not in alert.get("recipients", ()):
+    if sub["user_id"] not in recipients:
         return False
     user = uow.get("users", sub["user_id"])
     if user is None or user.data.get("disabled"):
