@@ -210,3 +210,34 @@ def test_a_clock_tick_reaches_the_business_team_and_escalates(app, fake):
     targets = {c.username for c in clients if c.user["user_id"] in overdue[0]["recipients"]}
     assert {"esx.business", "esx.la-lead", "esx.health-lead", "esx.police-lead"} <= targets
     assert "wsx.business" not in targets and "esx.social-worker" not in targets
+
+
+def test_deadlines_tick_command_is_idempotent(tmp_path):
+    from click.testing import CliRunner
+
+    from server.push.cli import deadlines_cli
+
+    a = App(tmp_path)
+    try:
+        client = Client(a.url, "esx.school-dsl")
+        r = client.post("/api/v1/cases", json={"case_type": "serious_incident", "referral": _referral()})
+        case_id = r.json()["case_id"]
+        deadlines = Client(a.url, "esx.business").get(f"/api/v1/cases/{case_id}").json()["deadlines"]
+        sin = next(d for d in deadlines if d["due"] == "2026-03-09")  # aware Monday 2 March + 5 working days
+    finally:
+        a.close()
+    runner = CliRunner()
+    args = ["tick", "--data", str(tmp_path / "data"), "--today", "2026-03-05", "--no-deliver"]
+    first = runner.invoke(deadlines_cli, args, env={"CASEFLOW_DEMO": ""})
+    assert first.exit_code == 0, first.output
+    written = json.loads(first.stdout.strip().splitlines()[-1])["reminders"]
+    assert written >= 1
+    again = runner.invoke(deadlines_cli, args)
+    stats = json.loads(again.stdout.strip().splitlines()[-1])
+    assert stats["reminders"] == 0 and stats["already"] == written
+    bad = runner.invoke(deadlines_cli, ["tick", "--data", str(tmp_path / "data"), "--today", "5 March"])
+    assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+    from store import open_store
+
+    with open_store(tmp_path / "data" / "store") as store:
+        assert store.get("alerts", f"dl.{case_id}.{sin['name']}.2026-03-09.r2") is not None
