@@ -16,7 +16,7 @@ from tests.support import Client, LiveServer
 
 ENV = {"CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK": "1", "CASEFLOW_PUSH_SUBJECT": "mailto:ops@example.org",
        "CASEFLOW_PUSH_TIMEOUT_SECONDS": "5", "CASEFLOW_PUSH_INTERVAL_SECONDS": "0.1",
-       "CASEFLOW_REMINDER_FROM_HOUR": "0"}
+       "CASEFLOW_REMINDER_FROM_HOUR": "24"}  # no deadline alerts here: this test is about the kill
 
 
 def _durable(data_dir):
