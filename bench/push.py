@@ -157,8 +157,14 @@ def bench_scan(root: Path, n_cases: int) -> list[str]:
     svc.extra["push_config"] = PushConfig(from_hour=0)
     accounts = Accounts(store, clock)
     accounts.add_partnership("east-sussex", "East Sussex")
-    for name, roles in (("business", ["business_team"]), ("crg", ["crg_member"]), ("lead", ["statutory_lead"])):
-        accounts.add_user(f"esx.{name}", PASSWORD, "east-sussex", roles)
+    roles = ["business_team", "crg_member", "statutory_lead", "agency_safeguarding_lead", "practitioner"]
+    with store.transaction() as uow:  # 300 users (documents as Accounts writes them, without hashing cost)
+        for i in range(300):
+            user_id = uuid.uuid4().hex
+            uow.insert("users", user_id, {"user_id": user_id, "username": f"user{i}", "partnership": "east-sussex",
+                                          "agency": None, "roles": [roles[i % len(roles)]], "password_hash": "x",
+                                          "disabled": False, "created_at": rfc3339(clock.now())})
+    accounts.add_user("esx.business", PASSWORD, "east-sussex", ["business_team"])
     rng = random.Random(6)
     at = rfc3339(clock.now())
     started = time.perf_counter()
@@ -205,7 +211,7 @@ def bench_scan(root: Path, n_cases: int) -> list[str]:
                     "submissions": subs, "created_at": at, "created_by": "u", "updated_at": at, "seen_by": [],
                 }, publish=True)
     setup = time.perf_counter() - started
-    out = [f"  case types: {source}; {n_cases} open cases written in {setup:.1f} s"]
+    out = [f"  case types: {source}; {n_cases} open cases and 300 users written in {setup:.1f} s"]
     try:
         for label in ("first scan (writes the alerts)", "second scan (all already written)"):
             started = time.perf_counter()

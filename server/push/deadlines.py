@@ -43,6 +43,19 @@ LATE = ("overdue", "missed")
 WRITE_BATCH = 200
 
 
+class _ScanDirectory(Directory):
+    """The recipients directory with the partnership's users read once per scan, not once per case."""
+
+    def __init__(self, store: Any):
+        super().__init__(store)
+        self._users: dict[str, list[dict]] = {}
+
+    def active_users(self, partnership: str) -> list[dict]:
+        if partnership not in self._users:
+            self._users[partnership] = super().active_users(partnership)
+        return self._users[partnership]
+
+
 def reminder_day(due: dt.date, lead: int) -> dt.date:
     """The working day of the reminder ``lead`` working days before ``due`` (a due date on a
     weekend or bank holiday counts from the working day before it)."""
@@ -146,13 +159,13 @@ def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool =
             return stats
     started = time.perf_counter()
     at = rfc3339(now)
-    directory = Directory(services.store)
+    directory = _ScanDirectory(services.store)
     pending: list[dict[str, Any]] = []
     for doc in services.store.scan(CASES):
         stats["cases"] += 1
         try:
             pending.extend(alerts_for_case(services, doc.data, today, at, config, directory))
-        except (KeyError, ValueError) as exc:  # an unknown case type/version or a malformed date: skip, say so
+        except Exception as exc:  # noqa: BLE001 - one broken case (unknown type, bad date) must not stop the rest
             log.error("deadline scan skipped case %s: %s", doc.id, type(exc).__name__,
                       extra={"case_id": doc.id, "event": "deadlines.skip"})
         if len(pending) >= WRITE_BATCH:
