@@ -285,3 +285,17 @@ def test_a_scan_killed_half_way_then_rerun_writes_each_alert_once(tmp_path, cras
         assert len(ids) == len(set(ids)) == 450
     finally:
         s.store.close()
+
+
+def test_a_broken_case_is_logged_by_id_and_does_not_stop_the_scan(svc, caplog):
+    good = make_case(svc, "2026-03-02", n=1)
+    bad = make_case(svc, "2026-03-02", n=2)
+    with svc.store.transaction() as uow:
+        doc = uow.get("cases", bad)
+        uow.update("cases", bad, {**doc.data, "case_type_version": 99}, expected_version=doc.version)
+    svc.clock.set(london("2026-03-10"))
+    with caplog.at_level("ERROR", logger="caseflow.push"):
+        stats = scan_deadlines(svc)
+    assert stats["escalations"] == 1 and svc.store.get("alerts", f"dl.{good}.sin_notification.2026-03-09.x2026-03-10")
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert bad in record.getMessage() and not any(n in record.getMessage() for n in SENTINEL_NAMES)
