@@ -127,5 +127,9 @@ def push_config(services: Any) -> PushConfig:
     extra = services.extra
     config = extra.get("push_config")
     if config is None:
-        config = extra["push_config"] = PushConfig.from_env()
+        config = PushConfig.from_env()
+        public_url = getattr(getattr(services, "settings", None), "public_url", "") or ""
+        if config.subject == PushConfig.subject and public_url.startswith("https://"):
+            config.subject = public_url.rstrip("/")  # a reachable https contact beats a placeholder
+        config = extra.setdefault("push_config", config)
     return config
