@@ -138,11 +138,18 @@ class FakePushService:
             out[r.headers["topic"]] = r.payload
         return out
 
-    def settle(self, timeout: float = 10.0) -> None:
-        """Wait until no request is being handled (after a client was killed mid-request)."""
+    def settle(self, timeout: float = 10.0, quiet: float = 0.5) -> None:
+        """Wait until no request is being handled and none arrived for ``quiet`` seconds (after a
+        client was killed: a request it wrote may still sit in the listen backlog)."""
         deadline = time.monotonic() + timeout
         with self.arrived:
-            while self.in_flight and time.monotonic() < deadline:
+            seen, since = len(self.receipts) + self.aborted, time.monotonic()
+            while time.monotonic() < deadline:
+                now_seen = len(self.receipts) + self.aborted
+                if now_seen != seen or self.in_flight:
+                    seen, since = now_seen, time.monotonic()
+                elif time.monotonic() - since >= quiet:
+                    return
                 self.arrived.wait(0.05)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Receipt]:
