@@ -83,6 +83,9 @@ class StoreCorrupt(StoreError):
 class UnitOfWork(abc.ABC):
     """Reads see this unit's own writes; nothing is visible to others until commit."""
 
+    #: set when the unit has committed (after the ``with`` block of ``Store.transaction()``)
+    result: CommitResult | None = None
+
     @abc.abstractmethod
     def get(self, collection: str, doc_id: str) -> Document | None: ...
 
@@ -105,6 +108,12 @@ class UnitOfWork(abc.ABC):
     def audit(self, entry: Mapping[str, Any], *, subject: str | None = None) -> None:
         """Append an audit entry; it is chained and timestamped at commit."""
 
+    @abc.abstractmethod
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope: an exception inside it undoes only the writes (documents and audit
+        entries) made inside it, then propagates; the enclosing unit of work may catch it, go on
+        and commit. Savepoints nest."""
+
 
 class Store(abc.ABC):
     #: a random id fixed when the store is created; sync cursors embed it
@@ -120,7 +129,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[UnitOfWork]:
-        """A unit of work; durable when the ``with`` block exits without an exception."""
+        """A unit of work; durable when the ``with`` block exits without an exception.
+
+        An exception inside the block discards every write of the unit and propagates.
+        After a successful exit the unit's ``result`` holds the ``CommitResult``."""
 
     @abc.abstractmethod
     def changes_since(self, after_seq: int, limit: int) -> list[Document]:
@@ -140,3 +152,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def stats(self) -> dict[str, Any]:
+        """Implementation-specific counters for operators and benchmarks (may be empty)."""
+        return {}
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

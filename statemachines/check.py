@@ -1,0 +1,403 @@
+"""Checking case-type definitions.
+
+Every error names the file and the path inside it, e.g.::
+
+    serious_incident.yaml: transitions[3].guard: unknown field sin_decision.decison (did you mean ...?)
+
+What is checked (on top of the shape checks of :func:`statemachines.definition.parse_definition`):
+
+* exactly one initial state, at least one final state, no transition out of a final state;
+* unknown states (transition sources/targets, ``stop.on_entering``), roles, sectors and forms;
+* form fields read by guards and deadlines, against the forms catalogue
+  (``Mapping[form_id, set of dotted field paths]``, lists written ``actions[].status``);
+  without a catalogue only the form ids are checked (against the forms the definition opens);
+* unreachable states, and non-final states with no path to a final state;
+* duplicate events from the same source without distinguishing guards;
+* state and event ids that would clash with python-statemachine's own attributes;
+* in a directory: file names (``<case_type>.yaml`` or ``<case_type>.v<version>.yaml``) and
+  duplicate (case_type, version) pairs.
+
+The forms catalogue is a parameter so that this module stays independent of the ``forms``
+package; :func:`default_form_catalogue` builds it from ``forms.FormRegistry`` when available.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections import defaultdict, deque
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from statemachine import StateMachine
+
+from .definition import (
+    CONTEXT_FIELDS,
+    CONTEXT_ROOTS,
+    ROLES,
+    SECTORS,
+    Definition,
+    DefinitionError,
+    parse_definition,
+)
+
+__all__ = [
+    "FormCatalogue",
+    "check_definition",
+    "check_file",
+    "check_paths",
+    "default_form_catalogue",
+    "load_yaml",
+    "parse_and_check",
+]
+
+FormCatalogue = Mapping[str, Collection[str]]
+
+_RESERVED = frozenset(n for n in dir(StateMachine) if not n.startswith("__")) | {"model", "state"}
+_RESERVED_PREFIXES = ("on_", "before_", "after_", "prepare_")
+
+
+def _reserved(name: str) -> bool:
+    return name in _RESERVED or name.startswith(_RESERVED_PREFIXES)
+
+
+class _Checker:
+    def __init__(self, defn: Definition, catalogue: FormCatalogue | None) -> None:
+        self.d = defn
+        self.catalogue = catalogue
+        self.errors: list[DefinitionError] = []
+        self.used_forms = defn.form_ids()
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append(DefinitionError(self.d.file, path, message))
+
+    # -- names -------------------------------------------------------------------------------
+    def role(self, path: str, role: str) -> None:
+        if role not in ROLES:
+            self.add(path, f"unknown role {role!r}{_hint(role, ROLES)}")
+
+    def roles(self, path: str, roles: Iterable[str]) -> None:
+        for r in roles:
+            self.role(path, r)
+
+    def state(self, path: str, state: str) -> bool:
+        if state not in self.d.states:
+            self.add(path, f"unknown state {state!r}{_hint(state, self.d.states)}")
+            return False
+        return True
+
+    def form(self, path: str, form_id: str) -> bool:
+        if self.catalogue is not None and form_id not in self.catalogue:
+            self.add(path, f"unknown form {form_id!r}{_hint(form_id, self.catalogue)}")
+            return False
+        return True
+
+    def field(self, path: str, field_path: str, *, allow_projection: bool = True) -> None:
+        """A dotted field path read by a guard or a deadline."""
+        if not allow_projection and "[]" in field_path:
+            self.add(path, f"{field_path}: a date field cannot be a [] projection")
+            return
+        root = field_path.split(".", 1)[0].split("[]", 1)[0]
+        rest = field_path[len(root) :].lstrip(".")
+        if root in CONTEXT_ROOTS:
+            if field_path not in CONTEXT_FIELDS:
+                self.add(path, f"unknown context value {field_path}{_hint(field_path, CONTEXT_FIELDS)}")
+            return
+        if root not in self.used_forms:
+            self.add(
+                path,
+                f"unknown form {root!r} in {field_path}: this case type opens no such form"
+                f"{_hint(root, self.used_forms)}",
+            )
+            return
+        if self.catalogue is None or root not in self.catalogue or not rest:
+            return  # unknown catalogue forms are reported where the form is opened
+        known = self.catalogue[root]
+        if not _known_field(rest, known):
+            candidates = [f"{root}.{k}" for k in known]
+            self.add(path, f"unknown field {field_path}{_hint(field_path, candidates)}")
+
+    # -- sections ----------------------------------------------------------------------------
+    def run(self) -> list[DefinitionError]:
+        for fid in self.used_forms & CONTEXT_ROOTS:
+            self.add("", f"form id {fid!r} clashes with the context value root of the same name")
+        self.check_states()
+        self.check_global_forms()
+        self.check_transitions()
+        self.check_ambiguous_events()
+        self.check_graph()
+        self.check_deadlines()
+        return self.errors
+
+    def check_states(self) -> None:
+        initial = [s.id for s in self.d.states.values() if s.initial]
+        finals = [s.id for s in self.d.states.values() if s.final]
+        if self.d.states and len(initial) != 1:
+            self.add("states", f"exactly one state must be initial (found {len(initial)}: {', '.join(initial)})")
+        if self.d.states and not finals:
+            self.add("states", "at least one state must be final")
+        for s in self.d.states.values():
+            path = f"states.{s.id}"
+            if s.initial and s.final:
+                self.add(path, "the initial state cannot be final")
+            if _reserved(s.id):
+                self.add(path, f"state id {s.id!r} is reserved by python-statemachine")
+            for fa in s.forms:
+                fpath = f"{path}.forms.{fa.form_id}"
+                self.form(fpath, fa.form_id)
+                self.roles(fpath, fa.roles)
+            for i, target in enumerate(s.notify):
+                self.roles(f"{path}.notify[{i}].{target.kind}", target.roles)
+
+    def check_global_forms(self) -> None:
+        for g in self.d.forms_in_all_states:
+            path = f"forms_in_all_states.{g.form_id}"
+            self.form(path, g.form_id)
+            self.roles(f"{path}.roles", g.roles)
+
+    def check_transitions(self) -> None:
+        events = {t.event for t in self.d.transitions}
+        for sid in self.d.states:
+            if sid in events:
+                self.add(f"states.{sid}", f"state id {sid!r} is also an event name; use different names")
+        opened = {fa.form_id for s in self.d.states.values() for fa in s.forms}
+        opened |= {g.form_id for g in self.d.forms_in_all_states}
+        for t in self.d.transitions:
+            p = t.path
+            if _reserved(t.event):
+                self.add(f"{p}.event", f"event name {t.event!r} is reserved by python-statemachine")
+            for i, src in enumerate(t.sources):
+                if self.state(f"{p}.from[{i}]", src) and self.d.states[src].final:
+                    self.add(f"{p}.from[{i}]", f"{src!r} is final: no transition may leave it")
+            if t.target:
+                self.state(f"{p}.to", t.target)
+            self.roles(f"{p}.roles", t.roles)
+            for j, slot in enumerate(t.approvals):
+                sp = f"{p}.approvals[{j}]"
+                self.role(f"{sp}.role", slot.role)
+                if slot.sector is not None and slot.sector not in SECTORS:
+                    self.add(f"{sp}.sector", f"unknown sector {slot.sector!r}{_hint(slot.sector, SECTORS)}")
+            for j, fid in enumerate(t.requires_forms):
+                fp = f"{p}.requires_forms[{j}]"
+                if self.form(fp, fid) and fid not in opened:
+                    self.add(fp, f"form {fid!r} is required but no state opens it")
+            if t.guard is not None:
+                for fpath in sorted(t.guard.fields):
+                    self.field(f"{p}.guard", fpath)
+
+    def check_ambiguous_events(self) -> None:
+        by_source: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for t in self.d.transitions:
+            for src in t.sources:
+                by_source[(src, t.event)].append(t)
+        for (src, event), ts in by_source.items():
+            if len(ts) < 2:
+                continue
+            seen: dict[str, int] = {}
+            for k, t in enumerate(ts):
+                if t.guard is None and k < len(ts) - 1:
+                    self.add(
+                        f"{t.path}.guard",
+                        f"event {event!r} from {src!r} is defined more than once; this transition has no "
+                        f"guard, so it shadows {ts[k + 1].path}: give each one a distinguishing guard",
+                    )
+                key = ast.dump(t.guard.tree) if t.guard is not None else "<none>"
+                if key in seen:
+                    self.add(
+                        f"{t.path}.guard",
+                        f"duplicate event {event!r} from {src!r} without a distinguishing guard "
+                        f"(same guard as transitions[{seen[key]}])",
+                    )
+                else:
+                    seen[key] = t.index
+
+    def check_graph(self) -> None:
+        states = self.d.states
+        initial = [s.id for s in states.values() if s.initial]
+        if len(initial) != 1:
+            return
+        edges: dict[str, set[str]] = defaultdict(set)
+        reverse: dict[str, set[str]] = defaultdict(set)
+        for t in self.d.transitions:
+            for src in t.sources:
+                if src in states and t.target in states:
+                    edges[src].add(t.target)
+                    reverse[t.target].add(src)
+        reachable = _bfs(initial, edges)
+        for sid in states:
+            if sid not in reachable:
+                self.add(f"states.{sid}", f"state {sid!r} is unreachable from the initial state {initial[0]!r}")
+        finals = [s.id for s in states.values() if s.final]
+        if not finals:
+            return
+        can_finish = _bfs(finals, reverse)
+        for sid, s in states.items():
+            if not s.final and sid not in can_finish:
+                self.add(f"states.{sid}", f"state {sid!r} has no path to a final state")
+
+    def check_deadlines(self) -> None:
+        names: dict[str, int] = {}
+        for dl in self.d.deadlines:
+            p = dl.path
+            if dl.name in names:
+                self.add(f"{p}.name", f"duplicate deadline name {dl.name!r} (also deadlines[{names[dl.name]}])")
+            names.setdefault(dl.name, dl.index)
+            if dl.starts:
+                self.field(f"{p}.starts", dl.starts, allow_projection=False)
+            for key, fields in (("when_set", dl.stop.when_set), ("when_all_set", dl.stop.when_all_set)):
+                for j, f in enumerate(fields):
+                    self.field(f"{p}.stop.{key}[{j}]", f, allow_projection=False)
+            for j, sid in enumerate(dl.stop.on_entering):
+                self.state(f"{p}.stop.on_entering[{j}]", sid)
+            for j, target in enumerate(dl.notify_overdue):
+                self.roles(f"{p}.notify_overdue[{j}].{target.kind}", target.roles)
+
+
+def _bfs(start: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(start)
+    queue = deque(seen)
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _known_field(rest: str, known: Collection[str]) -> bool:
+    if rest in known:
+        return True
+    return any(k.startswith(rest + ".") or k.startswith(rest + "[]") for k in known)
+
+
+def _hint(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+
+
+def check_definition(defn: Definition, catalogue: FormCatalogue | None = None) -> list[DefinitionError]:
+    """Semantic checks of a parsed definition (see the module docstring)."""
+    return _Checker(defn, catalogue).run()
+
+
+def parse_and_check(
+    raw: Any, file: str, catalogue: FormCatalogue | None = None
+) -> tuple[Definition | None, list[DefinitionError]]:
+    """Parse loaded YAML and check it; the definition is usable only if the error list is empty."""
+    defn, errors = parse_definition(raw, file)
+    if defn is not None:
+        errors = errors + check_definition(defn, catalogue)
+    return defn, errors
+
+
+def load_yaml(path: Path) -> tuple[Any, list[DefinitionError]]:
+    """Read a YAML file safely (``yaml.safe_load``); syntax errors are reported with their line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [DefinitionError(path.name, "", f"cannot read: {exc.strerror or exc}")]
+    try:
+        return yaml.safe_load(text), []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [DefinitionError(path.name, where, f"YAML syntax error: {problem}")]
+
+
+def _check_file_name(path: Path, defn: Definition) -> list[DefinitionError]:
+    allowed = {f"{defn.case_type}.yaml", f"{defn.case_type}.v{defn.version}.yaml"}
+    if path.name not in allowed:
+        return [
+            DefinitionError(
+                path.name,
+                "case_type",
+                f"file name must be {defn.case_type}.yaml or {defn.case_type}.v{defn.version}.yaml",
+            )
+        ]
+    return []
+
+
+def check_file(path: Path | str, catalogue: FormCatalogue | None = None) -> list[DefinitionError]:
+    """Every error of one definition file."""
+    path = Path(path)
+    raw, errors = load_yaml(path)
+    if errors:
+        return errors
+    defn, errors = parse_and_check(raw, path.name, catalogue)
+    if defn is not None and defn.case_type and defn.version:
+        errors += _check_file_name(path, defn)
+    return errors
+
+
+def definition_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand directories into their ``*.yaml`` files (sorted); files are kept as given."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.yaml")))
+        else:
+            out.append(p)
+    return out
+
+
+def check_paths(paths: Iterable[Path | str], catalogue: FormCatalogue | None = None) -> list[DefinitionError]:
+    """Check files and directories of definitions, including duplicate (case_type, version) pairs."""
+    errors: list[DefinitionError] = []
+    seen: dict[tuple[str, int], str] = {}
+    for path in definition_files(paths):
+        raw, yaml_errors = load_yaml(path)
+        if yaml_errors:
+            errors += yaml_errors
+            continue
+        defn, errs = parse_and_check(raw, path.name, catalogue)
+        errors += errs
+        if defn is None:
+            continue
+        if defn.case_type and defn.version:
+            errors += _check_file_name(path, defn)
+        key = (defn.case_type, defn.version)
+        if key in seen:
+            errors.append(
+                DefinitionError(path.name, "version", f"{key[0]} version {key[1]} is also defined in {seen[key]}")
+            )
+        seen.setdefault(key, path.name)
+    return errors
+
+
+def default_form_catalogue() -> dict[str, set[str]] | None:
+    """The catalogue of the ``forms`` package (latest version of each form), or None if unavailable."""
+    try:
+        from forms import FormRegistry  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    registry = FormRegistry.load_default()
+    return catalogue_from_form_registry(registry)
+
+
+def catalogue_from_form_registry(registry: Any) -> dict[str, set[str]]:
+    """Build ``{form_id: field paths}`` from a ``forms.FormRegistry`` (latest version of each form)."""
+    catalogue: dict[str, set[str]] = {}
+    for form_id, version in _latest_versions(registry):
+        catalogue[form_id] = set(registry.field_paths(form_id, version))
+    return catalogue
+
+
+def _latest_versions(registry: Any) -> list[tuple[str, Any]]:
+    """(form_id, latest version) pairs, tolerating a few plausible registry shapes."""
+    if hasattr(registry, "latest_versions"):
+        return list(dict(registry.latest_versions()).items())
+    form_ids = registry.form_ids() if hasattr(registry, "form_ids") else list(registry.forms())
+    out = []
+    for fid in form_ids:
+        if hasattr(registry, "latest_version"):
+            out.append((fid, registry.latest_version(fid)))
+        else:
+            out.append((fid, max(registry.versions(fid))))
+    return out

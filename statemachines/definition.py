@@ -1,0 +1,603 @@
+"""The case-type definition model and its parser (YAML data -> typed, immutable objects).
+
+Parsing checks the *shape* of a definition (types, required and unknown keys, expression syntax)
+and records every problem with the file name and the path inside the file; the semantic checks
+(unknown states, roles, forms and fields, reachability, ambiguous events) live in
+:mod:`statemachines.check`. The format is documented in ``docs/case-types.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import calendar as wd
+from .expressions import Expression, ExpressionError, compile_expression
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "ROLES",
+    "SECTORS",
+    "ApprovalSlot",
+    "DeadlineDef",
+    "Definition",
+    "DefinitionError",
+    "DefinitionInvalid",
+    "DueRule",
+    "FormAccess",
+    "GlobalForm",
+    "NotifyTarget",
+    "StateDef",
+    "StopRule",
+    "TransitionDef",
+    "parse_definition",
+]
+
+#: the roles of DOMAIN.md
+ROLES: frozenset[str] = frozenset(
+    {
+        "practitioner",
+        "agency_safeguarding_lead",
+        "business_team",
+        "crg_member",
+        "statutory_lead",
+        "la_head_of_safeguarding",
+        "independent_scrutineer",
+        "lead_reviewer",
+        "admin",
+    }
+)
+#: agency sectors; a statutory lead's partner is the sector of their agency
+SECTORS: frozenset[str] = frozenset({"local_authority", "health", "police", "education", "other"})
+
+#: context values the server supplies to guards (besides form data); see docs/case-types.md
+CONTEXT_FIELDS: Mapping[str, str] = {
+    "returns.expected": "number of involved agencies asked for a rapid-review return",
+    "returns.received": "number of those agencies with a final rapid-review return",
+    "returns.missing": "expected - received",
+    "returns.omissions_explained": "true when every missing return has a recorded explanation",
+}
+CONTEXT_ROOTS: frozenset[str] = frozenset(p.split(".", 1)[0] for p in CONTEXT_FIELDS)
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DefinitionError:
+    """One problem in a definition: ``file: path: message``."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+class DefinitionInvalid(ValueError):
+    """A definition (or a directory of them) failed its checks; ``errors`` lists every problem."""
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors) or "invalid definition")
+
+
+@dataclass(frozen=True)
+class FormAccess:
+    """A form open in a state, and the roles that may fill it there."""
+
+    form_id: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GlobalForm:
+    """A form open in every state (``include_final``: also in final states)."""
+
+    form_id: str
+    roles: tuple[str, ...]
+    include_final: bool = False
+
+
+NotifyKind = Literal["roles", "involved_agencies", "assigned"]
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """Who is alerted.
+
+    * ``roles``: every user of the partnership holding one of ``roles``;
+    * ``involved_agencies``: users holding ``roles`` in each agency listed in
+      ``crg_referral.involved_agencies`` (the server resolves the agencies);
+    * ``assigned``: users with ``roles`` assigned to this case (e.g. its lead reviewer).
+    """
+
+    kind: NotifyKind
+    roles: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {self.kind: list(self.roles)}
+
+
+@dataclass(frozen=True)
+class ApprovalSlot:
+    """One approval a transition needs: a role, optionally from one sector (partner)."""
+
+    role: str
+    sector: str | None = None
+
+    def accepts(self, role: str, sector: str | None) -> bool:
+        return role == self.role and (self.sector is None or sector == self.sector)
+
+    @property
+    def label(self) -> str:
+        return f"{self.role} ({self.sector.replace('_', ' ')})" if self.sector else self.role
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"role": self.role, "sector": self.sector}
+
+
+@dataclass(frozen=True)
+class StateDef:
+    id: str
+    title: str
+    description: str
+    initial: bool
+    final: bool
+    forms: tuple[FormAccess, ...]
+    notify: tuple[NotifyTarget, ...]
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    """One entry of ``transitions``; ``index`` is its position in the file (for error paths)."""
+
+    index: int
+    event: str
+    title: str
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+    approvals: tuple[ApprovalSlot, ...]
+    requires_forms: tuple[str, ...]
+    guard: Expression | None
+    reason: str
+
+    @property
+    def path(self) -> str:
+        return f"transitions[{self.index}]"
+
+
+DueKind = Literal[
+    "working_days_after", "working_days_before", "calendar_days_after", "calendar_months_after", "years_after"
+]
+DUE_KINDS: tuple[str, ...] = (
+    "working_days_after",
+    "working_days_before",
+    "calendar_days_after",
+    "calendar_months_after",
+    "years_after",
+)
+
+
+@dataclass(frozen=True)
+class DueRule:
+    kind: DueKind
+    n: int
+
+    def due(self, start: dt.date) -> dt.date:
+        if self.kind == "working_days_after":
+            return wd.add_working_days(start, self.n)
+        if self.kind == "working_days_before":
+            return wd.subtract_working_days(start, self.n)
+        if self.kind == "calendar_days_after":
+            return start + dt.timedelta(days=self.n)
+        if self.kind == "calendar_months_after":
+            return wd.add_months(start, self.n)
+        return wd.add_years(start, self.n)
+
+    def to_dict(self) -> dict[str, int]:
+        return {self.kind: self.n}
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When a clock stops.
+
+    * ``when_set``: a date field; the earliest of those set stops the clock on that date;
+    * ``when_all_set``: date fields that must all be set; the latest stops the clock;
+    * ``on_entering``: states; the first entry into any of them stops the clock on that day.
+
+    The earliest of these candidates is the stop date; met if it is on or before the due date.
+    """
+
+    when_set: tuple[str, ...] = ()
+    when_all_set: tuple[str, ...] = ()
+    on_entering: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if self.when_set:
+            out["when_set"] = list(self.when_set)
+        if self.when_all_set:
+            out["when_all_set"] = list(self.when_all_set)
+        if self.on_entering:
+            out["on_entering"] = list(self.on_entering)
+        return out
+
+
+DeadlineKind = Literal["deadline", "minimum_period"]
+
+
+@dataclass(frozen=True)
+class DeadlineDef:
+    index: int
+    name: str
+    title: str
+    kind: DeadlineKind
+    starts: str
+    rule: DueRule
+    due_soon_working_days: int
+    stop: StopRule
+    notify_overdue: tuple[NotifyTarget, ...]
+    source: str
+
+    @property
+    def path(self) -> str:
+        return f"deadlines[{self.index}]"
+
+
+@dataclass(frozen=True)
+class Definition:
+    file: str
+    case_type: str
+    version: int
+    title: str
+    description: str
+    states: Mapping[str, StateDef]
+    transitions: tuple[TransitionDef, ...]
+    deadlines: tuple[DeadlineDef, ...]
+    forms_in_all_states: tuple[GlobalForm, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def initial_state(self) -> str:
+        return next(s.id for s in self.states.values() if s.initial)
+
+    def form_ids(self) -> set[str]:
+        """Every form the definition mentions."""
+        ids = {fa.form_id for s in self.states.values() for fa in s.forms}
+        ids |= {g.form_id for g in self.forms_in_all_states}
+        ids |= {f for t in self.transitions for f in t.requires_forms}
+        return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+
+
+class _Collector:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.errors: list[DefinitionError] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append(DefinitionError(self.file, path, message))
+
+
+def _keys(c: _Collector, path: str, value: Mapping[Any, Any], allowed: set[str], required: set[str]) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            c.add(path, f"key {key!r} must be a string (quote it: YAML reads on/off/yes/no as booleans)")
+        elif key not in allowed:
+            c.add(_join(path, key), f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+    for key in sorted(required):
+        if key not in value:
+            c.add(path, f"missing key {key!r}")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _str(c: _Collector, path: str, value: Any, *, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str) or not value.strip():
+        c.add(path, "must be a non-empty string")
+        return default or ""
+    return value
+
+
+def _ident(c: _Collector, path: str, value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        c.add(path, f"{what} {value!r} must be lower_snake_case (a-z, 0-9, _)")
+        return str(value)
+    return value
+
+
+def _str_list(c: _Collector, path: str, value: Any, *, allow_single: bool = True) -> tuple[str, ...]:
+    if isinstance(value, str) and allow_single:
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        c.add(path, "must be a list of strings")
+        return ()
+    if len(set(value)) != len(value):
+        c.add(path, "has duplicates")
+    return tuple(value)
+
+
+def _bool(c: _Collector, path: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        c.add(path, "must be true or false")
+        return False
+    return value
+
+
+def _notify_list(c: _Collector, path: str, value: Any) -> tuple[NotifyTarget, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        c.add(path, "must be a list of targets such as {roles: [crg_member]}")
+        return ()
+    out: list[NotifyTarget] = []
+    for i, item in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(item, Mapping) or len(item) != 1:
+            c.add(p, "must have exactly one key: roles, involved_agencies or assigned")
+            continue
+        ((kind, roles),) = item.items()
+        if kind not in ("roles", "involved_agencies", "assigned"):
+            c.add(_join(p, str(kind)), f"unknown notification target {kind!r} (roles, involved_agencies, assigned)")
+            continue
+        out.append(NotifyTarget(kind, _str_list(c, _join(p, kind), roles)))
+    return tuple(out)
+
+
+def _roles_list(c: _Collector, path: str, value: Any) -> tuple[str, ...]:
+    roles = _str_list(c, path, value)
+    if not roles and isinstance(value, list):
+        c.add(path, "needs at least one role")
+    return roles
+
+
+def _parse_states(c: _Collector, raw: Any) -> dict[str, StateDef]:
+    states: dict[str, StateDef] = {}
+    if not isinstance(raw, Mapping) or not raw:
+        c.add("states", "must be a mapping of state ids to their settings")
+        return states
+    for sid, spec in raw.items():
+        path = f"states.{sid}"
+        _ident(c, path, sid, "state id")
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, Mapping):
+            c.add(path, "must be a mapping (initial, final, title, forms, notify)")
+            continue
+        _keys(c, path, spec, {"title", "description", "initial", "final", "forms", "notify"}, set())
+        forms: list[FormAccess] = []
+        raw_forms = spec.get("forms") or {}
+        if not isinstance(raw_forms, Mapping):
+            c.add(_join(path, "forms"), "must map form ids to the roles that fill them")
+            raw_forms = {}
+        for fid, roles in raw_forms.items():
+            fpath = f"{path}.forms.{fid}"
+            _ident(c, fpath, fid, "form id")
+            forms.append(FormAccess(str(fid), _roles_list(c, fpath, roles)))
+        states[str(sid)] = StateDef(
+            id=str(sid),
+            title=_str(c, _join(path, "title"), spec.get("title"), default=str(sid).replace("_", " ").capitalize()),
+            description=_str(c, _join(path, "description"), spec.get("description"), default=" ").strip(),
+            initial=_bool(c, _join(path, "initial"), spec.get("initial")),
+            final=_bool(c, _join(path, "final"), spec.get("final")),
+            forms=tuple(forms),
+            notify=_notify_list(c, _join(path, "notify"), spec.get("notify")),
+        )
+    return states
+
+
+def _guard(c: _Collector, path: str, value: Any) -> Expression | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        c.add(path, "must be a string expression")
+        return None
+    try:
+        return compile_expression(value)
+    except ExpressionError as exc:
+        c.add(path, str(exc))
+        return None
+
+
+def _parse_transitions(c: _Collector, raw: Any) -> tuple[TransitionDef, ...]:
+    if not isinstance(raw, list) or not raw:
+        c.add("transitions", "must be a non-empty list")
+        return ()
+    out: list[TransitionDef] = []
+    allowed = {"event", "title", "from", "to", "roles", "approvals", "requires_forms", "guard", "reason"}
+    for i, spec in enumerate(raw):
+        path = f"transitions[{i}]"
+        if not isinstance(spec, Mapping):
+            c.add(path, "must be a mapping")
+            continue
+        _keys(c, path, spec, allowed, {"event", "from", "to", "roles"})
+        event = _ident(c, _join(path, "event"), spec.get("event"), "event")
+        approvals: list[ApprovalSlot] = []
+        raw_approvals = spec.get("approvals") or []
+        if not isinstance(raw_approvals, list):
+            c.add(_join(path, "approvals"), "must be a list of {role, sector} slots")
+            raw_approvals = []
+        for j, slot in enumerate(raw_approvals):
+            sp = f"{path}.approvals[{j}]"
+            if not isinstance(slot, Mapping):
+                c.add(sp, "must be a mapping {role: ..., sector: ...}")
+                continue
+            _keys(c, sp, slot, {"role", "sector"}, {"role"})
+            sector = slot.get("sector")
+            if sector is not None and not isinstance(sector, str):
+                c.add(_join(sp, "sector"), "must be a string")
+                sector = None
+            approvals.append(ApprovalSlot(str(slot.get("role")), sector))
+        if len(set(approvals)) != len(approvals):
+            c.add(_join(path, "approvals"), "has the same slot twice")
+        guard = _guard(c, _join(path, "guard"), spec.get("guard"))
+        reason = spec.get("reason")
+        if guard is not None and reason is None:
+            c.add(_join(path, "reason"), "a guard needs a plain-English reason shown when it fails")
+        target = spec.get("to")
+        if not isinstance(target, str):
+            if "to" in spec:
+                c.add(_join(path, "to"), "must be a state id")
+            target = ""
+        sources = _str_list(c, _join(path, "from"), spec.get("from"))
+        if not sources and "from" in spec:
+            c.add(_join(path, "from"), "needs at least one state")
+        out.append(
+            TransitionDef(
+                index=i,
+                event=event,
+                title=_str(c, _join(path, "title"), spec.get("title"), default=str(event).replace("_", " ").capitalize()),
+                sources=sources,
+                target=target,
+                roles=_roles_list(c, _join(path, "roles"), spec.get("roles")),
+                approvals=tuple(approvals),
+                requires_forms=_str_list(c, _join(path, "requires_forms"), spec.get("requires_forms") or []),
+                guard=guard,
+                reason=_str(c, _join(path, "reason"), reason, default="the conditions are not met"),
+            )
+        )
+    return tuple(out)
+
+
+def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.add("deadlines", "must be a list")
+        return ()
+    out: list[DeadlineDef] = []
+    allowed = {"name", "title", "kind", "starts", "due", "due_soon_working_days", "stop", "notify_overdue", "source"}
+    for i, spec in enumerate(raw):
+        path = f"deadlines[{i}]"
+        if not isinstance(spec, Mapping):
+            c.add(path, "must be a mapping")
+            continue
+        _keys(c, path, spec, allowed, {"name", "starts", "due"})
+        name = _ident(c, _join(path, "name"), spec.get("name"), "deadline name")
+        kind = spec.get("kind", "deadline")
+        if kind not in ("deadline", "minimum_period"):
+            c.add(_join(path, "kind"), "must be deadline or minimum_period")
+            kind = "deadline"
+        due = spec.get("due")
+        rule = DueRule("working_days_after", 0)
+        if not isinstance(due, Mapping) or len(due) != 1:
+            c.add(_join(path, "due"), f"must have exactly one of: {', '.join(DUE_KINDS)}")
+        else:
+            ((rk, rn),) = due.items()
+            if rk not in DUE_KINDS:
+                c.add(_join(path, f"due.{rk}"), f"unknown rule (allowed: {', '.join(DUE_KINDS)})")
+            elif not isinstance(rn, int) or isinstance(rn, bool) or rn < 0 or rn > 10_000:
+                c.add(_join(path, f"due.{rk}"), "must be a whole number from 0 to 10000")
+            else:
+                rule = DueRule(rk, rn)
+        soon = spec.get("due_soon_working_days", 2)
+        if not isinstance(soon, int) or isinstance(soon, bool) or soon < 0 or soon > 1000:
+            c.add(_join(path, "due_soon_working_days"), "must be a whole number from 0 to 1000")
+            soon = 2
+        stop_raw = spec.get("stop") or {}
+        stop = StopRule()
+        if not isinstance(stop_raw, Mapping):
+            c.add(_join(path, "stop"), "must be a mapping (when_set, when_all_set, on_entering)")
+        else:
+            sp = _join(path, "stop")
+            _keys(c, sp, stop_raw, {"when_set", "when_all_set", "on_entering"}, set())
+            stop = StopRule(
+                when_set=_str_list(c, _join(sp, "when_set"), stop_raw.get("when_set") or []),
+                when_all_set=_str_list(c, _join(sp, "when_all_set"), stop_raw.get("when_all_set") or []),
+                on_entering=_str_list(c, _join(sp, "on_entering"), stop_raw.get("on_entering") or []),
+            )
+        notify_overdue = spec.get("notify_overdue")
+        out.append(
+            DeadlineDef(
+                index=i,
+                name=name,
+                title=_str(c, _join(path, "title"), spec.get("title"), default=str(name).replace("_", " ").capitalize()),
+                kind=kind,
+                starts=_str(c, _join(path, "starts"), spec.get("starts")),
+                rule=rule,
+                due_soon_working_days=soon,
+                stop=stop,
+                notify_overdue=(
+                    _notify_list(c, _join(path, "notify_overdue"), notify_overdue)
+                    if notify_overdue is not None
+                    else (NotifyTarget("roles", ("business_team",)),)
+                ),
+                source=_str(c, _join(path, "source"), spec.get("source"), default=" ").strip(),
+            )
+        )
+    return tuple(out)
+
+
+def _parse_global_forms(c: _Collector, raw: Any) -> tuple[GlobalForm, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        c.add("forms_in_all_states", "must map form ids to {roles: [...], include_final: bool}")
+        return ()
+    out: list[GlobalForm] = []
+    for fid, spec in raw.items():
+        path = f"forms_in_all_states.{fid}"
+        _ident(c, path, fid, "form id")
+        if not isinstance(spec, Mapping):
+            c.add(path, "must be a mapping {roles: [...], include_final: bool}")
+            continue
+        _keys(c, path, spec, {"roles", "include_final"}, {"roles"})
+        out.append(
+            GlobalForm(
+                form_id=str(fid),
+                roles=_roles_list(c, _join(path, "roles"), spec.get("roles")),
+                include_final=_bool(c, _join(path, "include_final"), spec.get("include_final")),
+            )
+        )
+    return tuple(out)
+
+
+def parse_definition(raw: Any, file: str) -> tuple[Definition | None, list[DefinitionError]]:
+    """Build a :class:`Definition` from loaded YAML; return it with the shape errors found.
+
+    The definition is ``None`` only when the document is not a mapping at all.
+    """
+    c = _Collector(file)
+    if not isinstance(raw, Mapping):
+        c.add("", "the document must be a mapping with case_type, version, title, states, transitions")
+        return None, c.errors
+    _keys(
+        c,
+        "",
+        raw,
+        {"case_type", "version", "title", "description", "states", "transitions", "deadlines", "forms_in_all_states"},
+        {"case_type", "version", "title", "states", "transitions"},
+    )
+    case_type = _ident(c, "case_type", raw.get("case_type"), "case type")
+    version = raw.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        c.add("version", "must be a whole number from 1")
+        version = 0
+    definition = Definition(
+        file=file,
+        case_type=case_type,
+        version=version,
+        title=_str(c, "title", raw.get("title"), default=case_type),
+        description=_str(c, "description", raw.get("description"), default=" ").strip(),
+        states=_parse_states(c, raw.get("states")),
+        transitions=_parse_transitions(c, raw.get("transitions")),
+        deadlines=_parse_deadlines(c, raw.get("deadlines")),
+        forms_in_all_states=_parse_global_forms(c, raw.get("forms_in_all_states")),
+        raw=raw,
+    )
+    return definition, c.errors

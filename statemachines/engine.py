@@ -1,0 +1,613 @@
+"""The pure case engine: one :class:`CaseType` per (case_type, version) definition.
+
+It knows states, transitions, forms, roles, approvals, clocks and notification targets. It knows
+nothing of HTTP, storage or users beyond an :class:`Actor`'s role names and sector. The caller (the
+server) supplies, for every call:
+
+* ``forms``: ``{form_id: data of the latest FINAL submission of that form on the case}``;
+* ``context``: values the server counts, e.g. ``{"returns": {"expected": 3, "received": 2,
+  "missing": 1, "omissions_explained": True}}`` (see ``CONTEXT_FIELDS``);
+* ``votes``: the approval decisions recorded so far for the pending event;
+* ``today`` for clocks (an injectable clock: the engine never reads the system time).
+
+Every transition runs through a python-statemachine ``StateMachine`` (not ``StateChart``): a
+disallowed event raises, and a failed guard/validator leaves the state unchanged. The machine
+class is generated from the definition and cached on the :class:`CaseType`; guards are the
+definition's safe expressions (``cond``) and roles, required forms and approvals are validators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from statemachine import State, StateMachine
+from statemachine.exceptions import StateMachineError, TransitionNotAllowed
+
+from .deadlines import DeadlineStatus, compute_deadlines
+from .definition import (
+    ApprovalSlot,
+    Definition,
+    FormAccess,
+    NotifyTarget,
+    StateDef,
+    TransitionDef,
+)
+from .expressions import resolve_path
+
+__all__ = [
+    "Actor",
+    "ApprovalStatus",
+    "CaseType",
+    "Decision",
+    "Problem",
+    "TransitionRefused",
+    "UnknownState",
+    "Vote",
+    "approval_status",
+    "approvals_satisfied",
+    "eligible_slots",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# value types
+
+
+@dataclass(frozen=True, init=False)
+class Actor:
+    """Who acts: their role names and (for statutory leads) their agency's sector."""
+
+    roles: frozenset[str]
+    sector: str | None
+
+    def __init__(self, roles: Iterable[str], sector: str | None = None) -> None:
+        if isinstance(roles, str):
+            roles = (roles,)
+        object.__setattr__(self, "roles", frozenset(roles))
+        object.__setattr__(self, "sector", sector)
+
+
+VoteDecision = Literal["approve", "reject"]
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One approver's decision. ``role`` is the role they vote in; ``voter`` (a user id) makes
+    sure one person fills one slot at most (their latest vote counts)."""
+
+    role: str
+    sector: str | None
+    decision: VoteDecision
+    voter: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.decision not in ("approve", "reject"):
+            raise ValueError(f"a vote is 'approve' or 'reject', not {self.decision!r}")
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    needed: tuple[ApprovalSlot, ...]
+    filled: tuple[tuple[ApprovalSlot, Vote], ...]
+    missing: tuple[ApprovalSlot, ...]
+    rejected_by: tuple[Vote, ...]
+
+    @property
+    def satisfied(self) -> bool:
+        return not self.missing and not self.rejected_by
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "needed": [s.to_dict() for s in self.needed],
+            "missing": [s.to_dict() for s in self.missing],
+            "rejected_by": [{"role": v.role, "sector": v.sector, "voter": v.voter} for v in self.rejected_by],
+            "satisfied": self.satisfied,
+        }
+
+
+ProblemKind = Literal[
+    "unknown_event", "not_from_state", "role", "form_missing", "guard", "approval_rejected", "approval_missing"
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an event cannot happen (yet). ``approval_missing`` is a wait, not a refusal."""
+
+    kind: ProblemKind
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What would happen if ``actor`` fired ``event`` in ``source`` now.
+
+    * ``allowed``: the actor may fire it (role, final forms, guard all fine, no approver rejected);
+    * ``complete``: allowed and every approval is in: :meth:`CaseType.fire` will succeed;
+    * ``waiting_for_approvals``: allowed but approvals are outstanding (HTTP 202);
+    * ``reasons``: plain-English explanations of every problem, refusals and waits alike.
+    """
+
+    event: str
+    source: str
+    target: str | None
+    problems: tuple[Problem, ...] = ()
+    approvals_needed: tuple[ApprovalSlot, ...] = ()
+    approvals: ApprovalStatus | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return not any(p.kind != "approval_missing" for p in self.problems)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+    @property
+    def waiting_for_approvals(self) -> bool:
+        return self.allowed and bool(self.problems)
+
+    @property
+    def forbidden(self) -> bool:
+        """Refused because of the actor's roles (HTTP 403 rather than 422)."""
+        return any(p.kind == "role" for p in self.problems)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [p.message for p in self.problems]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "from": self.source,
+            "to": self.target,
+            "allowed": self.allowed,
+            "complete": self.complete,
+            "reasons": self.reasons,
+            "problems": [{"kind": p.kind, "message": p.message} for p in self.problems],
+            "approvals_needed": [s.to_dict() for s in self.approvals_needed],
+            "approvals": self.approvals.to_dict() if self.approvals else None,
+        }
+
+
+class UnknownState(ValueError):
+    """The state is not one of the case type's states (e.g. a corrupted stored value)."""
+
+
+class TransitionRefused(TransitionNotAllowed):
+    """An event was refused; the case stays where it was. ``decision.reasons`` says why."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.event = decision.event  # type: ignore[assignment]
+        self.configuration = set()  # type: ignore[assignment]
+        self.state = decision.source
+        self.reasons = decision.reasons
+        why = "; ".join(self.reasons) or "not allowed"
+        StateMachineError.__init__(self, f"Can't {decision.event} in {decision.source}: {why}")
+
+
+# ---------------------------------------------------------------------------------------------
+# approvals
+
+
+def _latest_per_voter(votes: Iterable[Vote]) -> list[Vote]:
+    latest: dict[Any, Vote] = {}
+    for i, v in enumerate(votes):
+        latest[v.voter if v.voter is not None else ("anonymous", i)] = v
+    return list(latest.values())
+
+
+def _match(slots: Sequence[ApprovalSlot], votes: Sequence[Vote]) -> dict[int, int]:
+    """Maximum matching slot index -> vote index (each vote fills at most one slot)."""
+    slot_of_vote: dict[int, int] = {}
+
+    def augment(si: int, seen: set[int]) -> bool:
+        for vi, v in enumerate(votes):
+            if vi in seen or not slots[si].accepts(v.role, v.sector):
+                continue
+            seen.add(vi)
+            if vi not in slot_of_vote or augment(slot_of_vote[vi], seen):
+                slot_of_vote[vi] = si
+                return True
+        return False
+
+    for si in range(len(slots)):
+        augment(si, set())
+    return {si: vi for vi, si in slot_of_vote.items()}
+
+
+def approval_status(slots: Sequence[ApprovalSlot], votes: Iterable[Vote]) -> ApprovalStatus:
+    """Which slots the votes fill (one vote per slot, one slot per voter) and who rejected.
+
+    A rejecting vote from anyone who could fill one of the slots refuses the transition.
+    Votes from people who fit no slot are ignored.
+    """
+    slots = tuple(slots)
+    current = _latest_per_voter(votes)
+    rejected = tuple(v for v in current if v.decision == "reject" and any(s.accepts(v.role, v.sector) for s in slots))
+    approving = [v for v in current if v.decision == "approve"]
+    matching = _match(slots, approving)
+    filled = tuple((slots[si], approving[vi]) for si, vi in sorted(matching.items()))
+    missing = tuple(s for i, s in enumerate(slots) if i not in matching)
+    return ApprovalStatus(needed=slots, filled=filled, missing=missing, rejected_by=rejected)
+
+
+def approvals_satisfied(slots: Sequence[ApprovalSlot], votes: Iterable[Vote]) -> bool:
+    """True when every slot has its own approving vote and nobody eligible rejected."""
+    return approval_status(slots, votes).satisfied
+
+
+def eligible_slots(slots: Sequence[ApprovalSlot], actor: Actor) -> tuple[ApprovalSlot, ...]:
+    """The slots this actor could fill (the server may refuse votes from anyone else)."""
+    return tuple(s for s in slots if any(s.accepts(r, actor.sector) for r in actor.roles))
+
+
+# ---------------------------------------------------------------------------------------------
+# the case type
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the generated machine's callbacks receive (``send(event, evaluation=...)``)."""
+
+    actor: Actor
+    forms: Mapping[str, Any]
+    context: Mapping[str, Any]
+    votes: tuple[Vote, ...] = field(default=())
+
+
+def _roles_text(roles: Iterable[str]) -> str:
+    return ", ".join(sorted(roles))
+
+
+class CaseType:
+    """A loaded, checked case-type definition with its generated state machine."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.definition = definition
+        self.case_type = definition.case_type
+        self.version = definition.version
+        self.title = definition.title
+        self._states: Mapping[str, StateDef] = definition.states
+        self._by_source: dict[str, list[TransitionDef]] = {}
+        for t in definition.transitions:
+            for src in t.sources:
+                self._by_source.setdefault(src, []).append(t)
+        self._events = tuple(dict.fromkeys(t.event for t in definition.transitions))
+        self._machine_class = self._build_machine_class()
+
+    def __repr__(self) -> str:
+        return f"<CaseType {self.case_type} v{self.version}>"
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def initial_state(self) -> str:
+        return self.definition.initial_state
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(self._states)
+
+    @property
+    def final_states(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self._states.values() if s.final)
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return self._events
+
+    def is_final(self, state: str) -> bool:
+        return self._state(state).final
+
+    def _state(self, state: str) -> StateDef:
+        try:
+            return self._states[state]
+        except KeyError:
+            raise UnknownState(f"{state!r} is not a state of {self.case_type} v{self.version}") from None
+
+    def transitions_from(self, state: str) -> list[TransitionDef]:
+        self._state(state)
+        return list(self._by_source.get(state, ()))
+
+    # -- forms -------------------------------------------------------------------------------
+    def open_forms(self, state: str, roles: Iterable[str] | None = None) -> list[tuple[str, tuple[str, ...]]]:
+        """``(form_id, roles that may fill it)`` for the forms open in ``state``.
+
+        With ``roles``, only the forms at least one of those roles may fill.
+        """
+        s = self._state(state)
+        entries: list[FormAccess] = list(s.forms)
+        entries += [
+            FormAccess(g.form_id, g.roles)
+            for g in self.definition.forms_in_all_states
+            if not s.final or g.include_final
+        ]
+        wanted = None if roles is None else set(roles)
+        out: dict[str, tuple[str, ...]] = {}
+        for fa in entries:
+            if fa.form_id in out:
+                continue
+            if wanted is None or wanted & set(fa.roles):
+                out[fa.form_id] = fa.roles
+        return list(out.items())
+
+    def form_open(self, form_id: str, state: str, roles: Iterable[str] | None = None) -> bool:
+        """True if ``form_id`` may be filled in ``state`` (by one of ``roles``, when given)."""
+        return any(fid == form_id for fid, _ in self.open_forms(state, roles))
+
+    # -- events ------------------------------------------------------------------------------
+    def allowed_events(
+        self,
+        state: str,
+        actor: Actor,
+        forms: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Events from ``state`` that ``actor``'s roles may fire (guards are not applied: a UI
+        can show the failing guards' reasons via :meth:`evaluate`)."""
+        out: list[str] = []
+        for t in self.transitions_from(state):
+            if t.event not in out and actor.roles & set(t.roles):
+                out.append(t.event)
+        return out
+
+    def evaluate_all(
+        self,
+        state: str,
+        actor: Actor,
+        forms: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> list[Decision]:
+        """A :class:`Decision` for each of :meth:`allowed_events`."""
+        return [self.evaluate(state, e, actor, forms, context) for e in self.allowed_events(state, actor)]
+
+    def evaluate(
+        self,
+        state: str,
+        event: str,
+        actor: Actor,
+        forms: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+        votes: Iterable[Vote] = (),
+    ) -> Decision:
+        """What firing ``event`` now would do, with every reason it cannot (yet)."""
+        self._state(state)
+        inputs = _Inputs(actor, forms, context or {}, tuple(votes))
+        if event not in self._events:
+            return Decision(event, state, None, (Problem("unknown_event", f"There is no event {event!r}."),))
+        candidates = [t for t in self._by_source.get(state, ()) if t.event == event]
+        if not candidates:
+            sources = sorted({s for t in self.definition.transitions if t.event == event for s in t.sources})
+            return Decision(
+                event,
+                state,
+                None,
+                (
+                    Problem(
+                        "not_from_state",
+                        f"{event!r} is not possible in state {state!r} (only in: {', '.join(sources)}).",
+                    ),
+                ),
+            )
+        chosen = next((t for t in candidates if self._guard_ok(t, inputs)), None)
+        if chosen is not None:
+            problems = self._requirement_problems(chosen, inputs)
+            status = approval_status(chosen.approvals, inputs.votes) if chosen.approvals else None
+            return Decision(event, state, chosen.target, tuple(problems), chosen.approvals, status)
+        # no guard holds: explain every alternative
+        problems: list[Problem] = []
+        for t in candidates:
+            for p in self._requirement_problems(t, inputs, with_approvals=False):
+                if p not in problems:
+                    problems.append(p)
+        for t in candidates:
+            p = Problem("guard", t.reason)
+            if p not in problems:
+                problems.append(p)
+        target = candidates[0].target if len(candidates) == 1 else None
+        return Decision(event, state, target, tuple(problems), candidates[0].approvals if target else ())
+
+    def approval_slots(
+        self,
+        state: str,
+        event: str,
+        forms: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[ApprovalSlot, ...]:
+        """The approvals the transition ``event`` would take from ``state`` needs now."""
+        return self.evaluate(state, event, Actor(()), forms, context).approvals_needed
+
+    @staticmethod
+    def _lookup(inputs: _Inputs, path: str) -> Any:
+        root = path.split(".", 1)[0].split("[]", 1)[0]
+        source = inputs.context if root in inputs.context and root not in inputs.forms else inputs.forms
+        return resolve_path(source, path)
+
+    def _guard_ok(self, t: TransitionDef, inputs: _Inputs) -> bool:
+        if t.guard is None:
+            return True
+        return t.guard.evaluate(lambda path: self._lookup(inputs, path))
+
+    def _requirement_problems(
+        self, t: TransitionDef, inputs: _Inputs, *, with_approvals: bool = True
+    ) -> list[Problem]:
+        problems: list[Problem] = []
+        if not inputs.actor.roles & set(t.roles):
+            have = _roles_text(inputs.actor.roles) or "no role"
+            problems.append(
+                Problem("role", f"{t.title}: only {_roles_text(t.roles)} may do this (you have: {have}).")
+            )
+        for fid in t.requires_forms:
+            if not inputs.forms.get(fid):
+                problems.append(Problem("form_missing", f"The form {fid!r} needs a final submission first."))
+        if with_approvals and t.approvals:
+            status = approval_status(t.approvals, inputs.votes)
+            for v in status.rejected_by:
+                who = ApprovalSlot(v.role, v.sector).label
+                problems.append(Problem("approval_rejected", f"Rejected by {who}: {t.title} cannot go ahead."))
+            if status.missing and not status.rejected_by:
+                labels = ", ".join(s.label for s in status.missing)
+                problems.append(Problem("approval_missing", f"Waiting for approval from: {labels}."))
+        return problems
+
+    # -- the python-statemachine machine -----------------------------------------------------
+    def _build_machine_class(self) -> type[StateMachine]:
+        states = {
+            s.id: State(name=s.title, value=s.id, initial=s.initial, final=s.final)
+            for s in self._states.values()
+        }
+        attrs: dict[str, Any] = dict(states)
+        for t in self.definition.transitions:
+            cond, validator = self._callbacks(t)
+            for src in t.sources:
+                tl = states[src].to(states[t.target], event=t.event, cond=[cond], validators=[validator])
+                attrs[t.event] = attrs[t.event] | tl if t.event in attrs else tl
+        name = "".join(part.capitalize() for part in self.case_type.split("_")) + f"V{self.version}"
+        return type(name, (StateMachine,), attrs)
+
+    def _callbacks(self, t: TransitionDef) -> tuple[Any, Any]:
+        def guard(evaluation: _Inputs | None = None, **_: Any) -> bool:
+            return evaluation is not None and self._guard_ok(t, evaluation)
+
+        def requirements(evaluation: _Inputs | None = None, source: Any = None, **_: Any) -> None:
+            src = getattr(source, "id", None) or "?"
+            if evaluation is None:
+                problem = Problem("guard", "The engine needs the actor, forms and votes to decide.")
+                raise TransitionRefused(Decision(t.event, src, t.target, (problem,)))
+            if not self._guard_ok(t, evaluation):
+                return  # not this transition: its cond rejects it and the next one is tried
+            problems = self._requirement_problems(t, evaluation)
+            if problems:
+                status = approval_status(t.approvals, evaluation.votes) if t.approvals else None
+                raise TransitionRefused(Decision(t.event, src, t.target, tuple(problems), t.approvals, status))
+
+        guard.__name__ = "guard" if t.guard is not None else "always"
+        requirements.__name__ = "requirements"
+        return guard, requirements
+
+    @property
+    def machine_class(self) -> type[StateMachine]:
+        """The generated ``StateMachine`` subclass (cached; one per case type version)."""
+        return self._machine_class
+
+    def machine(self, state: str | None = None) -> StateMachine:
+        """A machine restored at ``state`` (the initial state when None)."""
+        if state is not None:
+            self._state(state)
+            return self._machine_class(start_value=state)
+        return self._machine_class()
+
+    def fire(
+        self,
+        state: str,
+        event: str,
+        *,
+        actor: Actor,
+        forms: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+        votes: Iterable[Vote] = (),
+    ) -> str:
+        """Run ``event`` on the machine restored at ``state``; return the new state.
+
+        Raises :class:`TransitionRefused` (a ``TransitionNotAllowed``) with the reasons when the
+        event is unknown or not possible here, the actor's role may not fire it, a required
+        final form is missing, the guard is false, or an approval is missing or was rejected.
+        """
+        inputs = _Inputs(actor, forms, context or {}, tuple(votes))
+        sm = self.machine(state)
+        try:
+            sm.send(event, evaluation=inputs)
+        except TransitionRefused as refused:
+            # the machine's validator refused: explain with the full decision
+            raise TransitionRefused(self.evaluate(state, event, actor, forms, context, votes)) from refused
+        except TransitionNotAllowed as exc:
+            decision = self.evaluate(state, event, actor, forms, context, votes)
+            if decision.complete:  # pragma: no cover - would mean engine and machine disagree
+                raise
+            raise TransitionRefused(decision) from exc
+        return str(sm.current_state_value)
+
+    # -- clocks and alerts -------------------------------------------------------------------
+    def deadlines(
+        self,
+        forms: Mapping[str, Any],
+        state_history: Sequence[tuple[str, dt.date]],
+        today: dt.date,
+    ) -> list[DeadlineStatus]:
+        """The status of each clock whose start date is recorded (see :mod:`.deadlines`)."""
+        return compute_deadlines(self.definition.deadlines, forms, state_history, today)
+
+    def notifications_on_enter(self, state: str) -> tuple[NotifyTarget, ...]:
+        """Who is alerted when a case enters ``state`` (declarative targets)."""
+        return self._state(state).notify
+
+    def notifications_on_overdue(self, deadline: str) -> tuple[NotifyTarget, ...]:
+        """Who is alerted when the clock ``deadline`` is overdue (business team by default)."""
+        for dl in self.definition.deadlines:
+            if dl.name == deadline:
+                return dl.notify_overdue
+        raise KeyError(deadline)
+
+    # -- rendering ---------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """The JSON of ``GET /api/v1/case-types/{case_type}``."""
+        d = self.definition
+        return {
+            "case_type": d.case_type,
+            "version": d.version,
+            "title": d.title,
+            "description": d.description,
+            "initial_state": self.initial_state,
+            "states": [
+                {
+                    "id": s.id,
+                    "title": s.title,
+                    "description": s.description,
+                    "initial": s.initial,
+                    "final": s.final,
+                    "forms": [{"form_id": fid, "roles": list(roles)} for fid, roles in self.open_forms(s.id)],
+                    "notify_on_enter": [n.to_dict() for n in s.notify],
+                }
+                for s in d.states.values()
+            ],
+            "transitions": [
+                {
+                    "event": t.event,
+                    "title": t.title,
+                    "from": list(t.sources),
+                    "to": t.target,
+                    "roles": list(t.roles),
+                    "approvals_needed": [a.to_dict() for a in t.approvals],
+                    "forms_needed": list(t.requires_forms),
+                    "guard": t.guard.source if t.guard else None,
+                    "reason": t.reason if t.guard else None,
+                }
+                for t in d.transitions
+            ],
+            "deadlines": [
+                {
+                    "name": dl.name,
+                    "title": dl.title,
+                    "kind": dl.kind,
+                    "starts": dl.starts,
+                    "due": dl.rule.to_dict(),
+                    "due_soon_working_days": dl.due_soon_working_days,
+                    "stop": dl.stop.to_dict(),
+                    "notify_overdue": [n.to_dict() for n in dl.notify_overdue],
+                    "source": dl.source or None,
+                }
+                for dl in d.deadlines
+            ],
+            "forms_in_all_states": [
+                {"form_id": g.form_id, "roles": list(g.roles), "include_final": g.include_final}
+                for g in d.forms_in_all_states
+            ],
+        }
+
+    def mermaid(self) -> str:
+        """A Mermaid ``stateDiagram-v2`` of the machine, rendered by python-statemachine."""
+        return format(self._machine_class, "mermaid")
