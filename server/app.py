@@ -22,6 +22,9 @@ from server.problems import Problem, flatten_marshmallow, problem_response
 from server.secrets_store import load_or_create_secret
 from store import Store, StoreError, open_store
 from sync.clock import Clock
+from sync.feed import Feed
+from sync.service import WritePath
+from sync.views import Reader
 
 log = logging.getLogger("caseflow.http")
 
@@ -40,6 +43,10 @@ class Services:
     throttle: LoginThrottle  # failed logins per username
     address_throttle: LoginThrottle  # failed logins per client address (NAT-shared: a higher limit)
     forms: FormRegistry
+    case_types: Any
+    write_path: WritePath
+    reader: Reader
+    feed: Feed
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +88,15 @@ class ProblemApi(Api):
         return problem_response(Problem(status, error.name.lower().replace(" ", "-"), detail, headers=headers))
 
 
+def load_case_types():
+    """The case-type registry; None until the definitions package provides one (bootstrap only)."""
+    try:
+        from statemachines import CaseTypeRegistry
+    except ImportError:
+        return None
+    return CaseTypeRegistry.load_default()
+
+
 def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,12 +118,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     clock = clock or Clock()
     store = store or open_store(settings.data_dir / "store")
+    forms = FormRegistry.load_default()
+    case_types = load_case_types()
     services = Services(
         settings=settings, store=store, clock=clock,
         accounts=Accounts(store, clock),
         throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
         address_throttle=LoginThrottle(settings.login_max_failures * 10, settings.login_window_seconds),
-        forms=FormRegistry.load_default(),
+        forms=forms, case_types=case_types,
+        write_path=WritePath(store, forms, case_types, clock),
+        reader=(reader := Reader(store, forms, case_types, clock)),
+        feed=Feed(store, reader, secret) if case_types is not None else None,
     )
     app.extensions["caseflow"] = services
 
@@ -120,7 +141,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     from server.resources import register_all
 
-    register_all(api)
+    register_all(api, with_cases=case_types is not None)
     return app
 
 

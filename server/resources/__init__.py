@@ -5,8 +5,11 @@ from __future__ import annotations
 from flask_smorest import Api
 
 
-def register_all(api: Api) -> None:
-    from server.resources import auth, devices, forms, health
+def register_all(api: Api, *, with_cases: bool = True) -> None:
+    from server.resources import auth, case_types, cases, devices, forms, health, push, sync
 
-    for module in (health, auth, devices, forms):
+    modules = [health, auth, devices, forms, push]
+    if with_cases:  # the case engine's definitions are loaded
+        modules += [case_types, cases, sync]
+    for module in modules:
         api.register_blueprint(module.blp)
