@@ -70,6 +70,11 @@ def serve(host: str, port: int, data: str | None, demo: bool) -> None:
     if settings.demo:
         added = load_demo(services.accounts, settings.demo_password)
         click.echo(f"demo fixture loaded (added {json.dumps(added)})", err=True)
+    from server.push import start_push_worker, start_scheduler
+
+    stops = [start_push_worker(app)]
+    if services.case_types is not None:
+        stops.append(start_scheduler(app))
     click.echo(f"caseflow listening on http://{host}:{port} (data: {settings.data_dir})", err=True)
     sys.stderr.flush()
     try:
@@ -77,6 +82,8 @@ def serve(host: str, port: int, data: str | None, demo: bool) -> None:
                        max_request_body_size=settings.max_body_bytes + 1024, ident="caseflow",
                        clear_untrusted_proxy_headers=True)
     finally:
+        for stop in stops:
+            stop()
         services.store.close()
 
 
@@ -192,6 +199,10 @@ def _mount_optional() -> None:
         main.add_command(forms_cli, "forms")
     except ImportError:  # pragma: no cover - during bootstrap only
         pass
+    from server.push.cli import deadlines_cli, push_cli
+
+    main.add_command(push_cli, "push")
+    main.add_command(deadlines_cli, "deadlines")
     try:
         from statemachines.cli import check_cli
 

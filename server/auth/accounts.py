@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from server.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from server.problems import Problem
+from server.push.subscriptions import remove_device_subscriptions
 from store import DuplicateKey, Store
 from sync.actor import Actor
 from sync.clock import Clock, rfc3339
@@ -203,6 +204,7 @@ class Accounts:
             if doc is None or doc.data["revoked"]:
                 return
             uow.update("sessions", session_id, {**doc.data, "revoked": True}, expected_version=doc.version)
+            remove_device_subscriptions(uow, doc.data["device_id"])  # no alerts to a logged-out device
             uow.audit({"action": "auth.logout", "session_id": session_id, "user_id": actor_user_id,
                        "device_id": doc.data["device_id"]})
 
@@ -219,6 +221,7 @@ class Accounts:
             data = {**doc.data, "revoked": True, "revoked_at": doc.data["revoked_at"] or rfc3339(self.clock.now())}
             if not doc.data["revoked"]:
                 uow.update("devices", device_id, data, expected_version=doc.version)
+                remove_device_subscriptions(uow, device_id)
                 uow.audit({"action": "device.revoke", "device_id": device_id, "by_user_id": by_user_id})
         return data
 
