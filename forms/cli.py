@@ -1,0 +1,96 @@
+"""``caseflow forms``: check, publish (lock) and start new versions of form definitions."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from . import lock as lockfile
+from .checks import check_definitions
+from .registry import default_definitions_dir, read_definition_files
+
+_DIR_OPTION = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+                           help="Definitions directory (default: the one shipped in the package).")
+
+
+@click.group("forms")
+def forms_cli() -> None:
+    """Form definitions: one JSON file per version of each form."""
+
+
+@forms_cli.command("check")
+@_DIR_OPTION
+@click.option("--allow-unpublished", is_flag=True, help="Do not report versions missing from the lock file.")
+def check_cmd(directory: Path | None, allow_unpublished: bool) -> None:
+    """Check every definition; one line per problem, exit 1 if any."""
+    problems = check_definitions(directory, today=date.today(), allow_unpublished=allow_unpublished)
+    for line in problems:
+        click.echo(line)
+    if problems:
+        raise SystemExit(1)
+    click.echo("forms OK")
+
+
+@forms_cli.command("publish")
+@_DIR_OPTION
+@click.argument("form_ids", nargs=-1)
+def publish_cmd(directory: Path | None, form_ids: tuple[str, ...]) -> None:
+    """Add the unpublished versions (of FORM_IDS, or of every form) to the lock file.
+
+    Refuses while any definition has a problem; never changes the hash of a published version.
+    """
+    directory = directory or default_definitions_dir()
+    problems = check_definitions(directory, today=date.today(), allow_unpublished=True)
+    if problems:
+        for line in problems:
+            click.echo(line)
+        raise click.ClickException("fix the problems above before publishing")
+    raws, _ = read_definition_files(directory)
+    locked = lockfile.read_lock(directory)
+    added = [name for name, raw in sorted(raws.items())
+             if name not in locked and (not form_ids or raw["form_id"] in form_ids)]
+    for name in added:
+        locked[name] = lockfile.content_hash(raws[name])
+    lockfile.write_lock(directory, locked)
+    for name in added:
+        click.echo(f"published {name}")
+    if not added:
+        click.echo("nothing to publish")
+
+
+@forms_cli.command("new-version")
+@_DIR_OPTION
+@click.argument("form_id")
+def new_version_cmd(directory: Path | None, form_id: str) -> None:
+    """Copy the latest version of FORM_ID to a new, unpublished version with an empty migration."""
+    directory = directory or default_definitions_dir()
+    raws, _ = read_definition_files(directory)
+    versions = {raw["version"]: raw for raw in raws.values() if raw.get("form_id") == form_id}
+    if not versions:
+        raise click.ClickException(f"there is no form called {form_id}")
+    latest = max(versions)
+    new = copy.deepcopy(versions[latest])
+    new.pop("accept_until", None)
+    new["version"] = latest + 1
+    new["migration"] = {"from_version": latest, "notes": "Describe what changed.", "renamed": [], "dropped": [],
+                        "defaulted": []}
+    target = Path(directory) / f"{form_id}.v{latest + 1}.json"
+    if target.exists():
+        raise click.ClickException(f"{target.name} already exists")
+    target.write_text(lockfile.dump_definition(new), encoding="utf-8")
+    click.echo(f"wrote {target}; edit it, run `caseflow forms check`, then `caseflow forms publish {form_id}`. "
+               f"To retire version {latest}, set its accept_until.")
+
+
+@forms_cli.command("list")
+@_DIR_OPTION
+def list_cmd(directory: Path | None) -> None:
+    """Every form with its versions, as JSON."""
+    from .registry import FormRegistry
+
+    registry = FormRegistry.load(directory)
+    click.echo(json.dumps([f.to_dict() for f in registry.forms()], indent=2))
