@@ -58,7 +58,8 @@ CONTEXT_FIELDS: Mapping[str, str] = {
     "returns.expected": "number of involved agencies asked for a rapid-review return",
     "returns.received": "number of those agencies with a final rapid-review return",
     "returns.missing": "expected - received",
-    "returns.omissions_explained": "true when every missing return has a recorded explanation",
+    "returns.missing_agencies": "ids of the involved agencies without a final rapid-review return",
+    "returns.all_received": "true when every involved agency has a final rapid-review return",
 }
 CONTEXT_ROOTS: frozenset[str] = frozenset(p.split(".", 1)[0] for p in CONTEXT_FIELDS)
 
@@ -461,7 +462,9 @@ def _parse_transitions(c: _Collector, raw: Any) -> tuple[TransitionDef, ...]:
             TransitionDef(
                 index=i,
                 event=event,
-                title=_str(c, _join(path, "title"), spec.get("title"), default=str(event).replace("_", " ").capitalize()),
+                title=_str(
+                    c, _join(path, "title"), spec.get("title"), default=str(event).replace("_", " ").capitalize()
+                ),
                 sources=sources,
                 target=target,
                 roles=_roles_list(c, _join(path, "roles"), spec.get("roles")),
@@ -526,7 +529,9 @@ def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:
             DeadlineDef(
                 index=i,
                 name=name,
-                title=_str(c, _join(path, "title"), spec.get("title"), default=str(name).replace("_", " ").capitalize()),
+                title=_str(
+                    c, _join(path, "title"), spec.get("title"), default=str(name).replace("_", " ").capitalize()
+                ),
                 kind=kind,
                 starts=_str(c, _join(path, "starts"), spec.get("starts")),
                 rule=rule,

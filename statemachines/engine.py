@@ -6,7 +6,7 @@ server) supplies, for every call:
 
 * ``forms``: ``{form_id: data of the latest FINAL submission of that form on the case}``;
 * ``context``: values the server counts, e.g. ``{"returns": {"expected": 3, "received": 2,
-  "missing": 1, "omissions_explained": True}}`` (see ``CONTEXT_FIELDS``);
+  "missing": 1, "missing_agencies": ["uh-sussex"], "all_received": False}}`` (see ``CONTEXT_FIELDS``);
 * ``votes``: the approval decisions recorded so far for the pending event;
 * ``today`` for clocks (an injectable clock: the engine never reads the system time).
 

@@ -8,7 +8,7 @@ Allowed::
     sin_decision.decision == "notify"                       # dotted field names: <form>.<field>...
     sin_decision.child_died_or_seriously_harmed and not crg_referral.child.looked_after
     rapid_review_report.lcspr_decision in ["commission_lcspr", "no_lcspr"]
-    returns.missing == 0 or returns.omissions_explained     # context supplied by the server
+    returns.all_received or is_set(rapid_review_report.omissions_explained)  # context from the server
     len(action_plan.actions) > 0 and all(action_plan.actions[].status == "implemented")
     is_set(sin_decision.notified_on)
     age_in_years(crg_referral.child.date_of_birth, on=crg_referral.incident_date) >= 18
@@ -186,9 +186,13 @@ class _Checker:
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.Not):
                 return self.check(node.operand, in_aggregate=in_aggregate, depth=d)
-            if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-                if isinstance(node.operand.value, int | float) and not isinstance(node.operand.value, bool):
-                    return False
+            if (
+                isinstance(node.op, ast.USub)
+                and isinstance(node.operand, ast.Constant)
+                and isinstance(node.operand.value, int | float)
+                and not isinstance(node.operand.value, bool)
+            ):
+                return False
             raise ExpressionError("only 'not' and a minus sign before a number are allowed")
         if isinstance(node, ast.Compare):
             for op in node.ops:
