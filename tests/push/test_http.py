@@ -13,15 +13,10 @@ import time
 
 import pytest
 import requests
-
-try:
-    from server.app import create_app
-except ImportError as exc:  # the case-type registry is still being written by another session
-    pytest.skip(f"server.app does not import yet: {exc}", allow_module_level=True)
-
 from werkzeug.serving import make_server
 
 from forms.registry import FormRegistry
+from server.app import create_app
 from server.config import Settings
 from server.demo import load_demo
 from server.logs import JsonFormatter
@@ -69,6 +64,14 @@ def app(tmp_path):
     a = App(tmp_path)
     yield a
     a.close()
+
+
+@pytest.fixture
+def cases(app):
+    """The app, when it can open cases (the case-type registry is loaded)."""
+    if app.services.case_types is None:
+        pytest.skip("the case-type registry does not load yet: no case routes")
+    return app
 
 
 @pytest.fixture
@@ -151,7 +154,8 @@ def test_subscription_errors_and_ownership(app, fake):
     assert app.services.store.get("push_subscriptions", second) is None
 
 
-def test_a_case_and_a_transition_reach_exactly_the_expected_devices(app, fake, caplog):
+def test_a_case_and_a_transition_reach_exactly_the_expected_devices(cases, fake, caplog):
+    app = cases
     caplog.set_level(logging.INFO)
     clients = [_subscribe(app, fake, name) for name in SUBSCRIBERS]
     by_name = {c.username: c for c in clients}
@@ -182,7 +186,8 @@ def test_a_case_and_a_transition_reach_exactly_the_expected_devices(app, fake, c
     assert caplog.records
 
 
-def test_a_clock_tick_reaches_the_business_team_and_escalates(app, fake):
+def test_a_clock_tick_reaches_the_business_team_and_escalates(cases, fake):
+    app = cases
     clients = [_subscribe(app, fake, name) for name in SUBSCRIBERS]
     by_name = {c.username: c for c in clients}
     r = by_name["esx.school-dsl"].post("/api/v1/cases", json={"case_type": "serious_incident",
@@ -219,6 +224,8 @@ def test_deadlines_tick_command_is_idempotent(tmp_path):
 
     a = App(tmp_path)
     try:
+        if a.services.case_types is None:
+            pytest.skip("the case-type registry does not load yet: no case routes")
         client = Client(a.url, "esx.school-dsl")
         r = client.post("/api/v1/cases", json={"case_type": "serious_incident", "referral": _referral()})
         case_id = r.json()["case_id"]

@@ -236,17 +236,24 @@ def test_payload_is_allowlisted_and_small(services, push_service):
     assert all(len(body) < 600 for body in push_service.raw_bodies) and MAX_PLAINTEXT == 3993
 
 
-def test_disabled_user_and_revoked_device_are_not_pushed(services, push_service):
+def test_disabled_user_revoked_device_and_logout_are_not_pushed(services, push_service):
     from server.auth.accounts import Accounts
 
-    u, v = add_user(services, "user.a"), add_user(services, "user.b")
-    su, sv = add_device(services, u, push_service), add_device(services, v, push_service)
-    write_alert(services, [u["user_id"], v["user_id"]])
-    Accounts(services.store, services.clock).set_disabled("user.a")
-    Accounts(services.store, services.clock).revoke_device(sv["device_id"], by_user_id=None)
-    stats = deliver_pending(services)
-    assert stats["dropped"] == 2 and stats.get("sent", 0) == 0
-    assert push_service.receipts == [] and su and sv
+    accounts = Accounts(services.store, services.clock)
+    u, v, w = add_user(services, "user.a"), add_user(services, "user.b"), add_user(services, "user.c")
+    su, sv, sw = (add_device(services, x, push_service) for x in (u, v, w))
+    write_alert(services, [u["user_id"], v["user_id"], w["user_id"]])
+    assert deliver_pending(services, T0)["sent"] == 3
+    write_alert(services, [u["user_id"], v["user_id"], w["user_id"]])
+    accounts.set_disabled("user.a")  # the delivery to a disabled user is dropped at send time
+    accounts.revoke_device(sv["device_id"], by_user_id=None)  # revocation removes the device's subscription
+    (session,) = [d.data for d in services.store.scan("sessions", lambda s: s["device_id"] == sw["device_id"])]
+    accounts.end_session(session["session_id"], w["user_id"])  # so does logout
+    assert services.store.get(SUBSCRIPTIONS, sv["sub_id"]) is None
+    assert services.store.get(SUBSCRIPTIONS, sw["sub_id"]) is None
+    stats = deliver_pending(services, T0)
+    assert stats.get("sent", 0) == 0 and stats["dropped"] == 1
+    assert len(push_service.receipts) == 3 and su
 
 
 def test_concurrent_passes_send_each_delivery_once(services, push_service):
