@@ -128,6 +128,9 @@ def tick(data: str | None, today: str | None, deliver: bool) -> None:
     except StoreError as exc:
         raise _locked(exc) from exc
     services = app.extensions["caseflow"]
+    if services.case_types is None:
+        services.store.close()
+        raise click.ClickException("the case-type definitions could not be loaded, so there are no deadlines to scan")
     try:
         stats = scan_deadlines(services, day, force=day is not None)
         if deliver:

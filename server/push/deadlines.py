@@ -152,6 +152,10 @@ def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool =
     config = push_config(services)
     now = services.clock.now()
     stats = {"cases": 0, "reminders": 0, "escalations": 0, "already": 0, "skipped": 0}
+    if getattr(services, "case_types", None) is None:
+        log.warning("deadline scan skipped: no case types loaded", extra={"event": "deadlines.skip"})
+        stats["skipped"] = 1
+        return stats
     if today is None:
         today = services.clock.today()
         if not force and now.astimezone(LONDON).hour < config.from_hour:
