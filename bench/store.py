@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.store [--sizes 1000 10000 100000] [--writes 300] [--gets 5000]
 
 For each size: a fresh store in a temp directory is prefilled fast (large transactions, ~1 KB
-documents), checkpointed, then timed:
+documents), checkpointed, ``os.sync()``ed (so writeback of the prefill does not land in the timed
+fsyncs), then timed:
 
 (a) a durable write unit: update one random ~1 KB document (compare-and-set) + one audit entry,
     i.e. one journal record appended and fdatasync'ed before ``transaction()`` returns;
@@ -54,6 +55,7 @@ def bench_size(root: str, n: int, writes: int, gets: int, rng: random.Random) ->
                 u.insert("cases", f"c{i:07d}", _doc(i), publish=True)
     s.checkpoint()
     prefill = time.perf_counter() - t0
+    os.sync()  # let the kernel finish writing back the prefill so it does not slow the timed fsyncs
     versions = {}
     w: list[float] = []
     for k in range(writes):
