@@ -9,9 +9,9 @@ from __future__ import annotations
 from server.auth.accounts import Accounts
 
 PARTNERSHIPS = {
-    "east-sussex": "East Sussex Safeguarding Children Partnership",
-    "west-sussex": "West Sussex Safeguarding Children Partnership",
-    "brighton-hove": "Brighton & Hove Safeguarding Children Partnership",
+    "east-sussex": ("East Sussex Safeguarding Children Partnership", "ESX"),
+    "west-sussex": ("West Sussex Safeguarding Children Partnership", "WSX"),
+    "brighton-hove": ("Brighton & Hove Safeguarding Children Partnership", "BH"),
 }
 
 AGENCIES = [
@@ -46,8 +46,8 @@ USERS = [
 def load_demo(accounts: Accounts, password: str) -> dict[str, int]:
     """Create whatever of the fixture is missing; returns counts of what was added."""
     added = {"partnerships": 0, "agencies": 0, "users": 0}
-    for pid, name in PARTNERSHIPS.items():
-        added["partnerships"] += accounts.add_partnership(pid, name)
+    for pid, (name, prefix) in PARTNERSHIPS.items():
+        added["partnerships"] += accounts.add_partnership(pid, name, prefix)
     for agency_id, partnership, sector, name in AGENCIES:
         added["agencies"] += accounts.add_agency(agency_id, partnership, sector, name)
     for username, partnership, agency, roles in USERS:

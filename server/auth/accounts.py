@@ -43,8 +43,11 @@ class Accounts:
         self.clock = clock
 
     # -- reference data -------------------------------------------------
-    def add_partnership(self, partnership_id: str, name: str) -> bool:
-        return self._insert_if_missing("partnerships", partnership_id, {"id": partnership_id, "name": name})
+    def add_partnership(self, partnership_id: str, name: str, reference_prefix: str | None = None) -> bool:
+        """``reference_prefix`` starts case references (``ESX-2026-0001``); initials by default."""
+        prefix = reference_prefix or "".join(w[0] for w in partnership_id.split("-")).upper()
+        return self._insert_if_missing("partnerships", partnership_id,
+                                       {"id": partnership_id, "name": name, "reference_prefix": prefix})
 
     def add_agency(self, agency_id: str, partnership: str, sector: str, name: str) -> bool:
         if sector not in SECTORS:
