@@ -19,9 +19,28 @@ from .validation import build_validator, to_field_errors, today_is
 
 def validate_version(fv: FormVersion, data: Any, *, final: bool, today: date) -> list[FieldError]:
     """Validate against one loaded version, ignoring ``accept_until`` (for checks and tests)."""
+    return fv.errors(data, final=final, today=today)
+
+
+def slow_errors(fv: FormVersion, data: Any, *, final: bool, today: date) -> list[FieldError]:
+    """The same answer from jsonschema alone, without the fast path."""
     validator = fv.final_validator if final else fv.draft_validator
     with today_is(today):
         return to_field_errors(validator.iter_errors(data), fv.enum_labels)
+
+
+def fast_path_problems(fv: FormVersion, data: Any, *, final: bool, today: date) -> list[str]:
+    """The fast yes/no check must agree with jsonschema (it is only ever trusted to say "valid")."""
+    fast = fv.fast_final if final else fv.fast_draft
+    if fast is None:
+        return []
+    quick = fast(data, today)
+    full = not slow_errors(fv, data, final=final, today=today)
+    if quick != full:
+        mode = "final" if final else "draft"
+        return [f"the fast check says {'valid' if quick else 'invalid'} but jsonschema says "
+                f"{'valid' if full else 'invalid'} ({mode}); report this as a bug in forms/fastcheck.py"]
+    return []
 
 
 def check_definitions(directory: Path | str | None = None, *, today: date | None = None,
@@ -151,12 +170,15 @@ def example_problems(fv: FormVersion, today: date) -> list[str]:
     for i, data in enumerate(fv.examples.get("valid", [])):
         for mode, final in (("final", True), ("draft", False)):
             errors = validate_version(fv, data, final=final, today=today)
+            out += [f"/examples/valid/{i}: {p}" for p in fast_path_problems(fv, data, final=final, today=today)]
             if errors:
                 listed = "; ".join(f"{e.path or '/'} ({e.message})" for e in errors)
                 out.append(f"/examples/valid/{i}: should be a valid {mode} but has errors: {listed}")
     for i, case in enumerate(fv.examples.get("invalid", [])):
         final = case.get("final", True)
         errors = validate_version(fv, case["data"], final=final, today=today)
+        out += [f"/examples/invalid/{i}: {p}" for p in fast_path_problems(fv, case["data"], final=final,
+                                                                           today=today)]
         got = {e.path for e in errors}
         expected = set(case["errors"])
         if got != expected:

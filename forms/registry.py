@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 
 from . import lock as lockfile
 from .errors import DefinitionError, FieldError, MigrationError, RetiredVersion, UnknownForm, UnknownVersion
+from .fastcheck import Check, compile_check
 from .format import DEFINITION_FORMAT, FILE_NAME
 from .migration import MigrationReport, apply_step
 from .schema_tools import draft_schema, field_schemas, iter_subschemas, sha256_hex, to_pointer, validation_schema
@@ -80,6 +81,25 @@ class FormVersion:
     enum_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     final_validator: Any = field(default=None, repr=False, compare=False)
     draft_validator: Any = field(default=None, repr=False, compare=False)
+    fast_final: Check | None = field(default=None, repr=False, compare=False)
+    fast_draft: Check | None = field(default=None, repr=False, compare=False)
+
+    def errors(self, data: Any, *, final: bool, today: date) -> list[FieldError]:
+        """Every error of ``data`` against this version (``accept_until`` not considered).
+
+        A fast yes/no check (:mod:`forms.fastcheck`) answers first; only data it finds invalid
+        goes through jsonschema, which gives the full list of errors.
+        """
+        fast = self.fast_final if final else self.fast_draft
+        if fast is not None:
+            try:
+                if fast(data, today):
+                    return []
+            except Exception:  # noqa: S110 - any surprise: let jsonschema answer
+                pass
+        validator = self.final_validator if final else self.draft_validator
+        with today_is(today):
+            return to_field_errors(validator.iter_errors(data), self.enum_labels)
 
     def public_document(self) -> dict[str, Any]:
         return _public_document(self.form_id, self.version, self.title, self.description, self.roles,
@@ -203,6 +223,7 @@ class FormRegistry:
     def _build(name: str, raw: dict[str, Any], published: bool) -> FormVersion:
         accept_until = date.fromisoformat(raw["accept_until"]) if raw.get("accept_until") else None
         roles = tuple(raw["roles"])
+        final_schema, lenient_schema = validation_schema(raw["schema"]), draft_schema(raw["schema"])
         public = _public_document(raw["form_id"], raw["version"], raw["title"], raw["description"], roles,
                                   accept_until, raw["schema"], raw["ui_schema"])
         return FormVersion(
@@ -212,8 +233,8 @@ class FormRegistry:
             examples=raw["examples"], filename=name, published=published,
             content_hash=lockfile.content_hash(raw), etag=f'"{sha256_hex(public)}"',
             fields=field_schemas(raw["schema"]), enum_labels=_enum_labels(raw["ui_schema"]),
-            final_validator=build_validator(validation_schema(raw["schema"])),
-            draft_validator=build_validator(draft_schema(raw["schema"])),
+            final_validator=build_validator(final_schema), draft_validator=build_validator(lenient_schema),
+            fast_final=compile_check(final_schema), fast_draft=compile_check(lenient_schema),
         )
 
     # ------------------------------------------------------------------ lookup
@@ -288,16 +309,10 @@ class FormRegistry:
         nothing is obligatory. ``final=True`` checks everything, conditional rules included.
         Raises :class:`UnknownForm`, :class:`UnknownVersion` or :class:`RetiredVersion`.
         """
-        fv = self.accepting(form_id, version, today)
-        validator = fv.final_validator if final else fv.draft_validator
-        with today_is(today):
-            return to_field_errors(validator.iter_errors(data), fv.enum_labels)
+        return self.accepting(form_id, version, today).errors(data, final=final, today=today)
 
     def is_valid(self, form_id: str, version: int, data: Any, *, final: bool, today: date) -> bool:
-        fv = self.accepting(form_id, version, today)
-        validator = fv.final_validator if final else fv.draft_validator
-        with today_is(today):
-            return bool(validator.is_valid(data))
+        return not self.accepting(form_id, version, today).errors(data, final=final, today=today)
 
     # ------------------------------------------------------------------ migration
 

@@ -1,0 +1,243 @@
+"""A fast yes/no check for the common case: a submission that is valid.
+
+``compile_check(schema)`` turns a (validation-copy) schema into a tree of closures that answer only
+"is this instance valid?", with the same semantics as ``FormValidator.is_valid`` for the keywords
+the forms use. It returns ``None`` if the schema uses any keyword it does not implement; the
+registry then always uses jsonschema. When the fast check says "invalid", the registry asks
+jsonschema for the full list of errors, so error lists and messages always come from jsonschema.
+
+Why: jsonschema dispatches every keyword through generic machinery (~35 µs per chronology row);
+a valid 50-row agency return took ~1.9 ms. The closures do the same checks in a fraction of that.
+``tests/forms/test_fastcheck.py`` checks that both answers agree on every example and on many
+generated mutations of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from jsonschema._utils import equal, uniq
+
+from .validation import _DATE_RE, FORMAT_CHECKER
+
+Check = Callable[[Any, date | None], bool]
+
+# Keywords that carry no rule for validation (or are handled by their neighbours).
+_IGNORED = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default", "deprecated",
+                      "readOnly", "writeOnly", "x-messages", "x-pattern-hint", "then", "else",
+                      "minContains", "maxContains"})
+_SUPPORTED = frozenset({"type", "enum", "const", "required", "properties", "additionalProperties", "items",
+                        "minItems", "maxItems", "uniqueItems", "minLength", "maxLength", "pattern", "format",
+                        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "allOf", "anyOf", "oneOf",
+                        "not", "if", "contains", "dependentRequired", "x-not-future", "x-unique-keys"})
+
+
+class Unsupported(Exception):
+    pass
+
+
+def _is_type(kind: str) -> Callable[[Any], bool]:
+    if kind == "string":
+        return lambda x: isinstance(x, str)
+    if kind == "object":
+        return lambda x: isinstance(x, dict)
+    if kind == "array":
+        return lambda x: isinstance(x, list)
+    if kind == "boolean":
+        return lambda x: isinstance(x, bool)
+    if kind == "null":
+        return lambda x: x is None
+    if kind == "integer":
+        return lambda x: (isinstance(x, int) and not isinstance(x, bool)) or (
+            isinstance(x, float) and x.is_integer())
+    if kind == "number":
+        return lambda x: isinstance(x, int | float) and not isinstance(x, bool)
+    raise Unsupported(f"type {kind}")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _compile(schema: Any) -> Check:
+    if schema is True:
+        return lambda x, t: True
+    if schema is False:
+        return lambda x, t: False
+    if not isinstance(schema, dict):
+        raise Unsupported("schema is not an object")
+    unknown = set(schema) - _SUPPORTED - _IGNORED
+    if unknown:
+        raise Unsupported(", ".join(sorted(unknown)))
+    checks: list[Check] = []
+
+    if "type" in schema:
+        kinds = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+        tests = [_is_type(k) for k in kinds]
+        if len(tests) == 1:
+            only = tests[0]
+            checks.append(lambda x, t: only(x))
+        else:
+            checks.append(lambda x, t: any(test(x) for test in tests))
+
+    if "enum" in schema:
+        options = list(schema["enum"])
+        if options and all(isinstance(o, str) for o in options):
+            allowed = frozenset(options)
+            checks.append(lambda x, t: isinstance(x, str) and x in allowed)
+        else:
+            checks.append(lambda x, t: any(equal(x, o) for o in options))
+
+    if "const" in schema:
+        const = schema["const"]
+        checks.append(lambda x, t: equal(x, const))
+
+    # ---- objects
+    if "required" in schema:
+        required = tuple(schema["required"])
+        checks.append(lambda x, t: not isinstance(x, dict) or all(k in x for k in required))
+    if "dependentRequired" in schema:
+        dependent = {k: tuple(v) for k, v in schema["dependentRequired"].items()}
+        checks.append(lambda x, t: not isinstance(x, dict) or all(
+            all(d in x for d in deps) for k, deps in dependent.items() if k in x))
+    props = {k: _compile(v) for k, v in (schema.get("properties") or {}).items()}
+    if props:
+        items_of_props = tuple(props.items())
+
+        def check_props(x: Any, t: date | None) -> bool:
+            if not isinstance(x, dict):
+                return True
+            for key, check in items_of_props:  # noqa: SIM110 - a plain loop is faster here
+                if key in x and not check(x[key], t):
+                    return False
+            return True
+
+        checks.append(check_props)
+    if "additionalProperties" in schema:
+        known = frozenset(schema.get("properties") or {})
+        extra_schema = schema["additionalProperties"]
+        if extra_schema is False:
+            checks.append(lambda x, t: not isinstance(x, dict) or known.issuperset(x))
+        else:
+            extra_check = _compile(extra_schema)
+            checks.append(lambda x, t: not isinstance(x, dict) or all(
+                extra_check(v, t) for k, v in x.items() if k not in known))
+
+    # ---- arrays
+    if "items" in schema:
+        item_check = _compile(schema["items"])
+        checks.append(lambda x, t: not isinstance(x, list) or all(item_check(v, t) for v in x))
+    if "minItems" in schema:
+        low = schema["minItems"]
+        checks.append(lambda x, t: not isinstance(x, list) or len(x) >= low)
+    if "maxItems" in schema:
+        high = schema["maxItems"]
+        checks.append(lambda x, t: not isinstance(x, list) or len(x) <= high)
+    if schema.get("uniqueItems"):
+        checks.append(lambda x, t: not isinstance(x, list) or uniq(x))
+    if "contains" in schema:
+        contains = _compile(schema["contains"])
+        min_c = schema.get("minContains", 1)
+        max_c = schema.get("maxContains")
+
+        def check_contains(x: Any, t: date | None) -> bool:
+            if not isinstance(x, list):
+                return True
+            matches = sum(1 for v in x if contains(v, t))
+            return matches >= min_c and (max_c is None or matches <= max_c)
+
+        checks.append(check_contains)
+    if "x-unique-keys" in schema:
+        keys = tuple(schema["x-unique-keys"])
+
+        def check_unique(x: Any, t: date | None) -> bool:
+            if not isinstance(x, list):
+                return True
+            for key in keys:
+                seen: set[Any] = set()
+                for row in x:
+                    if isinstance(row, dict) and key in row:
+                        value = row[key]
+                        if isinstance(value, str | int | float | bool):
+                            marker = (type(value).__name__, value)
+                            if marker in seen:
+                                return False
+                            seen.add(marker)
+            return True
+
+        checks.append(check_unique)
+
+    # ---- strings
+    if "minLength" in schema:
+        low_len = schema["minLength"]
+        checks.append(lambda x, t: not isinstance(x, str) or len(x) >= low_len)
+    if "maxLength" in schema:
+        high_len = schema["maxLength"]
+        checks.append(lambda x, t: not isinstance(x, str) or len(x) <= high_len)
+    if "pattern" in schema:
+        search = re.compile(schema["pattern"]).search
+        checks.append(lambda x, t: not isinstance(x, str) or search(x) is not None)
+    if "format" in schema:
+        fmt = schema["format"]
+        conforms = FORMAT_CHECKER.conforms
+        checks.append(lambda x, t: conforms(x, fmt))
+    if schema.get("x-not-future"):
+        def check_not_future(x: Any, t: date | None) -> bool:
+            if t is None or not isinstance(x, str) or not _DATE_RE.match(x):
+                return True
+            try:
+                return date.fromisoformat(x) <= t
+            except ValueError:
+                return True
+
+        checks.append(check_not_future)
+
+    # ---- numbers
+    for key, ok in (("minimum", lambda v, lim: v >= lim), ("maximum", lambda v, lim: v <= lim),
+                    ("exclusiveMinimum", lambda v, lim: v > lim), ("exclusiveMaximum", lambda v, lim: v < lim)):
+        if key in schema:
+            limit = schema[key]
+            checks.append(lambda x, t, ok=ok, limit=limit: not _is_number(x) or ok(x, limit))
+
+    # ---- combinators
+    for part in schema.get("allOf") or []:
+        checks.append(_compile(part))
+    if "anyOf" in schema:
+        any_parts = [_compile(p) for p in schema["anyOf"]]
+        checks.append(lambda x, t: any(p(x, t) for p in any_parts))
+    if "oneOf" in schema:
+        one_parts = [_compile(p) for p in schema["oneOf"]]
+        checks.append(lambda x, t: sum(1 for p in one_parts if p(x, t)) == 1)
+    if "not" in schema:
+        negated = _compile(schema["not"])
+        checks.append(lambda x, t: not negated(x, t))
+    if "if" in schema:
+        condition = _compile(schema["if"])
+        then = _compile(schema["then"]) if "then" in schema else None
+        otherwise = _compile(schema["else"]) if "else" in schema else None
+
+        def check_if(x: Any, t: date | None) -> bool:
+            if condition(x, t):
+                return then is None or then(x, t)
+            return otherwise is None or otherwise(x, t)
+
+        checks.append(check_if)
+
+    if not checks:
+        return lambda x, t: True
+    if len(checks) == 1:
+        return checks[0]
+    all_checks = tuple(checks)
+    return lambda x, t: all(c(x, t) for c in all_checks)
+
+
+def compile_check(schema: Any) -> Check | None:
+    """A function ``(instance, today) -> bool`` equivalent to the validator's ``is_valid``, or None
+    when the schema uses a keyword this module does not implement."""
+    try:
+        return _compile(schema)
+    except Unsupported:
+        return None

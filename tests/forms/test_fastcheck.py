@@ -1,0 +1,118 @@
+"""The fast yes/no check must agree with jsonschema on every example and on generated mutations.
+
+The registry trusts the fast check only when it says "valid"; a disagreement would let an invalid
+submission through (fast says valid, jsonschema invalid) or cost time (the other way round).
+Both directions are tested.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forms import FormRegistry
+from forms.checks import slow_errors
+from forms.fastcheck import compile_check
+from forms.schema_tools import iter_subschemas
+
+REG = FormRegistry.load_default()
+VERSIONS = [REG.get(f, v) for f in REG.form_ids() for v in REG.versions(f)]
+IDS = [f"{fv.form_id}.v{fv.version}" for fv in VERSIONS]
+TODAYS = [date(2026, 1, 15), date(2024, 6, 1)]
+
+
+def _agree(fv, data, today):
+    for final in (True, False):
+        fast = fv.fast_final if final else fv.fast_draft
+        assert fast is not None
+        slow_valid = not slow_errors(fv, data, final=final, today=today)
+        assert fast(data, today) == slow_valid, (final, today)
+
+
+def test_every_shipped_version_has_a_fast_check():
+    assert all(fv.fast_final is not None and fv.fast_draft is not None for fv in VERSIONS)
+
+
+def test_unsupported_keywords_mean_no_fast_check():
+    assert compile_check({"type": "object", "patternProperties": {"^x": {}}}) is None
+    assert compile_check({"$ref": "#/$defs/a", "$defs": {"a": {}}}) is None
+    assert compile_check({"type": "object", "properties": {"a": {"multipleOf": 3}}}) is None
+
+
+@pytest.mark.parametrize("fv", VERSIONS, ids=IDS)
+def test_examples_agree(fv):
+    cases = list(fv.examples["valid"]) + [c["data"] for c in fv.examples["invalid"]]
+    for data in cases + [None, [], "text", 3, {}]:
+        for today in TODAYS:
+            _agree(fv, data, today)
+
+
+def _special_values(fv):
+    values = ["", " ", "2025-01-01", "2999-12-31", "2025-02-30", "01/02/2025", "2025-1-1",
+              "x@example.org", "x@", "https://example.org/a", "not a url", "esx-schools", "ESX Schools",
+              "row-1", "a" * 250, 0, -1, 1.0, 1.5, 121, True, False, None]
+    for _, sub in iter_subschemas(fv.schema):
+        values += sub.get("enum", [])
+        if "const" in sub and isinstance(sub["const"], str | bool | int):
+            values.append(sub["const"])
+    # keyed by type too: a set would merge 0 with False and 1 with True, which JSON Schema keeps apart
+    unique = {(type(v).__name__, v): v for v in values}
+    return [unique[k] for k in sorted(unique, key=repr)]
+
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 130),
+                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+json_values = st.recursive(json_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)), max_leaves=6)
+
+
+def _paths(node, prefix=()):
+    """Every (container path, key) in the instance, plus a fresh key in each object."""
+    out = []
+    if isinstance(node, dict):
+        out.append((prefix, "zz_new"))
+        for k, v in node.items():
+            out.append((prefix, k))
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.append((prefix, i))
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _container(data, path):
+    for p in path:
+        data = data[p]
+    return data
+
+
+@pytest.mark.parametrize("fv", VERSIONS, ids=IDS)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutations_agree(fv, data):
+    base = copy.deepcopy(data.draw(st.sampled_from(fv.examples["valid"])))
+    specials = _special_values(fv)
+    for _ in range(data.draw(st.integers(1, 3))):
+        paths = _paths(base)
+        if not paths:
+            break
+        where, key = data.draw(st.sampled_from(paths))
+        parent = _container(base, where)
+        action = data.draw(st.sampled_from(["replace", "special", "delete", "duplicate_row"]))
+        if action == "delete":
+            if isinstance(parent, dict):
+                parent.pop(key, None)
+            elif isinstance(parent, list) and parent:
+                parent.pop(key)
+        elif action == "duplicate_row" and isinstance(parent, list):
+            parent.append(copy.deepcopy(parent[key]))
+        else:
+            value = data.draw(st.sampled_from(specials)) if action == "special" else data.draw(json_values)
+            if isinstance(parent, dict) or (isinstance(parent, list) and key != "zz_new"):
+                parent[key] = value
+    _agree(fv, base, data.draw(st.sampled_from(TODAYS)))
