@@ -1,6 +1,11 @@
-"""caseflow storage: the interface and the embedded (TinyDB) implementation."""
+"""caseflow's storage layer: the interface (``store.base``) and the embedded TinyDB store.
 
-from store.base import (
+``open_store(data_dir)`` opens (or creates) the embedded store; ``check_data_dir(path)`` is the
+integrity check behind ``caseflow store check``. Design: docs/store.md.
+"""
+
+from .base import (
+    JSON,
     AuditEntry,
     CommitResult,
     Document,
@@ -12,9 +17,23 @@ from store.base import (
     UnitOfWork,
     VersionConflict,
 )
-from store.tinystore import check_data_dir, open_store
+from .tinystore import CRASH_HOOKS, TinyStore, TinyUnitOfWork, check_data_dir, open_store
 
 __all__ = [
-    "AuditEntry", "CommitResult", "Document", "DuplicateKey", "Store", "StoreCorrupt", "StoreError",
-    "StoreLocked", "UnitOfWork", "VersionConflict", "check_data_dir", "open_store",
+    "CRASH_HOOKS",
+    "JSON",
+    "AuditEntry",
+    "CommitResult",
+    "Document",
+    "DuplicateKey",
+    "Store",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "TinyStore",
+    "TinyUnitOfWork",
+    "UnitOfWork",
+    "VersionConflict",
+    "check_data_dir",
+    "open_store",
 ]

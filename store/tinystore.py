@@ -1037,7 +1037,6 @@ class TinyStore(Store):
             head = e["hash"]
             lines.append((canonical(e), e["subject"], head))
         self._apply(rec["t"], rec["last_seq"], ops, lines, 0, feed=False)
-        self._records_since += 0  # counted by _apply
 
     # ------------------------------------------------------------------ integrity
     def verify(self) -> list[str]:
@@ -1232,6 +1231,8 @@ class TinyStore(Store):
     def close(self) -> None:
         if self._closed:
             return
+        if self._writer == threading.get_ident():
+            raise StoreError("close() inside a transaction of the same thread")
         with self._ckpt_lock, self._write_lock:
             self._closed = True
         self._wake.set()
@@ -1257,7 +1258,7 @@ def check_data_dir(data_dir: str | os.PathLike[str]) -> list[str]:
     except StoreCorrupt as exc:
         return [str(exc)]
     try:
-        notes = [f"note: {n}" for n in store.recovery_notes]
-        return store.verify() + store.open_problems + ([] if not notes else [])
+        problems = store.verify()
+        return problems + [p for p in store.open_problems if p not in problems]
     finally:
         store.close()
