@@ -157,12 +157,14 @@ def bench_scan(root: Path, n_cases: int) -> list[str]:
     svc.extra["push_config"] = PushConfig(from_hour=0)
     accounts = Accounts(store, clock)
     accounts.add_partnership("east-sussex", "East Sussex")
-    roles = ["business_team", "crg_member", "statutory_lead", "agency_safeguarding_lead", "practitioner"]
-    with store.transaction() as uow:  # 300 users (documents as Accounts writes them, without hashing cost)
-        for i in range(300):
+    # 300 users as a partnership has them (documents as Accounts writes them, without the hashing cost)
+    mix = ([["business_team"]] * 6 + [["crg_member"]] * 10 + [["statutory_lead"]] * 3
+           + [["la_head_of_safeguarding"]] * 2 + [["agency_safeguarding_lead"]] * 80 + [["practitioner"]] * 199)
+    with store.transaction() as uow:
+        for i, roles in enumerate(mix):
             user_id = uuid.uuid4().hex
             uow.insert("users", user_id, {"user_id": user_id, "username": f"user{i}", "partnership": "east-sussex",
-                                          "agency": None, "roles": [roles[i % len(roles)]], "password_hash": "x",
+                                          "agency": None, "roles": roles, "password_hash": "x",
                                           "disabled": False, "created_at": rfc3339(clock.now())})
     accounts.add_user("esx.business", PASSWORD, "east-sussex", ["business_team"])
     rng = random.Random(6)

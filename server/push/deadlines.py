@@ -91,8 +91,9 @@ def _alert(case: Mapping[str, Any], alert_id: str, kind: str, dl: Mapping[str, A
 
 
 def alerts_for_case(services: Any, case: Mapping[str, Any], today: dt.date, at: str, config: PushConfig,
-                    directory: Directory) -> list[dict[str, Any]]:
-    """The reminder and escalation alerts this case should have on ``today`` (ids deterministic)."""
+                    directory: Directory, skip: Callable[[str], bool] = lambda alert_id: False) -> list[dict[str, Any]]:
+    """The reminder and escalation alerts this case should have on ``today`` (ids deterministic);
+    ``skip(alert_id)`` true means it is already written (its recipients are then not resolved)."""
     ct = services.case_types.get(case["case_type"], case["case_type_version"])
     if ct.is_final(case["state"]) or not wd.is_working_day(today):
         return []
@@ -109,13 +110,15 @@ def alerts_for_case(services: Any, case: Mapping[str, Any], today: dt.date, at: 
             if not reached:
                 continue
             lead = min(reached)
+            if skip(f"{prefix}.r{lead}"):
+                continue
             targets = tuple(ct.notifications_on_enter(case["state"])) + tuple(definition.notify_overdue)
             recipients = directory.resolve(case, targets)
             if recipients:
                 out.append(_alert(case, f"{prefix}.r{lead}", "deadline_reminder", dl, recipients, at, today,
                                   lead_days=lead))
         elif dl["status"] in LATE and today > due:
-            if delay_notice_recorded(services.store, case, dl["name"]):
+            if skip(f"{prefix}.x{today.isoformat()}") or delay_notice_recorded(services.store, case, dl["name"]):
                 continue
             recipients = set(directory.resolve(case, definition.notify_overdue))
             recipients |= set(directory.users_with(case["partnership"], config.escalation_roles))
@@ -137,7 +140,7 @@ def _write(store: Any, alerts: list[dict[str, Any]], stats: dict[str, int]) -> N
                         uow.insert(ALERTS, alert["alert_id"], alert, publish=True)
                         uow.audit({"action": f"alert.{alert['kind']}", "case_id": alert["case_id"],
                                    "alert_id": alert["alert_id"], "deadline": alert["deadline"],
-                                   "recipients": alert["recipients"]}, subject=alert["case_id"])
+                                   "recipients": len(alert["recipients"])}, subject=alert["case_id"])
                 except DuplicateKey:  # pragma: no cover - checked above under the same write lock
                     stats["already"] += 1
                     continue
@@ -165,10 +168,17 @@ def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool =
     at = rfc3339(now)
     directory = _ScanDirectory(services.store)
     pending: list[dict[str, Any]] = []
+
+    def written(alert_id: str) -> bool:  # a cheap pre-check; the insert below is what guarantees "once"
+        if services.store.get(ALERTS, alert_id) is None:
+            return False
+        stats["already"] += 1
+        return True
+
     for doc in services.store.scan(CASES):
         stats["cases"] += 1
         try:
-            pending.extend(alerts_for_case(services, doc.data, today, at, config, directory))
+            pending.extend(alerts_for_case(services, doc.data, today, at, config, directory, written))
         except Exception as exc:  # noqa: BLE001 - one broken case (unknown type, bad date) must not stop the rest
             log.error("deadline scan skipped case %s: %s", doc.id, type(exc).__name__,
                       extra={"case_id": doc.id, "event": "deadlines.skip"})
