@@ -113,6 +113,9 @@ def test_crash_hooks(tmp_path, hook, ck_records, mode, expect):
             assert last in (6, 7)
         if hook.startswith("mid_journal_write"):
             assert any("torn tail" in n for n in s.recovery_notes)
+        run_unit(s, last + 1)  # the store goes on after recovery
+    with open_store(tmp_path, background_checkpoint=False) as s:
+        assert check_units(s, last + 1) == last + 1 and s.verify() == []
 
 
 def test_crash_hook_name_is_checked(tmp_path, monkeypatch):
@@ -159,6 +162,7 @@ def test_torn_journal_tail_loses_only_the_unacknowledged_tail(tmp_path):
             run_unit(s, last + 1)  # the store goes on after the truncated tail
         with open_store(d, background_checkpoint=False) as s:
             assert check_units(s, last + 1) == last + 1
+            assert s.recovery_notes == []  # repaired once, for good
 
 
 def test_zero_filled_tail_is_a_torn_tail(tmp_path):

@@ -1,305 +1,454 @@
-"""Semantics of the embedded store, on real files (no mocks)."""
+"""The store contract (store/base.py) on the embedded store, with real files."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
-from pathlib import Path
+import math
+import time
 
 import pytest
 
-from store import DuplicateKey, StoreLocked, VersionConflict, open_store
-
-ROOT = Path(__file__).resolve().parents[2]
+from store import (
+    CommitResult,
+    Document,
+    DuplicateKey,
+    StoreError,
+    VersionConflict,
+    open_store,
+)
+from store.files import open_shard
 
 
 @pytest.fixture
-def st(tmp_path):
-    s = open_store(tmp_path / "data")
-    yield s
-    s.close()
-
-
-def test_insert_get_update_delete(st):
-    with st.transaction() as u:
-        d = u.insert("cases", "c1", {"name": "a"})
-    assert d.version == 1 and d.data == {"name": "a"}
-    got = st.get("cases", "c1")
-    assert got is not None and got.version == 1 and got.data == {"name": "a"}
-    with st.transaction() as u:
-        d2 = u.update("cases", "c1", {"name": "b"}, expected_version=1)
-    assert d2.version == 2
-    assert st.get("cases", "c1").data == {"name": "b"}
-    assert [x.id for x in st.scan("cases")] == ["c1"]
-    with st.transaction() as u:
-        u.delete("cases", "c1", expected_version=2)
-    assert st.get("cases", "c1") is None
-    assert list(st.scan("cases")) == []
-    assert st.get("nope", "x") is None
-
-
-def test_duplicate_key(st):
-    with st.transaction() as u:
-        u.insert("keys", "k", {})
-    with pytest.raises(DuplicateKey), st.transaction() as u:
-        u.insert("keys", "k", {"other": 1})
-    assert st.get("keys", "k").data == {}
-    # a published tombstone still counts as existing
-    with st.transaction() as u:
-        u.insert("feed", "f", {}, publish=True)
-    with st.transaction() as u:
-        u.delete("feed", "f", expected_version=1, publish=True)
-    with pytest.raises(DuplicateKey), st.transaction() as u:
-        u.insert("feed", "f", {})
-
-
-def test_version_conflict(st):
-    with st.transaction() as u:
-        u.insert("c", "1", {"v": 1})
-    with pytest.raises(VersionConflict) as ei, st.transaction() as u:
-        u.update("c", "1", {"v": 2}, expected_version=7)
-    assert (ei.value.expected, ei.value.actual) == (7, 1)
-    with pytest.raises(VersionConflict), st.transaction() as u:
-        u.delete("c", "1", expected_version=2)
-    with pytest.raises(VersionConflict), st.transaction() as u:
-        u.update("c", "missing", {}, expected_version=1)
-    assert st.get("c", "1").version == 1 and st.get("c", "1").data == {"v": 1}
-
-
-def test_exception_in_transaction_writes_nothing(st, tmp_path):
-    with st.transaction() as u:
-        u.insert("c", "keep", {"x": 1})
-    seq, n_audit = st.last_seq(), len(list(st.audit_log()))
-    with pytest.raises(RuntimeError), st.transaction() as u:
-        u.insert("c", "new", {"x": 1}, publish=True)
-        u.update("c", "keep", {"x": 2}, expected_version=1)
-        u.audit({"what": "x"})
-        raise RuntimeError("boom")
-    assert st.get("c", "new") is None
-    assert st.get("c", "keep").data == {"x": 1}
-    assert st.last_seq() == seq and len(list(st.audit_log())) == n_audit
+def s(tmp_path):
+    st = open_store(tmp_path / "db", background_checkpoint=False)
+    yield st
     st.close()
-    with open_store(tmp_path / "data") as s2:
-        assert s2.get("c", "new") is None and s2.get("c", "keep").version == 1
 
 
-def test_savepoint_rolls_back_only_its_writes(st):
-    with st.transaction() as u:
-        u.insert("c", "outer", {"a": 1}, publish=True)
-        u.audit({"what": "outer"})
-        with pytest.raises(ValueError), u.savepoint():
-            u.insert("c", "inner", {"b": 1}, publish=True)
-            u.update("c", "outer", {"a": 2}, expected_version=1, publish=True)
-            u.audit({"what": "inner"})
-            raise ValueError("undo me")
-        assert u.get("c", "inner") is None
-        assert u.get("c", "outer").data == {"a": 1}
-        with u.savepoint():  # a savepoint that succeeds keeps its writes
-            u.insert("c", "kept", {"k": 1}, publish=True)
-            with pytest.raises(KeyError), u.savepoint():  # nested
-                u.insert("c", "nested", {}, publish=True)
-                raise KeyError("n")
-    assert st.get("c", "outer").data == {"a": 1}
-    assert st.get("c", "inner") is None and st.get("c", "nested") is None
-    assert st.get("c", "kept") is not None
-    assert [e.entry["what"] for e in st.audit_log()] == ["outer"]
-    # no hole in the feed after the rolled-back seqs
-    assert [d.seq for d in st.changes_since(0, 100)] == [1, 2]
-    assert st.verify() == []
+def journal_bytes(st) -> int:
+    jdir = st.path + "/journal"
+    import os
+
+    return sum(os.path.getsize(os.path.join(jdir, n)) for n in os.listdir(jdir))
 
 
-def test_own_writes_visible_inside_unit_not_outside(st):
-    with st.transaction() as u:
-        u.insert("c", "1", {"v": 1})
-        assert u.get("c", "1").data == {"v": 1}
-        assert st.get("c", "1") is None  # not committed yet
-        u.update("c", "1", {"v": 2}, expected_version=1)
-        assert u.get("c", "1").version == 2
-        u.delete("c", "1", expected_version=2)
-        assert u.get("c", "1") is None
-        u.insert("c", "1", {"v": 3})
-    assert st.get("c", "1").data == {"v": 3}
-
-
-def _fill(s, n=50):
+# -- CRUD -------------------------------------------------------------------------
+def test_insert_get_update_delete(s):
     with s.transaction() as u:
-        for i in range(n):
-            u.insert("docs", f"d{i}", {"i": i, "pad": "x" * 200}, publish=True)
-            u.audit({"what": "insert", "i": i}, subject=f"d{i}")
+        d = u.insert("cases", "c1", {"name": "A", "n": [1, 2]})
+    assert d == Document("cases", "c1", 1, {"name": "A", "n": [1, 2]}, 0)
+    assert u.result == CommitResult(0, [Document("cases", "c1", 1, {"name": "A", "n": [1, 2]}, 0)])
+    got = s.get("cases", "c1")
+    assert got.version == 1 and got.data == {"name": "A", "n": [1, 2]} and not got.deleted
+    got.data["name"] = "mutated"  # callers get a private copy
+    assert s.get("cases", "c1").data["name"] == "A"
     with s.transaction() as u:
-        u.update("docs", "d0", {"i": 0, "changed": True}, expected_version=1, publish=True)
-        u.delete("docs", "d1", expected_version=1, publish=True)
-        u.delete("docs", "d2", expected_version=1)
-
-
-def _snapshot(s):
-    return (
-        {d.id: (d.version, d.data, d.seq) for d in s.scan("docs")},
-        [(d.id, d.version, d.seq, d.deleted) for d in s.changes_since(0, 10_000)],
-        [(e.n, e.hash) for e in s.audit_log()],
-        s.last_seq(),
-        s.store_id,
-    )
-
-
-def test_reopen_keeps_everything(tmp_path):
-    s = open_store(tmp_path / "d")
-    _fill(s)
-    before = _snapshot(s)
-    s.close()
-    with open_store(tmp_path / "d") as s2:
-        assert _snapshot(s2) == before
-        assert s2.verify() == []
-
-
-def test_reopen_after_checkpoint(tmp_path):
-    s = open_store(tmp_path / "d", background_checkpoint=False, shard_max_docs=8)
-    _fill(s)
-    assert s.checkpoint() is True
-    assert os.listdir(tmp_path / "d" / "shards"), "checkpoint wrote no shard files"
-    # more work after the checkpoint lives only in the journal
+        d2 = u.update("cases", "c1", {"name": "B"}, expected_version=1)
+    assert d2.version == 2 and s.get("cases", "c1").data == {"name": "B"}
     with s.transaction() as u:
-        u.insert("docs", "late", {"after": "checkpoint"}, publish=True)
-        u.audit({"what": "late"})
-    before = _snapshot(s)
-    assert s.verify() == []
-    s.close()
-    with open_store(tmp_path / "d") as s2:
-        assert _snapshot(s2) == before
-        assert s2.stats()["checkpoint"] == 1
-        assert s2.verify() == []
-        assert s2.checkpoint() is True
-    with open_store(tmp_path / "d") as s3:
-        assert _snapshot(s3) == before
-        assert s3.verify() == []
+        u.delete("cases", "c1", expected_version=2)
+    assert s.get("cases", "c1") is None
+    with s.transaction() as u:  # a hard-deleted id can be created again
+        assert u.insert("cases", "c1", {"again": True}).version == 1
+    assert s.get("cases", "missing") is None and s.get("nocoll", "x") is None
 
 
-def test_changes_since(st):
-    with st.transaction() as u:
-        for i in range(5):
-            u.insert("f", f"d{i}", {"i": i}, publish=True)
-        u.insert("private", "p", {})  # not published: never in the feed
-    with st.transaction() as u:
-        u.update("f", "d1", {"i": 11}, expected_version=1, publish=True)
-        u.update("f", "d1", {"i": 12}, expected_version=2, publish=True)  # same unit: one seq
-    with st.transaction() as u:
-        u.update("f", "d3", {"i": 13}, expected_version=1, publish=True)
-        u.delete("f", "d4", expected_version=1, publish=True)
-    feed = st.changes_since(0, 100)
-    assert [d.id for d in feed] == ["d0", "d2", "d1", "d3", "d4"]
-    seqs = [d.seq for d in feed]
-    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert len({d.id for d in feed}) == len(feed)  # once per doc
-    by_id = {d.id: d for d in feed}
-    assert by_id["d1"].version == 3 and by_id["d1"].data == {"i": 12}
-    assert by_id["d4"].deleted and by_id["d4"].version == 2
-    assert st.get("f", "d4") is None
-    assert st.last_seq() == seqs[-1] == 8
-    # paging with limit
-    page1 = st.changes_since(0, 2)
-    page2 = st.changes_since(page1[-1].seq, 2)
-    page3 = st.changes_since(page2[-1].seq, 2)
-    assert [d.id for d in page1 + page2 + page3] == [d.id for d in feed]
-    assert st.changes_since(st.last_seq(), 10) == []
-    assert st.changes_since(0, 0) == []
-
-
-def test_audit_chain_and_tamper_detection(tmp_path):
-    d = tmp_path / "d"
-    s = open_store(d, background_checkpoint=False)
+def test_duplicate_key_including_tombstones(s):
     with s.transaction() as u:
-        for i in range(5):
-            u.audit({"who": "u1", "what": "view", "i": i}, subject=f"case-{i % 2}")
-    entries = list(s.audit_log())
-    assert [e.n for e in entries] == [1, 2, 3, 4, 5]
-    for a, b in zip(entries, entries[1:], strict=False):
-        assert b.prev_hash == a.hash
-    assert [e.n for e in s.audit_log("case-1")] == [2, 4]
-    assert s.verify() == []
+        u.insert("k", "a", {})
+        u.insert("k", "b", {}, publish=True)
+    with pytest.raises(DuplicateKey) as e, s.transaction() as u:
+        u.insert("k", "a", {"x": 1})
+    assert (e.value.collection, e.value.doc_id) == ("k", "a")
+    with s.transaction() as u:
+        u.delete("k", "b", expected_version=1, publish=True)  # tombstone
+    with pytest.raises(DuplicateKey), s.transaction() as u:
+        u.insert("k", "b", {})
+    with s.transaction() as u:  # inside one unit, too
+        u.insert("k", "c", {})
+        with pytest.raises(DuplicateKey):
+            u.insert("k", "c", {})
+
+
+def test_version_conflicts(s):
+    with s.transaction() as u:
+        u.insert("c", "x", {"v": 1})
+    with pytest.raises(VersionConflict) as e, s.transaction() as u:
+        u.update("c", "x", {"v": 2}, expected_version=5)
+    assert (e.value.expected, e.value.actual) == (5, 1)
+    with pytest.raises(VersionConflict) as e, s.transaction() as u:
+        u.delete("c", "x", expected_version=0)
+    assert e.value.actual == 1
+    with pytest.raises(VersionConflict) as e, s.transaction() as u:
+        u.update("c", "nope", {}, expected_version=0)  # missing: actual 0, never matches
+    assert e.value.actual == 0
+    with s.transaction() as u:
+        u.delete("c", "x", expected_version=1, publish=True)
+    with pytest.raises(VersionConflict), s.transaction() as u:
+        u.update("c", "x", {}, expected_version=2)  # tombstones cannot be updated
+    assert s.get("c", "x") is None
+
+
+def test_bad_input_is_refused_before_anything_changes(s):
+    with s.transaction() as u:
+        with pytest.raises(TypeError):
+            u.insert("c", "a", {"when": object()})
+        with pytest.raises(ValueError):
+            u.insert("c", "a", {"x": math.nan})
+        with pytest.raises(TypeError):
+            u.insert("c", "a", ["not", "a", "mapping"])
+        with pytest.raises(ValueError):
+            u.insert("", "a", {})
+        with pytest.raises(ValueError):
+            u.insert("c", 5, {})
+        with pytest.raises(TypeError):
+            u.audit({"x": {1, 2}})
+        assert u.get("c", "a") is None
+    assert u.result.documents == [] and s.stats()["units_committed"] == 0
+
+
+def test_json_round_trip_of_odd_values(s):
+    data = {"unicode": "é☃\U0001f600", "nested": {"a": [None, True, 1.5, -2]}, "quote": '"\\'}
+    with s.transaction() as u:
+        u.insert("c", "id with spaces/é", data)
+    assert s.get("c", "id with spaces/é").data == data
     s.checkpoint()
-    seg = d / "audit" / os.listdir(d / "audit")[0]
-    lines = seg.read_text().splitlines()
-    rec = json.loads(lines[2])
-    rec["entry"]["who"] = "someone-else"  # tamper, keep the stored hash
-    lines[2] = json.dumps(rec, sort_keys=True, separators=(",", ":"))
-    seg.write_text("\n".join(lines) + "\n")
-    problems = s.verify()
-    assert any("audit entry 3" in p and "hash does not match" in p for p in problems), problems
-    s.close()
-    with open_store(d) as s2:  # reopening also reports it
-        assert s2.open_problems, "tampered audit log opened without a problem"
-        assert any("audit entry 3" in p for p in s2.verify())
+    assert s.get("c", "id with spaces/é").data == data
 
 
-def test_second_process_gets_store_locked(st):
-    code = (
-        "import sys\n"
-        "from store import open_store, StoreLocked\n"
-        "try:\n"
-        "    open_store(sys.argv[1])\n"
-        "except StoreLocked as e:\n"
-        "    print('LOCKED', e); sys.exit(3)\n"
-        "print('OPENED')\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code, st.path], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 3, (r.stdout, r.stderr)
-    assert "LOCKED" in r.stdout and st.path in r.stdout
-    assert f"process {os.getpid()}" in r.stdout
-    assert "only one process" in r.stdout
+# -- units of work ---------------------------------------------------------------
+def test_rollback_on_exception_writes_nothing_and_consumes_no_seq(s):
+    with s.transaction() as u:
+        u.insert("c", "base", {}, publish=True)
+    before_seq, before_bytes = s.last_seq(), journal_bytes(s)
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), s.transaction() as u:
+        u.insert("c", "a", {"x": 1}, publish=True)
+        u.update("c", "base", {"y": 2}, expected_version=1, publish=True)
+        u.audit({"what": "never"})
+        raise Boom
+    assert s.get("c", "a") is None and s.get("c", "base").version == 1
+    assert s.last_seq() == before_seq and journal_bytes(s) == before_bytes
+    assert list(s.audit_log()) == []
+    with s.transaction() as u:
+        d = u.insert("c", "b", {}, publish=True)
+    assert d.seq == before_seq + 1
 
 
-def test_lock_released_on_close(tmp_path):
-    s = open_store(tmp_path / "d")
-    s.close()
-    with open_store(tmp_path / "d") as s2:
-        assert s2.get("x", "y") is None
+def test_own_writes_visible_inside_the_unit_only(s, tmp_path):
+    import threading
 
-
-def test_same_process_second_open_is_locked(st):
-    with pytest.raises(StoreLocked):
-        open_store(st.path)
-
-
-def test_concurrent_cas_increments(st):
-    with st.transaction() as u:
-        u.insert("ctr", "n", {"n": 0}, publish=True)
-    per_thread, threads = 100, 8
-    seqs: list[int] = []
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-    conflicts = [0]
-
-    def work():
-        try:
-            done = 0
-            while done < per_thread:
-                cur = st.get("ctr", "n")
-                try:
-                    with st.transaction() as u:
-                        d = u.update("ctr", "n", {"n": cur.data["n"] + 1}, expected_version=cur.version,
-                                     publish=True)
-                except VersionConflict:
-                    with lock:
-                        conflicts[0] += 1
-                    continue
-                with lock:
-                    seqs.append(d.seq)
-                done += 1
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    ts = [threading.Thread(target=work) for _ in range(threads)]
-    for t in ts:
+    with s.transaction() as u:
+        u.insert("c", "a", {"v": 1})
+        assert u.get("c", "a").data == {"v": 1}
+        u.update("c", "a", {"v": 2}, expected_version=1)
+        assert u.get("c", "a").version == 2
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(s.get("c", "a")))
         t.start()
-    for t in ts:
         t.join()
-    assert not errors, errors
-    total = per_thread * threads
-    doc = st.get("ctr", "n")
-    assert doc.data["n"] == total and doc.version == total + 1
-    assert sorted(seqs) == list(range(2, total + 2))  # unique and gap-free after the insert's seq 1
-    assert st.last_seq() == total + 1
-    assert st.verify() == []
+        assert seen == [None]  # another thread sees nothing before commit
+        u.delete("c", "a", expected_version=2)
+        assert u.get("c", "a") is None
+        u.insert("c", "a", {"v": 3})
+    assert s.get("c", "a").data == {"v": 3} and s.get("c", "a").version == 1
+
+
+def test_unit_of_work_cannot_be_used_after_the_block_and_cannot_nest(s):
+    with s.transaction() as u:
+        with pytest.raises(StoreError, match="inside a transaction"), s.transaction():
+            pass
+        u.insert("c", "a", {})
+    with pytest.raises(StoreError, match="ended"):
+        u.insert("c", "b", {})
+
+
+def test_savepoints(s):
+    with s.transaction() as u:
+        u.insert("c", "keep", {"v": 1}, publish=True)
+        with pytest.raises(KeyError), u.savepoint():
+            u.update("c", "keep", {"v": 2}, expected_version=1, publish=True)
+            u.insert("c", "gone", {}, publish=True)
+            u.audit({"what": "rolled back"})
+            raise KeyError("x")
+        assert u.get("c", "keep").data == {"v": 1} and u.get("c", "gone") is None
+        with u.savepoint():  # a savepoint that succeeds keeps its writes
+            u.insert("c", "inner-ok", {}, publish=True)
+            try:
+                with u.savepoint():  # nested: only the inner one is undone
+                    u.insert("c", "inner-bad", {}, publish=True)
+                    raise ValueError
+            except ValueError:
+                pass
+        u.audit({"what": "kept"})
+    assert s.get("c", "gone") is None and s.get("c", "inner-bad") is None
+    assert s.get("c", "inner-ok") is not None and s.get("c", "keep").data == {"v": 1}
+    assert [e.entry for e in s.audit_log()] == [{"what": "kept"}]
+    # rolled-back writes consumed no seq: the feed is gap-free
+    assert [d.seq for d in s.changes_since(0, 100)] == [1, 2] == list(range(1, s.last_seq() + 1))
+
+
+def test_savepoint_failure_not_caught_rolls_back_the_whole_unit(s):
+    with pytest.raises(RuntimeError), s.transaction() as u:
+        u.insert("c", "a", {})
+        with u.savepoint():
+            raise RuntimeError
+    assert s.get("c", "a") is None
+
+
+def test_errors_from_the_store_inside_a_unit_can_be_handled(s):
+    with s.transaction() as u:
+        u.insert("c", "a", {})
+    with s.transaction() as u:
+        try:
+            u.insert("c", "a", {})
+        except DuplicateKey:
+            u.insert("c", "b", {})
+    assert s.get("c", "b") is not None
+
+
+# -- change feed --------------------------------------------------------------------
+def test_changes_since(s):
+    with s.transaction() as u:
+        for i in range(5):
+            u.insert("cases", f"c{i}", {"i": i}, publish=True)
+        u.insert("private", "p", {})  # not published: never in the feed
+    with s.transaction() as u:
+        u.update("cases", "c1", {"i": 10}, expected_version=1, publish=True)
+        u.delete("cases", "c3", expected_version=1, publish=True)
+    with s.transaction() as u:
+        u.update("cases", "c1", {"i": 11}, expected_version=2, publish=True)
+    feed = s.changes_since(0, 100)
+    assert [(d.id, d.version, d.deleted) for d in feed] == [
+        ("c0", 1, False), ("c2", 1, False), ("c4", 1, False), ("c3", 2, True), ("c1", 3, False)]
+    assert feed[-1].data == {"i": 11} and feed[3].data == {}
+    seqs = [d.seq for d in feed]
+    assert seqs == sorted(seqs) and seqs[-1] == s.last_seq() == 8
+    assert [d.id for d in s.changes_since(seqs[1], 2)] == ["c4", "c3"]
+    assert s.changes_since(s.last_seq(), 10) == [] and s.changes_since(0, 0) == []
+    # paging with any limit yields each document once, at its latest version
+    for limit in (1, 2, 3, 100):
+        cursor, got = 0, []
+        while page := s.changes_since(cursor, limit):
+            got += page
+            cursor = page[-1].seq
+        assert got == feed
+    # a hard delete of a published document removes it from the feed
+    with s.transaction() as u:
+        u.delete("cases", "c0", expected_version=1)
+    assert "c0" not in [d.id for d in s.changes_since(0, 100)]
+
+
+def test_seq_reused_for_a_document_rewritten_in_the_same_unit(s):
+    with s.transaction() as u:
+        a = u.insert("c", "a", {}, publish=True)
+        b = u.insert("c", "b", {}, publish=True)
+        a2 = u.update("c", "a", {"x": 1}, expected_version=1, publish=True)
+    assert (a.seq, b.seq, a2.seq) == (1, 2, 1)
+    assert [(d.id, d.seq, d.version) for d in s.changes_since(0, 10)] == [("a", 1, 2), ("b", 2, 1)]
+    assert u.result.last_seq == 2 and {d.id: d.version for d in u.result.documents} == {"a": 2, "b": 1}
+
+
+def test_feed_stays_correct_after_many_superseded_entries(tmp_path):
+    with open_store(tmp_path, background_checkpoint=False) as s:
+        with s.transaction() as u:
+            for i in range(50):
+                u.insert("c", f"d{i}", {"v": 0}, publish=True)
+        for r in range(1, 201):  # 10,000 updates: the feed index compacts itself
+            with s.transaction() as u:
+                for i in range(50):
+                    u.update("c", f"d{i}", {"v": r}, expected_version=r, publish=True)
+        feed = s.changes_since(0, 1000)
+        assert len(feed) == 50 and all(d.data == {"v": 200} for d in feed)
+        assert len(s._feed_seq) < 5000  # compacted
+        assert s.verify() == []
+
+
+def test_scan(s):
+    with s.transaction() as u:
+        for i in range(10):
+            u.insert("c", f"d{i}", {"i": i}, publish=True)
+        u.insert("other", "x", {"i": 0})
+    with s.transaction() as u:
+        u.delete("c", "d0", expected_version=1, publish=True)
+    assert sorted(d.id for d in s.scan("c")) == [f"d{i}" for i in range(1, 10)]
+    assert sorted(d.data["i"] for d in s.scan("c", lambda d: d["i"] % 2 == 0)) == [2, 4, 6, 8]
+    assert list(s.scan("nothing")) == []
+
+
+# -- audit ----------------------------------------------------------------------------
+def test_audit_chain_and_subjects(s):
+    for i in range(6):
+        with s.transaction() as u:
+            u.audit({"what": "x", "i": i}, subject=f"case-{i % 2}")
+            u.audit({"what": "no subject"})
+    log = list(s.audit_log())
+    assert [e.n for e in log] == list(range(1, 13))
+    assert all(b.prev_hash == a.hash for a, b in zip(log, log[1:], strict=False))
+    assert all(e.at.endswith("Z") and "T" in e.at for e in log)
+    assert [e.entry["i"] for e in s.audit_log("case-1")] == [1, 3, 5]
+    assert list(s.audit_log("nobody")) == []
+    s.checkpoint()
+    assert list(s.audit_log()) == log
+    assert s.verify() == []
+
+
+def _edit_audit(path, n: int, old: str, new: str) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    assert old in lines[n - 1]
+    lines[n - 1] = lines[n - 1].replace(old, new)
+    path.write_text("".join(lines))
+
+
+def test_verify_detects_an_edited_audit_entry(tmp_path):
+    d = tmp_path / "db"
+    with open_store(d, background_checkpoint=False) as s:
+        for i in range(5):
+            with s.transaction() as u:
+                u.audit({"who": "u1", "did": f"act{i}"}, subject="case-9")
+        s.checkpoint()
+        assert s.verify() == []
+        seg = next((d / "audit").iterdir())
+        _edit_audit(seg, 3, '"did":"act2"', '"did":"actX"')  # same length, while open
+        problems = s.verify()
+        assert any("audit entry 3" in p and "hash does not match" in p for p in problems), problems
+        assert any("differs from the one committed" in p for p in problems)
+    with open_store(d, background_checkpoint=False) as s:  # opens; verify names the entry
+        problems = s.verify()
+        assert any("audit entry 3" in p and "hash does not match" in p for p in problems), problems
+        assert [e.entry["did"] for e in s.audit_log("case-9")][2] == "actX"
+    # editing with a different length, and relinking the chain, are reported too
+    _edit_audit(seg, 2, '"did":"act1"', '"did":"act-one"')
+    from store import check_data_dir
+
+    problems = check_data_dir(d)
+    assert any("audit entry 2" in p for p in problems) and any("audit entry 3" in p for p in problems)
+
+
+def test_verify_detects_edited_shard_file(tmp_path):
+    d = tmp_path / "db"
+    with open_store(d, background_checkpoint=False) as s:
+        with s.transaction() as u:
+            u.insert("cases", "c1", {"status": "open"})
+        s.checkpoint()
+        shard = next((d / "shards").iterdir())
+        shard.write_text(shard.read_text().replace('"open"', '"shut"'))
+        problems = s.verify()
+        assert any("checksum" in p for p in problems) and any("differs from the committed" in p for p in problems)
+
+
+# -- persistence -----------------------------------------------------------------
+def _fill(s, n=30):
+    for i in range(n):
+        with s.transaction() as u:
+            u.insert("c", f"d{i}", {"i": i}, publish=True)
+            if i:
+                prev = u.get("c", f"d{i - 1}")
+                u.update("c", f"d{i - 1}", {"i": i - 1, "next": i}, expected_version=prev.version, publish=True)
+            u.audit({"i": i}, subject=f"s{i % 3}")
+
+
+def _state(s):
+    return ([(d.id, d.version, d.seq, d.data) for d in sorted(s.scan("c"), key=lambda d: d.id)],
+            s.changes_since(0, 1000), list(s.audit_log()), s.last_seq(), s.store_id)
+
+
+@pytest.mark.parametrize("checkpoint", ["none", "all", "half"])
+def test_reopen_keeps_everything(tmp_path, checkpoint):
+    d = tmp_path / "db"
+    with open_store(d, background_checkpoint=False, checkpoint_records=10**9) as s:
+        _fill(s, 15)
+        if checkpoint != "none":
+            s.checkpoint()
+        _fill_more = checkpoint != "all"
+        if _fill_more:
+            for i in range(15, 30):
+                with s.transaction() as u:
+                    u.insert("c", f"d{i}", {"i": i}, publish=True)
+                    u.audit({"i": i}, subject=f"s{i % 3}")
+        before = _state(s)
+        assert s.stats()["checkpoint"] == (0 if checkpoint == "none" else 1)
+    with open_store(d, background_checkpoint=False) as s:
+        assert _state(s) == before
+        assert s.verify() == []
+        with s.transaction() as u:  # goes on where it left off
+            assert u.insert("c", "new", {}, publish=True).seq == before[3] + 1
+        assert list(s.audit_log())[-1].n == len(before[2])
+
+
+def test_shard_files_are_tinydb_databases_holding_the_documents(tmp_path):
+    from tinydb import TinyDB
+
+    d = tmp_path / "db"
+    with open_store(d, background_checkpoint=False, shard_max_docs=16) as s:
+        with s.transaction() as u:
+            for i in range(200):
+                u.insert("cases", f"c{i}", {"i": i}, publish=True)
+            u.insert("users", "u1", {"name": "x"})
+        s.checkpoint()
+        files = sorted((d / "shards").iterdir())
+        assert len(files) >= 200 // 16
+        found = {}
+        for f in files:
+            db = open_shard(str(f))
+            for name in db.tables():
+                for doc in db.table(name).all():
+                    found[(name, doc.doc_id)] = doc
+            assert len(json.loads(f.read_text()).get("cases", {})) <= 16  # shards stay bounded
+        assert len(found) == 201 and found[("cases", "c7")]["data"] == {"i": 7}
+        db = open_shard(str(files[0]))
+        some_id = next(iter(json.loads(files[0].read_text())["cases"]))
+        assert db.table("cases").get(doc_id=some_id)["version"] == 1
+        plain = TinyDB(str(files[0]), access_mode="r")  # stock TinyDB reads the file too
+        assert "cases" in plain.tables()
+        plain.close()
+
+
+def test_checkpoint_rewrites_only_what_changed(tmp_path):
+    d = tmp_path / "db"
+    with open_store(d, background_checkpoint=False, shard_max_docs=32) as s:
+        with s.transaction() as u:
+            for i in range(2000):
+                u.insert("c", f"d{i}", {"i": i})
+        s.checkpoint()
+        n_shards = s.stats()["shards"]
+        assert n_shards >= 2000 // 32
+        with s.transaction() as u:
+            u.update("c", "d5", {"i": -5}, expected_version=1)
+        s.checkpoint()
+        new = [f for f in (d / "shards").iterdir() if f.name.endswith(f".c{s.stats()['checkpoint']:08d}.json")]
+        assert len(new) == 1 and len(list((d / "shards").iterdir())) == n_shards
+        assert s.checkpoint() is False  # nothing to do
+    with open_store(d) as s:
+        assert s.get("c", "d5").data == {"i": -5}
+
+
+def test_background_checkpoints_keep_the_journal_short(tmp_path):
+    d = tmp_path / "db"
+    with open_store(d, checkpoint_records=20, shard_max_docs=8) as s:
+        _fill(s, 120)
+        deadline = time.monotonic() + 10
+        while s.stats()["checkpoints_this_session"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert s.stats()["checkpoints_this_session"] >= 1  # the background thread did it, unasked
+        s.checkpoint()
+        st = s.stats()
+        assert st["shards"] > 4 and st["checkpoint_error"] is None and st["records_since_checkpoint"] == 0
+        before = _state(s)
+    assert len(list((d / "journal").iterdir())) == 1
+    with open_store(d) as s:
+        assert _state(s) == before and s.verify() == []
+
+
+def test_closed_store_refuses_work(tmp_path):
+    s = open_store(tmp_path)
+    s.close()
+    s.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        s.get("c", "x")
+    with pytest.raises(StoreError, match="closed"), s.transaction():
+        pass
