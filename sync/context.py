@@ -34,6 +34,28 @@ def per_agency(forms: FormRegistry, form_id: str) -> bool:
     return "agency_id" in forms.get(form_id).schema.get("properties", {})
 
 
+def final_forms(case: Mapping[str, Any], get: Any) -> dict[str, Any]:
+    """Data of the latest final submission of each (non per-agency) form of the case; ``get``
+    reads a submission by id (committed state or the current unit of work)."""
+    out: dict[str, Any] = {}
+    for sub_id, meta in case.get("submissions", {}).items():
+        if meta.get("agency_id") is None and meta.get("status") == "final":
+            doc = get(sub_id)
+            if doc:
+                out[doc.data["form_id"]] = doc.data["data"]
+    return out
+
+
+def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The agencies' rapid-review returns, counted for the engine's guards."""
+    expected = list(case.get("involved_agencies", ()))
+    returned = {m["agency_id"] for m in case.get("submissions", {}).values()
+                if m.get("agency_id") and m.get("status") == "final"}
+    missing = [a for a in expected if a not in returned]
+    return {"returns": {"expected": len(expected), "received": len(expected) - len(missing),
+                        "missing": len(missing), "missing_agencies": missing, "all_received": not missing}}
+
+
 @dataclass
 class Ctx:
     uow: UnitOfWork
@@ -68,26 +90,10 @@ class Ctx:
         return self.case_types.get(case["case_type"], case["case_type_version"])
 
     def final_forms(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """Data of the latest final submission of each (non per-agency) form of the case."""
-        out: dict[str, Any] = {}
-        for sub_id in case.get("submissions", {}):
-            doc = self.uow.get(SUBMISSIONS, sub_id)
-            if doc and doc.data["status"] == "final" and doc.data.get("agency_id") is None:
-                out[doc.data["form_id"]] = doc.data["data"]
-        return out
+        return final_forms(case, lambda sub_id: self.uow.get(SUBMISSIONS, sub_id))
 
     def returns_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The agencies' rapid-review returns, counted for the engine's guards."""
-        expected = list(case.get("involved_agencies", ()))
-        returned = []
-        for agency in expected:
-            for _sub_id, meta in case.get("submissions", {}).items():
-                if meta.get("agency_id") == agency and meta.get("status") == "final":
-                    returned.append(agency)
-                    break
-        missing = [a for a in expected if a not in returned]
-        return {"returns": {"expected": len(expected), "received": len(returned), "missing": len(missing),
-                            "missing_agencies": missing, "all_received": not missing}}
+        return returns_context(case)
 
     # -- writes ----------------------------------------------------------------------------
     def audit(self, action: str, case_id: str | None, **what: Any) -> None:

@@ -16,7 +16,16 @@ from store import Store
 from sync import access
 from sync.actor import Actor
 from sync.clock import Clock
-from sync.context import ALERTS, CASES, CONFLICTS, SUBMISSIONS, per_agency, submission_id
+from sync.context import (
+    ALERTS,
+    CASES,
+    CONFLICTS,
+    SUBMISSIONS,
+    final_forms,
+    per_agency,
+    returns_context,
+    submission_id,
+)
 from sync.problems import Problem
 
 
@@ -35,21 +44,11 @@ class Reader:
         return doc
 
     def final_forms(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        out = {}
-        for sub_id, meta in case.get("submissions", {}).items():
-            if meta.get("agency_id") is None and meta.get("status") == "final":
-                doc = self.store.get(SUBMISSIONS, sub_id)
-                if doc:
-                    out[doc.data["form_id"]] = doc.data["data"]
-        return out
+        return final_forms(case, lambda sub_id: self.store.get(SUBMISSIONS, sub_id))
 
-    def returns_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        expected = list(case.get("involved_agencies", ()))
-        returned = {m["agency_id"] for m in case.get("submissions", {}).values()
-                    if m.get("agency_id") and m.get("status") == "final"}
-        missing = [a for a in expected if a not in returned]
-        return {"returns": {"expected": len(expected), "received": len(expected) - len(missing),
-                            "missing": len(missing), "missing_agencies": missing, "all_received": not missing}}
+    @staticmethod
+    def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
+        return returns_context(case)
 
     def deadlines(self, case: Mapping[str, Any], forms: Mapping[str, Any] | None = None,
                   today: dt.date | None = None) -> list[dict[str, Any]]:
