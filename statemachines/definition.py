@@ -166,10 +166,16 @@ class TransitionDef:
     requires_forms: tuple[str, ...]
     guard: Expression | None
     reason: str
+    stays: bool = False
+    from_any: bool = False
 
     @property
     def path(self) -> str:
         return f"transitions[{self.index}]"
+
+    def target_of(self, source: str) -> str:
+        """The state this transition leads to from ``source`` (``source`` itself when it stays)."""
+        return source if self.stays else self.target
 
 
 DueKind = Literal[
@@ -415,18 +421,21 @@ def _guard(c: _Collector, path: str, value: Any) -> Expression | None:
         return None
 
 
-def _parse_transitions(c: _Collector, raw: Any) -> tuple[TransitionDef, ...]:
+def _parse_transitions(
+    c: _Collector, raw: Any, states: Mapping[str, StateDef]
+) -> tuple[TransitionDef, ...]:
     if not isinstance(raw, list) or not raw:
         c.add("transitions", "must be a non-empty list")
         return ()
     out: list[TransitionDef] = []
-    allowed = {"event", "title", "from", "to", "roles", "approvals", "requires_forms", "guard", "reason"}
+    allowed = {"event", "title", "from", "to", "stays", "roles", "approvals", "requires_forms", "guard", "reason"}
+    non_final = tuple(s.id for s in states.values() if not s.final)
     for i, spec in enumerate(raw):
         path = f"transitions[{i}]"
         if not isinstance(spec, Mapping):
             c.add(path, "must be a mapping")
             continue
-        _keys(c, path, spec, allowed, {"event", "from", "to", "roles"})
+        _keys(c, path, spec, allowed, {"event", "from", "roles"})
         event = _ident(c, _join(path, "event"), spec.get("event"), "event")
         approvals: list[ApprovalSlot] = []
         raw_approvals = spec.get("approvals") or []
@@ -450,13 +459,19 @@ def _parse_transitions(c: _Collector, raw: Any) -> tuple[TransitionDef, ...]:
         reason = spec.get("reason")
         if guard is not None and reason is None:
             c.add(_join(path, "reason"), "a guard needs a plain-English reason shown when it fails")
+        stays = _bool(c, _join(path, "stays"), spec.get("stays"))
         target = spec.get("to")
-        if not isinstance(target, str):
+        if stays:
             if "to" in spec:
-                c.add(_join(path, "to"), "must be a state id")
+                c.add(_join(path, "to"), "a transition that stays in its state has no 'to'")
             target = ""
-        sources = _str_list(c, _join(path, "from"), spec.get("from"))
-        if not sources and "from" in spec:
+        elif not isinstance(target, str):
+            c.add(_join(path, "to") if "to" in spec else path, "must be a state id" if "to" in spec else
+                  "missing key 'to' (or 'stays: true' for an event that keeps the state)")
+            target = ""
+        from_any = spec.get("from") == "*"
+        sources = non_final if from_any else _str_list(c, _join(path, "from"), spec.get("from"))
+        if not sources and "from" in spec and not from_any:
             c.add(_join(path, "from"), "needs at least one state")
         out.append(
             TransitionDef(
@@ -472,6 +487,8 @@ def _parse_transitions(c: _Collector, raw: Any) -> tuple[TransitionDef, ...]:
                 requires_forms=_str_list(c, _join(path, "requires_forms"), spec.get("requires_forms") or []),
                 guard=guard,
                 reason=_str(c, _join(path, "reason"), reason, default="the conditions are not met"),
+                stays=stays,
+                from_any=from_any,
             )
         )
     return tuple(out)
@@ -593,14 +610,15 @@ def parse_definition(raw: Any, file: str) -> tuple[Definition | None, list[Defin
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         c.add("version", "must be a whole number from 1")
         version = 0
+    states = _parse_states(c, raw.get("states"))
     definition = Definition(
         file=file,
         case_type=case_type,
         version=version,
         title=_str(c, "title", raw.get("title"), default=case_type),
         description=_str(c, "description", raw.get("description"), default=" ").strip(),
-        states=_parse_states(c, raw.get("states")),
-        transitions=_parse_transitions(c, raw.get("transitions")),
+        states=states,
+        transitions=_parse_transitions(c, raw.get("transitions"), states),
         deadlines=_parse_deadlines(c, raw.get("deadlines")),
         forms_in_all_states=_parse_global_forms(c, raw.get("forms_in_all_states")),
         raw=raw,

@@ -279,6 +279,7 @@ class CaseType:
                 self._by_source.setdefault(src, []).append(t)
         self._events = tuple(dict.fromkeys(t.event for t in definition.transitions))
         self._machine_class = self._build_machine_class()
+        self._diagram: str | None = None
 
     def __repr__(self) -> str:
         return f"<CaseType {self.case_type} v{self.version}>"
@@ -397,7 +398,7 @@ class CaseType:
         if chosen is not None:
             problems = self._requirement_problems(chosen, inputs)
             status = approval_status(chosen.approvals, inputs.votes) if chosen.approvals else None
-            return Decision(event, state, chosen.target, tuple(problems), chosen.approvals, status)
+            return Decision(event, state, chosen.target_of(state), tuple(problems), chosen.approvals, status)
         # no guard holds: explain every alternative
         problems: list[Problem] = []
         for t in candidates:
@@ -408,7 +409,7 @@ class CaseType:
             p = Problem("guard", t.reason)
             if p not in problems:
                 problems.append(p)
-        target = candidates[0].target if len(candidates) == 1 else None
+        target = candidates[0].target_of(state) if len(candidates) == 1 else None
         return Decision(event, state, target, tuple(problems), candidates[0].approvals if target else ())
 
     def approval_slots(
@@ -455,16 +456,21 @@ class CaseType:
         return problems
 
     # -- the python-statemachine machine -----------------------------------------------------
-    def _build_machine_class(self) -> type[StateMachine]:
+    def _build_machine_class(self, *, for_diagram: bool = False) -> type[StateMachine]:
+        """Generate the ``StateMachine`` subclass; ``for_diagram`` leaves out the events that keep
+        the state (they would draw a loop on every state)."""
         states = {
             s.id: State(name=s.title, value=s.id, initial=s.initial, final=s.final)
             for s in self._states.values()
         }
         attrs: dict[str, Any] = dict(states)
         for t in self.definition.transitions:
+            if for_diagram and t.stays:
+                continue
             cond, validator = self._callbacks(t)
             for src in t.sources:
-                tl = states[src].to(states[t.target], event=t.event, cond=[cond], validators=[validator])
+                target = states[t.target_of(src)]
+                tl = states[src].to(target, event=t.event, cond=[cond], validators=[validator])
                 attrs[t.event] = attrs[t.event] | tl if t.event in attrs else tl
         name = "".join(part.capitalize() for part in self.case_type.split("_")) + f"V{self.version}"
         return type(name, (StateMachine,), attrs)
@@ -477,13 +483,14 @@ class CaseType:
             src = getattr(source, "id", None) or "?"
             if evaluation is None:
                 problem = Problem("guard", "The engine needs the actor, forms and votes to decide.")
-                raise TransitionRefused(Decision(t.event, src, t.target, (problem,)))
+                raise TransitionRefused(Decision(t.event, src, t.target_of(src), (problem,)))
             if not self._guard_ok(t, evaluation):
                 return  # not this transition: its cond rejects it and the next one is tried
             problems = self._requirement_problems(t, evaluation)
             if problems:
                 status = approval_status(t.approvals, evaluation.votes) if t.approvals else None
-                raise TransitionRefused(Decision(t.event, src, t.target, tuple(problems), t.approvals, status))
+                decision = Decision(t.event, src, t.target_of(src), tuple(problems), t.approvals, status)
+                raise TransitionRefused(decision)
 
         guard.__name__ = "guard" if t.guard is not None else "always"
         requirements.__name__ = "requirements"
@@ -579,7 +586,8 @@ class CaseType:
                     "event": t.event,
                     "title": t.title,
                     "from": list(t.sources),
-                    "to": t.target,
+                    "to": t.target or None,
+                    "stays": t.stays,
                     "roles": list(t.roles),
                     "approvals_needed": [a.to_dict() for a in t.approvals],
                     "forms_needed": list(t.requires_forms),
@@ -609,5 +617,18 @@ class CaseType:
         }
 
     def mermaid(self) -> str:
-        """A Mermaid ``stateDiagram-v2`` of the machine, rendered by python-statemachine."""
-        return format(self._machine_class, "mermaid")
+        """A Mermaid ``stateDiagram-v2`` of the machine, rendered by python-statemachine.
+
+        Events that keep the state (``stays: true``) are listed as ``%%`` comments instead of
+        drawing a loop on every state.
+        """
+        if self._diagram is None:
+            text = format(self._build_machine_class(for_diagram=True), "mermaid").rstrip("\n")
+            stays = [t for t in self.definition.transitions if t.stays]
+            notes = [
+                f"    %% {t.event}: keeps the state; from "
+                + ("every non-final state" if t.from_any else ", ".join(t.sources))
+                for t in stays
+            ]
+            self._diagram = "\n".join([text, *notes]) + "\n"
+        return self._diagram

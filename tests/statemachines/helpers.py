@@ -24,7 +24,12 @@ THREE_LEADS = (
 )
 ALL_FOUR = (*THREE_LEADS, Vote("independent_scrutineer", None, "approve", "scrutineer"))
 
-REFERRAL = {"la_aware_date": "2026-12-21", "child": {"looked_after": False, "care_leaver": False}}
+REFERRAL = {
+    "la_aware_date": "2026-12-21",
+    "incident_date": "2026-12-19",
+    "death_or_serious_harm": "seriously_harmed",
+    "child": {"date_of_birth": "2015-06-01", "looked_after": False, "care_leaver": False},
+}
 SIN_NOTIFY = {
     "decision": "notify",
     "child_died_or_seriously_harmed": True,
@@ -37,3 +42,8 @@ ALL_RETURNS = {"returns": {"expected": 2, "received": 2, "missing": 0, "missing_
 ONE_MISSING = {
     "returns": {"expected": 2, "received": 1, "missing": 1, "missing_agencies": ["uh-sussex"], "all_received": False}
 }
+
+
+def referral(**child):
+    """The referral with some of the child's fields changed (e.g. ``care_leaver=True``)."""
+    return {**REFERRAL, "child": {**REFERRAL["child"], **child}}

@@ -20,6 +20,7 @@ from .helpers import (
     SIN_NO,
     SIN_NOTIFY,
     THREE_LEADS,
+    referral,
 )
 
 
@@ -85,11 +86,12 @@ def test_full_lcspr_path_to_concluded():
         ("publish", BUSINESS, None, ()),
         ("start_monitoring", BUSINESS, None, ()),
         ("conclude", BUSINESS, None, ()),
+        ("close_after_reflective_learning", BUSINESS, None, ()),
     ]
     assert walk(steps, forms) == [
         "referred", "sin_consideration", "rapid_review", "rapid_review_analysis", "rapid_review_sign_off",
         "lcspr_commissioning", "lcspr_in_progress", "lcspr_quality_assurance", "lcspr_approval", "pre_publication",
-        "publication_deferred", "pre_publication", "published", "action_plan_monitoring", "concluded",
+        "publication_deferred", "pre_publication", "published", "action_plan_monitoring", "concluded", "closed",
     ]  # fmt: skip
 
 
@@ -128,42 +130,103 @@ def test_do_not_notify_path():
     assert walk(steps, forms) == ["referred", "sin_consideration", "other_action", "closed"]
 
 
-def test_split_escalation_needs_the_three_partners():
+def test_split_escalation_the_three_partners_decide():
     forms = {"crg_referral": REFERRAL, "sin_decision": SIN_NOTIFY}
-    d = SI.evaluate("sin_consideration", "escalate_to_statutory_leads", CRG, forms, votes=THREE_LEADS[:2])
+    # escalating is the CRG's (or business team's) call; no approval needed
+    assert SI.fire("sin_consideration", "escalate_to_statutory_leads", actor=CRG, forms=forms) == "sin_escalated"
+    # in sin_escalated the notification waits for the three partners
+    d = SI.evaluate("sin_escalated", "notify_panel", HOS, forms, votes=THREE_LEADS[:2])
     assert d.allowed and d.waiting_for_approvals and not d.complete
+    assert d.target == "rapid_review"
+    assert [s.sector for s in d.approvals_needed] == ["local_authority", "health", "police"]
     assert "statutory_lead (police)" in d.reasons[0]
     with pytest.raises(TransitionRefused):
-        SI.fire("sin_consideration", "escalate_to_statutory_leads", actor=CRG, forms=forms, votes=THREE_LEADS[:2])
+        SI.fire("sin_escalated", "notify_panel", actor=HOS, forms=forms, votes=THREE_LEADS[:2])
     # two votes from health do not make up for police
     two_health = (*THREE_LEADS[:2], Vote("statutory_lead", "health", "approve", "health-2"))
     with pytest.raises(TransitionRefused):
-        SI.fire("sin_consideration", "escalate_to_statutory_leads", actor=CRG, forms=forms, votes=two_health)
-    state = SI.fire("sin_consideration", "escalate_to_statutory_leads", actor=CRG, forms=forms, votes=THREE_LEADS)
-    assert state == "sin_escalated"
-    assert SI.fire(state, "notify_panel", actor=HOS, forms=forms) == "rapid_review"
+        SI.fire("sin_escalated", "notify_panel", actor=HOS, forms=forms, votes=two_health)
+    # police rejects: refused with a reason, the case stays in sin_escalated
+    police_no = (*THREE_LEADS[:2], Vote("statutory_lead", "police", "reject", "police"))
+    with pytest.raises(TransitionRefused) as exc:
+        SI.fire("sin_escalated", "notify_panel", actor=HOS, forms=forms, votes=police_no)
+    assert exc.value.state == "sin_escalated"
+    assert [p.kind for p in exc.value.decision.problems] == ["approval_rejected"]
+    assert "police" in exc.value.reasons[0]
+    assert SI.fire("sin_escalated", "notify_panel", actor=HOS, forms=forms, votes=THREE_LEADS) == "rapid_review"
+    # the leads may equally decide not to notify: again all three approve
     no = {**forms, "sin_decision": SIN_NO}
-    assert SI.fire("sin_escalated", "decide_not_to_notify", actor=HOS, forms=no) == "other_action"
+    assert SI.evaluate("sin_escalated", "decide_not_to_notify", HOS, no).waiting_for_approvals
+    assert SI.fire("sin_escalated", "decide_not_to_notify", actor=HOS, forms=no, votes=THREE_LEADS) == "other_action"
 
 
-def test_care_leaver_notification_closes():
-    sin = {**SIN_NOTIFY, "child_status": "care_leaver", "sos_notified_on": "2027-01-04",
-           "ofsted_notified_on": "2027-01-04"}  # fmt: skip
-    forms = {"crg_referral": {**REFERRAL, "child": {"care_leaver": True}}, "sin_decision": sin}
+CARE_LEAVER_SIN = {
+    **SIN_NOTIFY,
+    "child_status": "care_leaver",
+    "sos_notified_on": "2027-01-04",
+    "ofsted_notified_on": "2027-01-04",
+}
+
+
+def test_care_leaver_aged_18_to_24_is_notified_and_closed_without_a_rapid_review():
+    # born 2006-03-01, died 2026-12-19: aged 20
+    forms = {"crg_referral": referral(care_leaver=True, date_of_birth="2006-03-01"), "sin_decision": CARE_LEAVER_SIN}
     assert SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms) == "closed"
     # without the SoS/Ofsted dates the care leaver path is refused, and it never opens a rapid review
-    forms["sin_decision"] = {**sin, "ofsted_notified_on": None}
+    forms["sin_decision"] = {**CARE_LEAVER_SIN, "ofsted_notified_on": None}
     with pytest.raises(TransitionRefused) as exc:
         SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms)
     assert any("Ofsted" in r for r in exc.value.reasons)
-
-
-def test_looked_after_child_needs_sos_and_ofsted_dates():
-    forms = {"crg_referral": {**REFERRAL, "child": {"looked_after": True}}, "sin_decision": SIN_NOTIFY}
+    # the day before the 25th birthday is still within "up to and including 24"
+    forms = {
+        "crg_referral": {**referral(care_leaver=True, date_of_birth="2001-12-20"), "incident_date": "2026-12-19"},
+        "sin_decision": CARE_LEAVER_SIN,
+    }
+    assert SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms) == "closed"
+    # aged 25: neither the care-leaver notification nor a SIN
+    forms["crg_referral"] = {**forms["crg_referral"], "incident_date": "2026-12-20"}
     with pytest.raises(TransitionRefused):
         SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms)
-    forms["sin_decision"] = {**SIN_NOTIFY, "sos_notified_on": "2026-12-22", "ofsted_notified_on": "2026-12-22"}
+
+
+def test_care_leaver_under_18_follows_the_sin_route():
+    # a care leaver of 17: the SIN criteria apply (1.1.16), so it is a rapid review, not closure
+    forms = {"crg_referral": referral(care_leaver=True, date_of_birth="2009-06-01"), "sin_decision": CARE_LEAVER_SIN}
     assert SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms) == "rapid_review"
+    # ...and without both criteria it is neither
+    no_abuse = {**CARE_LEAVER_SIN, "abuse_or_neglect_known_or_suspected": False}
+    with pytest.raises(TransitionRefused):
+        SI.fire("sin_consideration", "notify_panel", actor=HOS, forms={**forms, "sin_decision": no_abuse})
+
+
+def test_looked_after_child_death_needs_sos_and_ofsted_dates():
+    died = {**referral(looked_after=True), "death_or_serious_harm": "died"}
+    forms = {"crg_referral": died, "sin_decision": {**SIN_NOTIFY, "child_status": "looked_after"}}
+    with pytest.raises(TransitionRefused) as exc:
+        SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms)
+    assert any("SoS and Ofsted" in r for r in exc.value.reasons)
+    forms["sin_decision"] = {**forms["sin_decision"], "sos_notified_on": "2026-12-22", "ofsted_notified_on": "2026-12-22"}
+    assert SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms) == "rapid_review"
+    # serious harm (not death) of a looked-after child: the SIN alone
+    harmed = {"crg_referral": referral(looked_after=True), "sin_decision": SIN_NOTIFY}
+    assert SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=harmed) == "rapid_review"
+
+
+def test_national_review_decision_is_recorded_in_any_open_state():
+    for state in SI.states:
+        events = SI.allowed_events(state, BUSINESS)
+        if SI.is_final(state):
+            assert "record_national_review" not in events
+            continue
+        assert {"record_national_review", "record_no_national_review"} <= set(events)
+        assert SI.fire(state, "record_national_review", actor=BUSINESS, forms={}) == state
+        assert SI.fire(state, "record_no_national_review", actor=BUSINESS, forms={}) == state
+        assert SI.evaluate(state, "record_national_review", BUSINESS, {}).target == state
+    with pytest.raises(TransitionRefused) as exc:
+        SI.fire("rapid_review", "record_national_review", actor=CRG, forms={})
+    assert exc.value.decision.forbidden
+    # it is the last of the business team's events, so the main step comes first
+    assert SI.allowed_events("referred", BUSINESS)[0] == "put_to_crg"
 
 
 def test_second_case_type_walks():
