@@ -205,7 +205,8 @@ def test_looked_after_child_death_needs_sos_and_ofsted_dates():
     with pytest.raises(TransitionRefused) as exc:
         SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms)
     assert any("SoS and Ofsted" in r for r in exc.value.reasons)
-    forms["sin_decision"] = {**forms["sin_decision"], "sos_notified_on": "2026-12-22", "ofsted_notified_on": "2026-12-22"}
+    dates = {"sos_notified_on": "2026-12-22", "ofsted_notified_on": "2026-12-22"}
+    forms["sin_decision"] = {**forms["sin_decision"], **dates}
     assert SI.fire("sin_consideration", "notify_panel", actor=HOS, forms=forms) == "rapid_review"
     # serious harm (not death) of a looked-after child: the SIN alone
     harmed = {"crg_referral": referral(looked_after=True), "sin_decision": SIN_NOTIFY}
