@@ -1,19 +1,27 @@
-"""``caseflow check``: check every case-type definition against the forms catalogue.
+"""``caseflow check``: check case-type definitions against the forms catalogue, and inspect them.
 
-One line per problem (``file: path: message``), exit status 1 if there is any error. Forms a
-definition names that the forms catalogue does not define yet are reported as warnings (the
-definition may be written before its forms); their fields are then not checked.
+``check_cli`` is a click group mounted by the main CLI as ``caseflow check``:
+
+* ``caseflow check [PATHS...] [--no-forms]`` (the default command, also
+  ``caseflow check definitions ...``): one line per problem (``file: path: message``), exit status
+  1 if there is any error. Forms a definition names that the forms catalogue does not define yet
+  are reported as warnings (the definition may be written before its forms); their fields are
+  then not checked.
+* ``caseflow check describe CASE_TYPE [--version N] [--dir DIR]``: the case type as JSON (what
+  ``GET /api/v1/case-types/{case_type}`` serves).
+* ``caseflow check diagram CASE_TYPE [--version N] [--dir DIR]``: its Mermaid state diagram.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from .check import check_paths, definition_files, load_yaml
 from .definition import DefinitionError, parse_definition
-from .registry import default_definitions_dir
+from .registry import CaseTypeRegistry, default_definitions_dir
 
 __all__ = ["check_cli", "form_catalogue"]
 
@@ -48,10 +56,26 @@ def _missing_forms(paths: list[Path], catalogue: dict[str, set[str]]) -> tuple[s
     return missing, warnings
 
 
-@click.command("check")
+class _DefaultCommandGroup(click.Group):
+    """A group whose first argument, when it is not a sub-command, goes to ``definitions``."""
+
+    default_command = "definitions"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("check", cls=_DefaultCommandGroup)
+def check_cli() -> None:
+    """Check case-type definitions (the default) or show one as JSON or a diagram."""
+
+
+@check_cli.command("definitions")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--no-forms", is_flag=True, help="Do not check form ids and fields against the forms catalogue.")
-def check_cli(paths: tuple[Path, ...], no_forms: bool) -> None:
+def check_definitions(paths: tuple[Path, ...], no_forms: bool) -> None:
     """Check case-type definitions (default: the shipped ones); exit 1 on any error."""
     targets = list(paths) or [default_definitions_dir()]
     catalogue: dict[str, set[str]] | None = None
@@ -74,6 +98,60 @@ def check_cli(paths: tuple[Path, ...], no_forms: bool) -> None:
         click.echo(f"{len(errors)} error(s) in {len(files)} definition file(s)", err=True)
         raise SystemExit(1)
     click.echo(f"case types OK ({len(files)} file(s), {len(warnings)} warning(s))")
+
+
+def _load(directory: Path | None) -> CaseTypeRegistry:
+    try:
+        return CaseTypeRegistry.load_dir(directory or default_definitions_dir())
+    except ValueError as exc:  # DefinitionInvalid: every error, one per line
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+
+
+_case_type_options = [
+    click.argument("case_type"),
+    click.option("--version", "version", type=int, default=None, help="A version (default: the latest)."),
+    click.option(
+        "--dir",
+        "directory",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="A definitions directory (default: the shipped one).",
+    ),
+]
+
+
+def _with_case_type_options(fn):  # type: ignore[no-untyped-def]
+    for option in reversed(_case_type_options):
+        fn = option(fn)
+    return fn
+
+
+def _case_type(case_type: str, version: int | None, directory: Path | None):  # type: ignore[no-untyped-def]
+    registry = _load(directory)
+    try:
+        return registry.get(case_type, version)
+    except KeyError:
+        known = ", ".join(ct.case_type for ct in registry.case_types())
+        click.echo(
+            f"unknown case type {case_type!r}" + (f" version {version}" if version else "") + f" (known: {known})",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+
+@check_cli.command("describe")
+@_with_case_type_options
+def describe_case_type(case_type: str, version: int | None, directory: Path | None) -> None:
+    """Print a case type as JSON (states, transitions, approvals, forms, deadlines)."""
+    click.echo(json.dumps(_case_type(case_type, version, directory).describe(), indent=2))
+
+
+@check_cli.command("diagram")
+@_with_case_type_options
+def diagram_case_type(case_type: str, version: int | None, directory: Path | None) -> None:
+    """Print a case type's Mermaid state diagram."""
+    click.echo(_case_type(case_type, version, directory).mermaid(), nl=False)
 
 
 class _AnyFields(frozenset):

@@ -470,7 +470,9 @@ class CaseType:
             cond, validator = self._callbacks(t)
             for src in t.sources:
                 target = states[t.target_of(src)]
-                tl = states[src].to(target, event=t.event, cond=[cond], validators=[validator])
+                # an unguarded transition gets no cond (the diagram then shows no [label])
+                conds = [cond] if t.guard is not None else []
+                tl = states[src].to(target, event=t.event, cond=conds, validators=[validator])
                 attrs[t.event] = attrs[t.event] | tl if t.event in attrs else tl
         name = "".join(part.capitalize() for part in self.case_type.split("_")) + f"V{self.version}"
         return type(name, (StateMachine,), attrs)
@@ -492,7 +494,7 @@ class CaseType:
                 decision = Decision(t.event, src, t.target_of(src), tuple(problems), t.approvals, status)
                 raise TransitionRefused(decision)
 
-        guard.__name__ = "guard" if t.guard is not None else "always"
+        guard.__name__ = "guard"
         requirements.__name__ = "requirements"
         return guard, requirements
 
