@@ -354,6 +354,7 @@ class TinyStore(Store):
         self._last_seq = 0
         self._txn = 0
         self._doc_bytes = 0
+        self._live_docs = 0
         self._feed_seq: list[int] = []
         self._feed_key: list[tuple[str, str]] = []
         self._feed_stale = 0
@@ -464,11 +465,10 @@ class TinyStore(Store):
 
     def stats(self) -> dict[str, Any]:
         with self._state_lock:
-            live = sum(1 for c in self._colls.values() for r in c.values() if not r.deleted)
             return {
                 "path": self.path,
                 "store_id": self.store_id,
-                "documents": live,
+                "documents": self._live_docs,
                 "collections": len(self._colls),
                 "document_bytes": self._doc_bytes,
                 "last_seq": self._last_seq,
@@ -478,6 +478,7 @@ class TinyStore(Store):
                 "shard_depth": [self._min_depth, self._max_depth],
                 "journal_segment": self._seg_no,
                 "journal_bytes_since_checkpoint": self._bytes_since,
+                "checkpoint_threshold_bytes": self._checkpoint_threshold(),
                 "records_since_checkpoint": self._records_since,
                 "checkpoint": self._ckpt_no,
                 "checkpoints_this_session": self._n_checkpoints,
@@ -594,11 +595,15 @@ class TinyStore(Store):
                     old = c.get(did)
                     c[did] = rec
                 if old is not None:
+                    if not old.deleted:
+                        self._live_docs -= 1
                     if old.seq:
                         self._feed_stale += 1
                     if old.data is not None:
                         self._doc_bytes -= len(old.data)
                 if rec is not None:
+                    if not rec.deleted:
+                        self._live_docs += 1
                     if rec.seq:
                         new_feed.append((rec.seq, key))
                     if rec.data is not None:
@@ -895,6 +900,7 @@ class TinyStore(Store):
                             c[did] = _Rec(int(d["version"]), int(d["seq"]), deleted, text)
                             if text is not None:
                                 self._doc_bytes += len(text)
+                                self._live_docs += 1
                             members.add((coll, did))
                 except (KeyError, TypeError, ValueError, AttributeError) as exc:
                     raise StoreCorrupt(f"shard file {path} holds a malformed document: {exc!r}") from None
@@ -1202,6 +1208,9 @@ class TinyStore(Store):
             seqs, keys = list(self._feed_seq), list(self._feed_key)
             recs = {(c, d): r for c, docs in self._colls.items() for d, r in docs.items()}
             last = self._last_seq
+            live_count = self._live_docs
+        if live_count != sum(1 for r in recs.values() if not r.deleted):
+            problems.append(f"live document count {live_count} is out of step with the documents held")
         if any(a >= b for a, b in zip(seqs, seqs[1:], strict=False)):
             problems.append("change feed is not strictly ordered by seq")
         live = {}
