@@ -67,9 +67,7 @@ def _field_date(forms: Mapping[str, Any], path: str) -> dt.date | None:
     return parse_date(resolve_path(forms, path))
 
 
-def _stop_date(
-    dl: DeadlineDef, forms: Mapping[str, Any], history: Sequence[tuple[str, dt.date]]
-) -> dt.date | None:
+def _stop_date(dl: DeadlineDef, forms: Mapping[str, Any], history: Sequence[tuple[str, dt.date]]) -> dt.date | None:
     candidates: list[dt.date] = []
     set_dates = [d for d in (_field_date(forms, f) for f in dl.stop.when_set) if d is not None]
     if set_dates:

@@ -421,9 +421,7 @@ def _guard(c: _Collector, path: str, value: Any) -> Expression | None:
         return None
 
 
-def _parse_transitions(
-    c: _Collector, raw: Any, states: Mapping[str, StateDef]
-) -> tuple[TransitionDef, ...]:
+def _parse_transitions(c: _Collector, raw: Any, states: Mapping[str, StateDef]) -> tuple[TransitionDef, ...]:
     if not isinstance(raw, list) or not raw:
         c.add("transitions", "must be a non-empty list")
         return ()
@@ -466,8 +464,12 @@ def _parse_transitions(
                 c.add(_join(path, "to"), "a transition that stays in its state has no 'to'")
             target = ""
         elif not isinstance(target, str):
-            c.add(_join(path, "to") if "to" in spec else path, "must be a state id" if "to" in spec else
-                  "missing key 'to' (or 'stays: true' for an event that keeps the state)")
+            c.add(
+                _join(path, "to") if "to" in spec else path,
+                "must be a state id"
+                if "to" in spec
+                else "missing key 'to' (or 'stays: true' for an event that keeps the state)",
+            )
             target = ""
         from_any = spec.get("from") == "*"
         sources = non_final if from_any else _str_list(c, _join(path, "from"), spec.get("from"))

@@ -433,15 +433,11 @@ class CaseType:
             return True
         return t.guard.evaluate(lambda path: self._lookup(inputs, path))
 
-    def _requirement_problems(
-        self, t: TransitionDef, inputs: _Inputs, *, with_approvals: bool = True
-    ) -> list[Problem]:
+    def _requirement_problems(self, t: TransitionDef, inputs: _Inputs, *, with_approvals: bool = True) -> list[Problem]:
         problems: list[Problem] = []
         if not inputs.actor.roles & set(t.roles):
             have = _roles_text(inputs.actor.roles) or "no role"
-            problems.append(
-                Problem("role", f"{t.title}: only {_roles_text(t.roles)} may do this (you have: {have}).")
-            )
+            problems.append(Problem("role", f"{t.title}: only {_roles_text(t.roles)} may do this (you have: {have})."))
         for fid in t.requires_forms:
             if not inputs.forms.get(fid):
                 problems.append(Problem("form_missing", f"The form {fid!r} needs a final submission first."))
@@ -460,8 +456,7 @@ class CaseType:
         """Generate the ``StateMachine`` subclass; ``for_diagram`` leaves out the events that keep
         the state (they would draw a loop on every state)."""
         states = {
-            s.id: State(name=s.title, value=s.id, initial=s.initial, final=s.final)
-            for s in self._states.values()
+            s.id: State(name=s.title, value=s.id, initial=s.initial, final=s.final) for s in self._states.values()
         }
         attrs: dict[str, Any] = dict(states)
         for t in self.definition.transitions:

@@ -227,9 +227,7 @@ class _Checker:
                 cur = cur.value
             elif isinstance(cur, ast.Subscript):
                 sl = cur.slice
-                if not (
-                    isinstance(sl, ast.Slice) and sl.lower is None and sl.upper is None and sl.step is None
-                ):
+                if not (isinstance(sl, ast.Slice) and sl.lower is None and sl.upper is None and sl.step is None):
                     raise ExpressionError("indexing is not allowed; use [] to project over a list")
                 projections += 1
                 cur = cur.value
@@ -255,9 +253,7 @@ class _Checker:
             raise ExpressionError("only the functions all, any, len, is_set and age_in_years may be called")
         name = node.func.id
         if name not in FUNCTIONS:
-            raise ExpressionError(
-                f"function {name!r} is not allowed (allowed: {', '.join(sorted(FUNCTIONS))})"
-            )
+            raise ExpressionError(f"function {name!r} is not allowed (allowed: {', '.join(sorted(FUNCTIONS))})")
         low, high, kw_allowed = FUNCTIONS[name]
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise ExpressionError(f"{name}(): *arguments are not allowed")
@@ -441,9 +437,7 @@ def _broadcast(values: list[Any]) -> Iterator[tuple[Any, ...]] | None:
     if len(lengths) > 1:
         return None
     n = lengths.pop()
-    return iter(
-        [tuple(v[i] if isinstance(v, _Projection) else v for v in values) for i in range(n)]
-    )
+    return iter([tuple(v[i] if isinstance(v, _Projection) else v for v in values) for i in range(n)])
 
 
 class _Evaluator:

@@ -39,15 +39,18 @@ def test_rapid_review_clock_over_the_august_bank_holiday_2027():
     c = clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 3))
     assert c["rapid_review_report"].due == D(2027, 9, 7)
     assert c["rapid_review_report"].status == "due_soon"  # 2 working days before: Fri 3 Sep
-    assert clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 2))[
-        "rapid_review_report"
-    ].status == "pending"
-    assert clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 7))[
-        "rapid_review_report"
-    ].status == "due_soon"  # the due day itself
-    assert clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 8))[
-        "rapid_review_report"
-    ].status == "overdue"
+    assert (
+        clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 2))["rapid_review_report"].status
+        == "pending"
+    )
+    assert (
+        clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 7))["rapid_review_report"].status
+        == "due_soon"
+    )  # the due day itself
+    assert (
+        clocks({"sin_decision": {"notified_on": "2027-08-16"}}, today=D(2027, 9, 8))["rapid_review_report"].status
+        == "overdue"
+    )
 
 
 def test_amending_the_source_date_recomputes_the_clock():
@@ -67,9 +70,9 @@ def test_amending_the_source_date_recomputes_the_clock():
 
 def test_rapid_review_clock_stops_after_sign_off_or_when_sent():
     forms = {"sin_decision": {"notified_on": "2027-03-15"}}  # due 7 Apr 2027 (Easter)
-    assert clocks(forms, [("learning_dissemination", D(2027, 4, 7))], D(2027, 5, 1))[
-        "rapid_review_report"
-    ].status == "met"
+    assert (
+        clocks(forms, [("learning_dissemination", D(2027, 4, 7))], D(2027, 5, 1))["rapid_review_report"].status == "met"
+    )
     sent = {**forms, "rapid_review_report": {"sent_to_panel_on": "2027-04-06"}}
     c = clocks(sent, [("rapid_review_sign_off", D(2027, 4, 1))], D(2027, 5, 1))["rapid_review_report"]
     assert (c.status, c.stopped_on) == ("met", D(2027, 4, 6))

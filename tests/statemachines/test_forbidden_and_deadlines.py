@@ -117,12 +117,14 @@ def test_sin_clock_over_christmas_2026():
     assert c["sin_notification"].due == D(2026, 12, 30)
     assert c["sin_notification"].status == "pending"
     # two working days before the 30th is Thu 24 Dec (the 25th and 28th are holidays)
-    assert clocks({"crg_referral": {"la_aware_date": "2026-12-21"}}, today=D(2026, 12, 24))[
-        "sin_notification"
-    ].status == "due_soon"
-    assert clocks({"crg_referral": {"la_aware_date": "2026-12-21"}}, today=D(2026, 12, 31))[
-        "sin_notification"
-    ].status == "overdue"
+    assert (
+        clocks({"crg_referral": {"la_aware_date": "2026-12-21"}}, today=D(2026, 12, 24))["sin_notification"].status
+        == "due_soon"
+    )
+    assert (
+        clocks({"crg_referral": {"la_aware_date": "2026-12-21"}}, today=D(2026, 12, 31))["sin_notification"].status
+        == "overdue"
+    )
     met = clocks({"crg_referral": {"la_aware_date": "2026-12-21"}, "sin_decision": {"notified_on": "2026-12-30"}})
     assert met["sin_notification"].status == "met"
     late = clocks({"crg_referral": {"la_aware_date": "2026-12-21"}, "sin_decision": {"notified_on": "2026-12-31"}})
