@@ -1259,10 +1259,15 @@ def open_store(data_dir: str | os.PathLike[str], **options: Any) -> TinyStore:
 def check_data_dir(data_dir: str | os.PathLike[str]) -> list[str]:
     """Integrity check of a data directory for ``caseflow store check``: opens the store (which
     recovers a torn journal tail and removes crash leftovers, like any open), runs ``verify()``
-    and closes it without checkpointing. Problems that prevent opening (``StoreCorrupt``) are
-    returned as the list's only entry; ``StoreLocked`` propagates (stop the server first)."""
+    and closes it without checkpointing. Returns the problems found (empty: healthy). A store that
+    cannot be opened (``StoreCorrupt``) or does not exist is reported as the list's only entry;
+    ``StoreLocked`` propagates (stop the server first)."""
+    path = os.path.abspath(os.fspath(data_dir))
+    if not os.path.exists(os.path.join(path, CHECKPOINT_FILE)) and not (
+            os.path.isdir(os.path.join(path, JOURNAL_DIR)) and os.listdir(os.path.join(path, JOURNAL_DIR))):
+        return [f"there is no store in {path}"]
     try:
-        store = TinyStore(data_dir, background_checkpoint=False, create=False,
+        store = TinyStore(path, background_checkpoint=False, create=False,
                           checkpoint_bytes=1 << 62, checkpoint_records=1 << 62)
     except StoreCorrupt as exc:
         return [str(exc)]

@@ -247,3 +247,8 @@ def test_crash_leftovers_are_cleaned_at_open(tmp_path):
     for p in [*leftovers, orphan_shard, orphan_segment]:
         assert not p.exists(), p
     assert check_data_dir(tmp_path) == []
+
+
+def test_check_data_dir_without_a_store(tmp_path):
+    assert check_data_dir(tmp_path / "nothing") == [f"there is no store in {tmp_path / 'nothing'}"]
+    assert not (tmp_path / "nothing").exists()
