@@ -94,3 +94,6 @@ def list_cmd(directory: Path | None) -> None:
 
     registry = FormRegistry.load(directory)
     click.echo(json.dumps([f.to_dict() for f in registry.forms()], indent=2))
+
+
+forms_cli.add_command(publish_cmd, "lock")  # the same command under the name the lock file suggests
