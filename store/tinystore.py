@@ -1050,6 +1050,8 @@ class TinyStore(Store):
         document, agreement with memory), the whole audit chain recomputed, the journal re-read,
         and the change feed's invariants. Returns the problems found."""
         self._usable()
+        if self._writer == threading.get_ident():
+            raise StoreError("verify() inside a transaction of the same thread")
         problems: list[str] = []
         with self._ckpt_lock:
             ck_path = os.path.join(self.path, CHECKPOINT_FILE)

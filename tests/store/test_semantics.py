@@ -162,6 +162,9 @@ def test_unit_of_work_cannot_be_used_after_the_block_and_cannot_nest(s):
     with s.transaction() as u:
         with pytest.raises(StoreError, match="inside a transaction"), s.transaction():
             pass
+        for call in (s.verify, s.checkpoint, s.close):  # would deadlock on the unit's own lock
+            with pytest.raises(StoreError, match="inside a transaction"):
+                call()
         u.insert("c", "a", {})
     with pytest.raises(StoreError, match="ended"):
         u.insert("c", "b", {})
