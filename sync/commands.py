@@ -16,6 +16,7 @@ from forms.errors import FormError, RetiredVersion, UnknownForm
 from statemachines.engine import Vote, approval_status, eligible_slots
 from store import DuplicateKey
 from sync import access
+from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, per_agency, submission_id
 from sync.merge import merge
 from sync.problems import Problem
@@ -191,6 +192,11 @@ def _write_submission(ctx: Ctx, case: Mapping[str, Any], sub_id: str, form_id: s
             "agency_id": agency_id, "status": status, "data": data, "updated_at": ctx.at,
             "updated_by": ctx.actor.user_id, "partnership": case["partnership"],
             "open_conflicts": list(existing.data.get("open_conflicts", [])) if existing else []}
+    if existing is not None:  # a CRG's send-back (sync.amendments) stays open until a new final
+        if existing.data.get("amendment_requests"):
+            body["amendment_requests"] = existing.data["amendment_requests"]
+        if status != "final" and existing.data.get("amendment_requested"):
+            body["amendment_requested"] = existing.data["amendment_requested"]
     conflict_ids = []
     for c in conflicts:
         cid = uuid.uuid4().hex
@@ -502,4 +508,5 @@ HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], R
     "resolve_conflict": resolve_conflict,
     "assign_reviewer": assign_reviewer,
     "invite_partnership": invite_partnership,
+    "request_amendment": request_amendment,
 }

@@ -139,7 +139,9 @@ class Reader:
         return {"submission_id": doc.id, "form_id": s["form_id"], "form_version": s["form_version"],
                 "agency_id": s["agency_id"], "status": s["status"], "version": doc.version, "data": s["data"],
                 "updated_at": s["updated_at"], "updated_by": s["updated_by"],
-                "open_conflicts": s.get("open_conflicts", [])}
+                "open_conflicts": s.get("open_conflicts", []),
+                "amendment_requested": s.get("amendment_requested"),
+                "amendment_requests": s.get("amendment_requests", [])}
 
     def _pending(self, actor: Actor, case: Mapping[str, Any], ct: Any, forms, context) -> dict[str, Any] | None:
         pending = case.get("pending")

@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from server.auth.tokens import auth_required
 from server.problems import Problem
 from server.resources.common import BEARER, services
+from sync.agency_returns import agency_returns_view
 from sync.service import MUTATION_ID, Mutation
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases: the online twin of sync push")
@@ -63,6 +64,13 @@ class ConflictResolutionSchema(Schema):
     conflict_id = fields.Str(required=True)
     choose = fields.Str(required=True, validate=validate.OneOf(["kept", "incoming", "value"]))
     value = fields.Raw(allow_none=True)
+
+
+class AmendmentRequestSchema(Schema):
+    reasons = fields.Str(required=True, validate=validate.Length(min=1, max=4000),
+                         metadata={"description": "What the agency should amend (shown to that agency only)."})
+    base_version = fields.Int(strict=True, validate=validate.Range(min=0),
+                              metadata={"description": "The return's submission version the CRG read."})
 
 
 class CaseListQuery(Schema):
@@ -203,3 +211,27 @@ def resolve_conflict(body, case_id: str, actor):
 def history(case_id: str, actor):
     """The audit trail of the case: who, when, from which device, what (ids only)."""
     return {"case_id": case_id, "entries": services().reader.history(actor, case_id)}
+
+
+@blp.route("/<string:case_id>/agency-returns", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200)
+@auth_required
+def agency_returns(case_id: str, actor):
+    """The agencies' rapid-review returns reconciled: who was asked, who returned, the merged
+    chronology and where agencies disagree (an agency user sees only its own agency's line)."""
+    return agency_returns_view(services().reader, actor, case_id)
+
+
+@blp.route("/<string:case_id>/agency-returns/<string:agency_id>/amendment-requests", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(AmendmentRequestSchema)
+@blp.response(201)
+@auth_required
+def request_amendment(body, case_id: str, agency_id: str, actor):
+    """Send an agency's final return back for amendment, with reasons (business team or CRG)."""
+    payload = {"agency_id": agency_id, "reasons": body["reasons"]}
+    result = _apply(actor, "request_amendment", case_id, payload, body.get("base_version"))
+    if result["status"] == "conflict":
+        raise _conflict(result)
+    return result, 201
