@@ -191,6 +191,60 @@ def store_check(data) -> None:
     click.echo("store OK")
 
 
+# -- audit ---------------------------------------------------------------------
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log (read-only; stop the server first)."""
+
+
+def _cannot_check(exc: StoreError) -> SystemExit:
+    """Exit 2, distinct from 1 (a broken chain): the check could not run at all."""
+    click.echo(f"audit: cannot check: {exc}", err=True)
+    return SystemExit(2)
+
+
+@audit.command("verify")
+@click.option("--data", default=None)
+@click.option("--anchor", default=None, help="A head hash printed earlier: it must still be in the chain.")
+def audit_verify(data, anchor) -> None:
+    """Recompute the audit hash chain. Exit 0 intact, 1 broken (names the first broken entry),
+    2 when it cannot run (a server holds the data directory, or there is no store)."""
+    from store.auditcheck import verify_audit
+
+    try:
+        report = verify_audit(_settings(data).data_dir / "store", anchor=anchor)
+    except StoreError as exc:
+        raise _cannot_check(exc) from None
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if report.intact:
+        click.echo(f"audit chain intact: {report.entries} entries checked; head {report.head}")
+        return
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    where = f"at entry {report.first_broken}" if report.first_broken else ""
+    click.echo(f"audit chain BROKEN {where} ({report.entries} entries read)".replace("  ", " "), err=True)
+    raise SystemExit(1)
+
+
+@audit.command("show")
+@click.argument("case_id")
+@click.option("--data", default=None)
+def audit_show(case_id, data) -> None:
+    """One case's audit entries: n, time, action, user id, roles, device id and the ids it touched."""
+    from store.auditcheck import audit_entries
+
+    try:
+        entries = audit_entries(_settings(data).data_dir / "store", subject=case_id)
+    except StoreError as exc:
+        raise _cannot_check(exc) from None
+    for e in entries:
+        by = e.entry.get("by") or {}
+        what = {k: v for k, v in e.entry.items() if k not in ("action", "by", "device_id", "case_id")}
+        click.echo(f"{e.n}\t{e.at}\t{e.entry.get('action')}\t{by.get('user_id')}\t{','.join(by.get('roles', []))}"
+                   f"\t{e.entry.get('device_id')}\t{json.dumps(what, sort_keys=True)}")
+
+
 def _mount_optional() -> None:
     """Definition tools live in their pure packages; mount them when present."""
     try:
