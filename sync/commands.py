@@ -369,11 +369,11 @@ def resolve_conflict(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], 
     conflict = ctx.uow.get(CONFLICTS, payload["conflict_id"])
     if conflict is None or conflict.data["case_id"] != case_doc.id:
         raise Problem(404, "conflict-not-found", "There is no such conflict on this case.")
-    if conflict.data["resolved"]:
-        return {"status": "applied", "already_resolved": True, "version": conflict.version}
     sub = ctx.uow.get(SUBMISSIONS, conflict.data["submission_id"])
     if not access.can_see_submission(ctx.actor, case_doc.data, sub.data):
         raise Problem(404, "conflict-not-found", "There is no such conflict on this case.")
+    if conflict.data["resolved"]:  # only after the access check: another agency learns nothing
+        return {"status": "applied", "already_resolved": True, "version": conflict.version}
     ct = ctx.case_type_of(case_doc.data)
     if not ct.form_open(sub.data["form_id"], case_doc.data["state"], ctx.actor.roles):
         raise Problem(403, "forbidden-role", "Your roles may not change this form now.")
