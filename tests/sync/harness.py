@@ -1,0 +1,196 @@
+"""Shared pieces of the sync fault tests: an in-process server on loopback, devices built on the
+reference client, and the exactly-once / nothing-lost checks read straight from the server's store."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from forms.registry import FormRegistry
+from sync.client import Http, RetryPolicy, SyncClient
+from sync.context import CONFLICTS, REVISIONS, SUBMISSIONS
+from sync.service import MUTATION_LOG
+from tests.support import DEMO_PASSWORD
+
+FORM = "crg_referral"
+#: Free-text fields of the referral that devices edit (JSON Pointers into the form data).
+FIELDS = ("/incident_summary", "/reason_for_referral", "/harm_details", "/child/area_of_normal_residence")
+APPLIED = ("applied", "conflict")
+
+
+def form_version() -> int:
+    return FormRegistry.load_default().get(FORM).version
+
+
+def referral_data(agencies=("esx-schools", "uh-sussex")) -> dict:
+    data = copy.deepcopy(FormRegistry.load_default().get(FORM).examples["valid"][0])
+    data["involved_agencies"] = list(agencies)
+    data["referrer"]["agency_id"] = "esx-schools"
+    data["referrer"]["agency_sector"] = "education"
+    return data
+
+
+def get_ptr(data: Any, pointer: str) -> Any:
+    for part in pointer.split("/")[1:]:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def set_ptr(data: dict, pointer: str, value: Any) -> None:
+    parts = pointer.split("/")[1:]
+    for part in parts[:-1]:
+        data = data.setdefault(part, {})
+    data[parts[-1]] = value
+
+
+class InProcessServer:
+    """The real app, in this process, served over real loopback HTTP (werkzeug, threaded)."""
+
+    def __init__(self, data_dir: Path):
+        from server.app import create_app
+        from server.config import Settings
+        from server.demo import load_demo
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.app = create_app(Settings(data_dir=data_dir, demo=True, demo_password=DEMO_PASSWORD))
+        self.services = self.app.extensions["caseflow"]
+        self.store = self.services.store
+        load_demo(self.services.accounts, DEMO_PASSWORD)
+        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.port = self.http.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.store.close()
+
+
+def device(state: Path, url: str, username: str, *, attempts: int = 6, timeout: float = 10.0, seed: int = 0,
+           login: bool = True) -> SyncClient:
+    """A device on the reference client with fast backoff (tests do not wait seconds)."""
+    import random
+
+    http = Http(url, timeout=timeout, retry=RetryPolicy(attempts=attempts, base=0.002, cap=0.05,
+                                                        rng=random.Random(seed)))
+    client = SyncClient(state, http=http)
+    if login:
+        client.login(username, DEMO_PASSWORD)
+    return client
+
+
+def settle(clients: list[SyncClient], rounds: int = 3) -> None:
+    """A clean sync round: everyone pushes, then everyone pulls (twice over, so that each device
+    sees what the others pushed), until no outbox holds anything."""
+    for _ in range(rounds):
+        for c in clients:
+            c.push()
+        for c in clients:
+            c.pull()
+    assert all(not c.local.outbox() for c in clients), [len(c.local.outbox()) for c in clients]
+
+
+def server_view(client: SyncClient) -> dict[tuple[str, str], int]:
+    """What the server shows this device now, pulled from the empty cursor without touching its file."""
+    seen: dict[tuple[str, str], int] = {}
+    cursor = ""
+    while True:
+        r = client._authed("GET", "/api/v1/sync/pull", query={"cursor": cursor, "limit": 500})
+        assert r.status == 200, r.body
+        for c in r.body["changes"]:
+            if c.get("deleted"):
+                seen.pop((c["entity"], c["id"]), None)
+            else:
+                seen[(c["entity"], c["id"])] = c["version"]
+        cursor = r.body["cursor"]
+        if not r.body["has_more"]:
+            return seen
+
+
+def check_converged(clients: list[SyncClient]) -> None:
+    for c in clients:
+        replica = {k: v[0] for k, v in c.local.entities().items()}
+        assert replica == server_view(c), f"device of {c.user['username']} differs from the server's view"
+
+
+def effective(result: dict[str, Any]) -> str:
+    return result.get("first_status", result["status"]) if result["status"] == "duplicate" else result["status"]
+
+
+def check_exactly_once(store, clients: list[SyncClient], written: dict[str, dict[str, Any]] | None = None,
+                       acked: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+    """Every mutation a device queued was logged once under its (device, seq) with the same outcome the
+    device recorded; each applied one wrote one audit entry and (for forms) one revision; every value a
+    device typed is in the revision its mutation made or in a conflict record; nothing acknowledged is lost.
+
+    ``written``: mutation_id -> {pointer: value} typed by that mutation. ``acked``: mutation_id -> the
+    first answer a device received (it must still hold)."""
+    stats: Counter[str] = Counter()
+    mutations: dict[str, tuple[str, dict[str, Any]]] = {}  # mutation_id -> (kind, server result)
+    cases: set[str] = set()
+    for c in clients:
+        for r in c.local.results():
+            logged = store.get(MUTATION_LOG, f"{c.device_id}:{r['seq']}")
+            assert logged is not None, ("acknowledged mutation missing on the server", r["mutation_id"])
+            assert logged.data["mutation_id"] == r["mutation_id"]
+            server = logged.data["result"]
+            assert effective(r["result"]) == server["status"], (r["result"], server)
+            assert r["status"] != "pending"
+            mutations[r["mutation_id"]] = (r["kind"], server)
+            stats[server["status"]] += 1
+            if server["status"] == "rejected":
+                stats[f"rejected:{r['kind']}:{server['problem']['type'].rsplit('/', 1)[-1]}"] += 1
+            if r["kind"] == "create_case" and server["status"] == "applied":
+                cases.add(server["case_id"])
+    for mid, first in (acked or {}).items():
+        assert effective(first) == mutations[mid][1]["status"], (first, mutations[mid])
+    # one audit entry per applied mutation, none for the others, none twice
+    audited: Counter[str] = Counter()
+    for case_id in cases:
+        for entry in store.audit_log(subject=case_id):
+            mid, action = entry.entry.get("mutation_id"), entry.entry.get("action")
+            if mid in mutations and action != "case.read":
+                audited[(mid, action)] += 1
+    assert all(n == 1 for n in audited.values()), [k for k, n in audited.items() if n > 1]
+    audited_ids = {mid for mid, _ in audited}
+    for mid, (kind, result) in mutations.items():
+        if result["status"] in APPLIED and kind in ("create_case", "save_submission") or (
+                kind == "transition" and "event" in result):
+            assert mid in audited_ids, ("applied mutation left no audit entry", kind, mid)
+        elif result["status"] == "rejected":
+            assert mid not in audited_ids, ("rejected mutation changed something", kind, mid)
+    # revisions: one per applied form write, the submission's version counts them, values typed are kept
+    by_mutation = {}
+    for case_id in cases:
+        sub = store.get(SUBMISSIONS, f"{case_id}.{FORM}")
+        assert sub is not None
+        revs = [store.get(REVISIONS, f"{sub.id}@{v}") for v in range(1, sub.version + 1)]
+        assert all(revs), "a revision is missing"
+        assert revs[-1].data["data"] == sub.data["data"]
+        ids = [r.data["mutation_id"] for r in revs if r.data["mutation_id"] in mutations]
+        assert len(ids) == len(set(ids)), "a mutation wrote two revisions"
+        by_mutation.update({r.data["mutation_id"]: r for r in revs})
+        stats["revisions"] += len(revs)
+    conflicts = {}
+    for doc in store.scan(CONFLICTS):
+        if doc.data["incoming_mutation"] in mutations:
+            conflicts[(doc.data["incoming_mutation"], doc.data["path"])] = doc.data
+    stats["conflicts"] = len(conflicts)
+    for mid, (kind, result) in mutations.items():
+        if kind == "save_submission" and result["status"] in APPLIED:
+            assert mid in by_mutation, ("applied form write has no revision", mid)
+            rev = by_mutation[mid]
+            for pointer, value in (written or {}).get(mid, {}).items():
+                kept = get_ptr(rev.data["data"], pointer) == value
+                recorded = (mid, pointer) in conflicts and conflicts[(mid, pointer)]["incoming"] == value
+                assert kept or recorded, ("a typed value was lost", pointer)
+                stats["values_kept" if kept else "values_in_conflicts"] += 1
+    return dict(stats)
