@@ -91,12 +91,39 @@ class Feed:
             if not batch:
                 return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": False}
             for doc in batch:
-                change = self._change_for(actor, mine, doc)
-                if change is not None:
-                    if len(changes) >= limit:
+                found = self._changes_for(actor, mine, doc)
+                if found:
+                    # a document's changes go on one page (the cursor moves per document)
+                    if changes and len(changes) + len(found) > limit:
                         return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": True}
-                    changes.append(change)
+                    changes.extend(found)
                 last = doc.seq
+
+    def _changes_for(self, actor: Actor, mine: set[str], doc: Any) -> list[dict[str, Any]]:
+        change = self._change_for(actor, mine, doc)
+        if change is None:
+            return []
+        if doc.collection == CASES and change.get("deleted"):
+            return [change, *self._dependent_tombstones(actor, doc.data)]
+        return [change]
+
+    def _dependent_tombstones(self, actor: Actor, case: dict[str, Any]) -> list[dict[str, Any]]:
+        """Losing a case loses its forms and open conflicts too: they are not changed, so without
+        these tombstones the device would keep them. Only what this actor could have seen."""
+        saw_all = actor.has_role(access.REVIEWER_ROLE, *access.COORDINATING_ROLES)
+        out = []
+        for sub_id, meta in case.get("submissions", {}).items():
+            if not saw_all and meta.get("agency_id") not in (None, actor.agency):
+                continue
+            sub = self.store.get(SUBMISSIONS, sub_id)
+            if sub is None:
+                continue
+            out.append({"entity": "submission", "id": sub.id, "version": sub.version, "deleted": True})
+            for cid in sub.data.get("open_conflicts", []):
+                c = self.store.get(CONFLICTS, cid)
+                if c is not None:
+                    out.append({"entity": "conflict", "id": c.id, "version": c.version, "deleted": True})
+        return out
 
     def _change_for(self, actor: Actor, mine: set[str], doc: Any) -> dict[str, Any] | None:
         entity = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}.get(doc.collection)
