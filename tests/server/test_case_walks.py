@@ -1,0 +1,492 @@
+"""Every path of serious_incident walked end to end over real HTTP by the demo users of CONTRACT.md,
+each logged in on their own device: the case view at every step (state, version, this caller's
+allowed events and open forms), the forbidden moves, submissions semantics and the audit trail.
+The deadline clocks are in test_case_walk_deadlines.py (they need a pinned clock)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.server.walks import (
+    AGENCIES,
+    CHILD_DOB,
+    CHILD_NAME,
+    NATIONAL,
+    SIGNERS,
+    A,
+    S,
+    T,
+    V,
+    Walk,
+    action_plan,
+    agency_return,
+    briefing,
+    delay,
+    latest,
+    problem_paths,
+    publication,
+    qa,
+    referral,
+    rr_report,
+    sin,
+    terms,
+)
+
+B, CRG, HOS, REV = "esx.business", "esx.crg", "esx.hos", "esx.reviewer"
+SCHOOL, HEALTH, POLICE = "esx.school-dsl", "esx.health-dsl", "esx.police-dsl"
+
+
+def to_rapid_review(w: Walk) -> None:
+    """referred -> sin_consideration -> rapid_review (the common start of the SIN paths)."""
+    w.run([
+        T(B, "put_to_crg", "referred"),
+        S(HOS, "sin_decision", sin()),
+        T(HOS, "notify_panel", "sin_consideration"),
+    ])
+
+
+def sign_off(event: str, requester: str = B) -> list:
+    """A step needing the three statutory partners and the scrutineer: 202, then one vote each."""
+    return [T(requester, event, {"sign_off_rapid_review": "rapid_review_sign_off",
+                                 "approve_lcspr": "lcspr_approval"}[event], 202),
+            *[A(u, event) for u in SIGNERS]]
+
+
+def test_the_lcspr_path_from_referral_to_closed(server):
+    w = Walk(server.url)
+    opened = w.open(SCHOOL)
+    assert opened["state"] == "referred" and opened["reference"].startswith("ESX-")
+    assert opened["allowed_events"] == [] and [f["form_id"] for f in opened["forms"]] == ["crg_referral"]
+    reviewer_id = w.client(REV).user["user_id"]
+    w.run([
+        # referred: only the business team puts the referral to the CRG
+        V(B, state="referred", allowed=["put_to_crg", *NATIONAL],
+          forms={"crg_referral": "final", "delay_notice": "not_started"}),
+        V(SCHOOL, allowed=[], forms={"crg_referral": "final"}),
+        V(CRG, allowed=[], forms={}),
+        T(CRG, "put_to_crg", "referred", 403),  # wrong role
+        T(B, "publish", "referred", 409),  # not an event of this state
+        T(B, "no_such_event", "referred", 422),
+        T(B, "record_national_review", "referred", comment="Panel: no national review yet"),
+        T(B, "put_to_crg", "referred"),
+        T(B, "put_to_crg", "referred", 409),  # stale expected_state
+        # sin_consideration: the LA Head of Safeguarding notifies once the SIN decision is final
+        V(HOS, state="sin_consideration", allowed=[], forms={"sin_decision": "not_started"}),
+        V(CRG, allowed=["escalate_to_statutory_leads"], forms={"sin_decision": "not_started"}),
+        T(HOS, "notify_panel", "sin_consideration", 422),  # no final SIN decision
+        S(HOS, "sin_decision", sin(), final=False),
+        T(HOS, "notify_panel", "sin_consideration", 422),  # a draft is not enough
+        V(HOS, allowed=[], forms={"sin_decision": "draft"}),
+        S(SCHOOL, "sin_decision", sin(), status=403),  # not an agency's form
+        S(HOS, "sin_decision", sin(abuse_or_neglect_known_or_suspected=False)),
+        T(HOS, "notify_panel", "sin_consideration", 422),  # the guard: criterion (b) fails
+        S(HOS, "sin_decision", sin()),  # amended by a new final
+        V(HOS, allowed=["notify_panel"], forms={"sin_decision": "final"}),
+        T(B, "notify_panel", "sin_consideration", 403),
+        T(HOS, "notify_panel", "sin_consideration"),
+        # rapid_review: each involved agency returns; the business team may record a delay notice
+        V(B, state="rapid_review", allowed=NATIONAL, forms={"delay_notice": "not_started"}),
+        V(CRG, allowed=[], forms={"rapid_review_report": "not_started"}),
+        *[V(u, allowed=[], forms={"rapid_review_agency_return": "not_started"}) for u in AGENCIES],
+        T(CRG, "start_analysis", "rapid_review", 422),  # no return yet
+        S(B, "delay_notice", delay("rapid_review_report", "2026-10-28", "2026-10-27") | {"revised_date": "2026-11-04"}),
+        V(B, forms={"delay_notice": "final"}),
+        S(SCHOOL, "rapid_review_agency_return", agency_return("esx-schools"), final=False),
+        V(SCHOOL, forms={"rapid_review_agency_return": "draft"}),
+        *[S(u, "rapid_review_agency_return", agency_return(a)) for u, a in AGENCIES.items()],
+        *[V(u, forms={"rapid_review_agency_return": "final"}) for u in AGENCIES],
+        T(B, "record_no_national_review", "rapid_review"),
+        V(CRG, allowed=["start_analysis"]),
+        T(CRG, "start_analysis", "rapid_review"),
+        # rapid_review_analysis: the report with the LCSPR decision
+        V(CRG, state="rapid_review_analysis", allowed=[], forms={"rapid_review_report": "not_started"}),
+        S(SCHOOL, "rapid_review_agency_return", agency_return("esx-schools", "Late correction.")),  # still open
+        T(CRG, "submit_for_sign_off", "rapid_review_analysis", 422),
+        S(CRG, "rapid_review_report", rr_report("commission_lcspr")),
+        V(CRG, allowed=["submit_for_sign_off"], forms={"rapid_review_report": "final"}),
+        T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
+        # rapid_review_sign_off: three partners by sector and the scrutineer, through /approvals
+        V(B, state="rapid_review_sign_off", allowed=["sign_off_rapid_review", "return_to_analysis", *NATIONAL]),
+        *[V(u, allowed=[], forms={}) for u in SIGNERS],
+        A("esx.la-lead", "sign_off_rapid_review", status=409),  # nothing requested yet: nothing to approve
+        S(CRG, "rapid_review_report", rr_report("no_lcspr"), status=409),  # locked while signing off
+        T(B, "sign_off_rapid_review", "rapid_review_sign_off", 202),
+        V("esx.la-lead", state="rapid_review_sign_off", allowed=[]),
+        A(CRG, "sign_off_rapid_review", status=403),  # not an approver
+        A(SCHOOL, "sign_off_rapid_review", status=403),
+        A("esx.la-lead", "sign_off_rapid_review"),
+        A("esx.la-lead", "sign_off_rapid_review", status=409),  # second vote by the same partner
+        A("esx.health-lead", "sign_off_rapid_review"),
+        A("esx.police-lead", "sign_off_rapid_review"),
+        V(B, state="rapid_review_sign_off"),  # still waiting for the scrutineer
+        A("esx.scrutineer", "sign_off_rapid_review"),
+        # lcspr_commissioning: terms of reference, then a lead reviewer is assigned
+        V(B, state="lcspr_commissioning", allowed=NATIONAL,
+          forms={"lcspr_terms_of_reference": "not_started", "rapid_review_report": "final",
+                 "delay_notice": "final"}),
+        T(CRG, "start_lcspr", "lcspr_commissioning", 422),
+        S(CRG, "lcspr_terms_of_reference", terms()),
+        (B, "POST", "assignments", {"user_id": "esx.reviewer"}, 422),  # a user id, not a username
+        (SCHOOL, "POST", "assignments", {"user_id": reviewer_id}, 403),
+        (B, "POST", "assignments", {"user_id": reviewer_id}, 200),
+        V(B, assigned_reviewers=[reviewer_id]),
+        T(CRG, "start_lcspr", "lcspr_commissioning"),
+        # lcspr_in_progress -> QA returns it -> resubmitted -> QA approves
+        V(REV, state="lcspr_in_progress", allowed=["submit_draft"], forms={}),
+        V(CRG, allowed=[], forms={"lcspr_terms_of_reference": "final"}),
+        S(CRG, "lcspr_quality_assurance", qa("approve_for_sign_off"), status=409),  # not open yet
+        T(REV, "submit_draft", "lcspr_in_progress"),
+        V(CRG, state="lcspr_quality_assurance", allowed=[], forms={"lcspr_quality_assurance": "not_started"}),
+        V(REV, allowed=[], forms={}),
+        T(REV, "complete_quality_assurance", "lcspr_quality_assurance", 403),
+        S(CRG, "lcspr_quality_assurance", qa("return_to_reviewer")),
+        T(CRG, "complete_quality_assurance", "lcspr_quality_assurance"),
+        V(REV, state="lcspr_in_progress", allowed=["submit_draft"]),
+        S(CRG, "lcspr_quality_assurance", qa("approve_for_sign_off"), status=409),  # locked after
+        T(REV, "submit_draft", "lcspr_in_progress"),
+        S(CRG, "lcspr_quality_assurance", qa("approve_for_sign_off")),  # a fresh QA for this round
+        T(CRG, "complete_quality_assurance", "lcspr_quality_assurance"),
+        # lcspr_approval: the same four approvals
+        V(CRG, state="lcspr_approval", allowed=["approve_lcspr", "return_for_revision"], forms={}),
+        *sign_off("approve_lcspr", CRG),
+        # pre_publication -> deferred -> resumed -> published
+        V(B, state="pre_publication", allowed=["defer_publication", *NATIONAL],
+          forms={"publication_record": "not_started", "delay_notice": "final"}),
+        T(B, "publish", "pre_publication", 422),
+        T(B, "defer_publication", "pre_publication"),
+        V(B, state="publication_deferred", allowed=["resume_publication", *NATIONAL]),
+        T(B, "publish", "publication_deferred", 409),
+        T(B, "record_national_review", "publication_deferred"),
+        T(B, "resume_publication", "publication_deferred"),
+        S(B, "publication_record", publication(), final=False),
+        T(B, "publish", "pre_publication", 422),
+        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-10")),
+        V(B, allowed=["defer_publication", "publish", *NATIONAL]),
+        T(B, "publish", "pre_publication"),
+        # published -> action plan monitoring -> concluded only when every action is implemented
+        V(B, state="published", allowed=["start_monitoring", *NATIONAL],
+          forms={"publication_record": "final", "action_plan": "not_started", "delay_notice": "final"}),
+        V(SCHOOL, forms={"action_plan": "not_started"}),
+        T(B, "start_monitoring", "published"),
+        S(SCHOOL, "action_plan", action_plan("open", "in_progress")),
+        V(B, state="action_plan_monitoring", allowed=NATIONAL),
+        T(B, "conclude", "action_plan_monitoring", 422),
+        S(B, "action_plan", action_plan("implemented", "in_progress")),
+        T(B, "conclude", "action_plan_monitoring", 422),
+        S(SCHOOL, "action_plan", action_plan("implemented", "implemented")),
+        V(B, allowed=["conclude", *NATIONAL]),
+        T(SCHOOL, "conclude", "action_plan_monitoring", 403),
+        T(B, "conclude", "action_plan_monitoring"),
+        # concluded stays open until the reflective learning event
+        V(B, state="concluded", allowed=["close_after_reflective_learning", *NATIONAL],
+          forms={"action_plan": "final", "delay_notice": "final"}),
+        S(SCHOOL, "action_plan", action_plan("implemented", "implemented"), status=403),
+        T(B, "close_after_reflective_learning", "concluded"),
+        V(B, state="closed", allowed=[], forms={}),
+        T(B, "record_national_review", "closed", 409),  # not from a final state
+        S(B, "delay_notice", delay(), status=409),  # every form is locked now
+        S(B, "action_plan", action_plan("implemented"), status=409),
+    ])
+    assert w.states == [
+        "referred", "sin_consideration", "rapid_review", "rapid_review_analysis", "rapid_review_sign_off",
+        "lcspr_commissioning", "lcspr_in_progress", "lcspr_quality_assurance", "lcspr_in_progress",
+        "lcspr_quality_assurance", "lcspr_approval", "pre_publication", "publication_deferred", "pre_publication",
+        "published", "action_plan_monitoring", "concluded", "closed",
+    ]  # fmt: skip
+    final = w.view(B)
+    # the national-review decisions are in the state history, each keeping the state it was made in
+    recorded = [(h["event"], h["state"]) for h in final["state_history"] if h["event"] in NATIONAL]
+    assert recorded == [("record_national_review", "referred"), ("record_no_national_review", "rapid_review"),
+                        ("record_national_review", "publication_deferred")]
+    assert [h["event"] for h in final["state_history"] if h["event"] not in NATIONAL][1:] == [
+        "put_to_crg", "notify_panel", "start_analysis", "submit_for_sign_off", "sign_off_rapid_review",
+        "start_lcspr", "submit_draft", "complete_quality_assurance", "submit_draft", "complete_quality_assurance",
+        "approve_lcspr", "defer_publication", "resume_publication", "publish", "start_monitoring", "conclude",
+        "close_after_reflective_learning",
+    ]  # fmt: skip
+    assert {d["name"]: d["status"] for d in final["deadlines"]} == {
+        "sin_notification": "met", "rapid_review_report": "met", "lcspr_publication": "met",
+        "pre_publication_copies": "met", "publication_availability": "pending", "reflective_learning_event": "met",
+    }  # fmt: skip
+    check_history(w)
+
+
+def check_history(w: Walk) -> None:
+    """Who, role, device and what for every write; ids only, never the child's name or birth date."""
+    body = w.client(B).get(w.path("history")).json()
+    writes = [e for e in body["entries"] if e["action"] != "case.read"]
+    users = {c.user["user_id"]: (c.username, c.user["roles"]) for (url, _), c in Walk._clients.items()
+             if url == w.url}
+    for e in writes:
+        username, roles = users[e["by"]]
+        assert e["roles"] == roles and e["device_id"] == f"tablet-{username}", e
+        assert e["at"] and e["what"].get("mutation_id"), e
+    fired = [(users[e["by"]][0], e["what"]["event"]) for e in writes if e["action"] == "transition.fired"]
+    assert ("esx.scrutineer", "sign_off_rapid_review") in fired  # the last approval fires the step
+    assert ("esx.reviewer", "submit_draft") in fired
+    votes = [(users[e["by"]][0], e["what"]["slot"]) for e in writes if e["action"] == "approval.approve"]
+    assert votes[:4] == [("esx.la-lead", {"role": "statutory_lead", "sector": "local_authority"}),
+                         ("esx.health-lead", {"role": "statutory_lead", "sector": "health"}),
+                         ("esx.police-lead", {"role": "statutory_lead", "sector": "police"}),
+                         ("esx.scrutineer", {"role": "independent_scrutineer", "sector": None})]
+    saves = [e["what"] for e in writes if e["action"] == "submission.save"]
+    assert [(s["status"], s["version"]) for s in saves if s["form_id"] == "sin_decision"] == [
+        ("draft", 1), ("final", 2), ("final", 3)]  # every save is a revision
+    text = json.dumps(body)
+    assert CHILD_NAME not in text and CHILD_DOB not in text
+    # an agency sees its own activity, not another agency's return
+    school = w.client(SCHOOL).get(w.path("history")).json()["entries"]
+    assert {e["what"].get("agency_id") for e in school if e["action"] == "submission.save"} == {None, "esx-schools"}
+
+
+def test_no_lcspr_with_an_explained_omission_and_a_rejected_sign_off(server):
+    w = Walk(server.url)
+    w.open(B, referral(agencies=["esx-schools", "uh-sussex"]))
+    to_rapid_review(w)
+    # police are not involved: the case does not even exist for them
+    problem = w.step(*S(POLICE, "rapid_review_agency_return", agency_return("sussex-police"), status=404))
+    assert problem["type"].endswith("/case-not-found")
+    w.run([
+        S(SCHOOL, "rapid_review_agency_return", agency_return("esx-schools")),
+        V(CRG, allowed=[]),  # uh-sussex has not returned
+        T(CRG, "start_analysis", "rapid_review", 422),
+        # the CRG goes ahead, explaining the missing return in a final report
+        S(CRG, "rapid_review_report", rr_report("no_lcspr", omissions=None), final=False),
+        T(CRG, "start_analysis", "rapid_review", 422),  # a draft explains nothing
+        S(CRG, "rapid_review_report", rr_report("no_lcspr", omissions="The hospital's return is late.")),
+        V(CRG, allowed=["start_analysis"]),
+        T(CRG, "start_analysis", "rapid_review"),
+        T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
+        T(CRG, "sign_off_rapid_review", "rapid_review_sign_off", 202),
+        A("esx.la-lead", "sign_off_rapid_review"),
+        A("esx.police-lead", "sign_off_rapid_review", "reject", comment="Agency omissions need more detail."),
+    ])
+    rejected = w.check_view(B, state="rapid_review_sign_off", pending_approvals=None)
+    assert rejected["last_rejection"]["reasons"] == "Agency omissions need more detail."
+    assert rejected["last_rejection"]["sector"] == "police" and rejected["last_rejection"]["event"] == (
+        "sign_off_rapid_review")
+    w.run([
+        A("esx.health-lead", "sign_off_rapid_review", status=409),  # the request was closed by the rejection
+        T(B, "return_to_analysis", "rapid_review_sign_off"),
+        V(CRG, state="rapid_review_analysis", allowed=["submit_for_sign_off"]),
+        S(CRG, "rapid_review_report", rr_report("no_lcspr", omissions="The hospital's return is late; "
+                                                "the hospital confirmed no contact in the period.")),
+        T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
+        *sign_off("sign_off_rapid_review"),
+        V(B, state="learning_dissemination", allowed=NATIONAL,
+          forms={"learning_briefing": "not_started", "rapid_review_report": "final", "delay_notice": "not_started"}),
+        T(B, "complete_dissemination", "learning_dissemination", 422),
+        S(B, "learning_briefing", briefing()),
+        V(B, allowed=["complete_dissemination", *NATIONAL]),
+        T(B, "complete_dissemination", "learning_dissemination"),
+        V(B, state="closed", allowed=[], forms={}),
+    ])
+    assert w.states[-4:] == ["rapid_review_analysis", "rapid_review_sign_off", "learning_dissemination", "closed"]
+    deadlines = {d["name"]: d for d in w.view(B)["deadlines"]}
+    assert deadlines["rapid_review_report"]["status"] == "met"
+    assert deadlines["rapid_review_report"]["stopped_on"] == "2026-10-20"  # sent_to_panel_on
+
+
+def test_do_not_notify_goes_to_other_action_then_closed(server):
+    w = Walk(server.url)
+    w.open(HOS, referral())
+    w.run([
+        T(B, "put_to_crg", "referred"),
+        S(CRG, "sin_decision", sin("do_not_notify")),
+        T(HOS, "notify_panel", "sin_consideration", 422),  # the decision says do_not_notify
+        V(CRG, allowed=["escalate_to_statutory_leads", "decide_not_to_notify"]),
+        T(B, "decide_not_to_notify", "sin_consideration", 403),
+        T(CRG, "decide_not_to_notify", "sin_consideration"),
+        V(B, state="other_action", allowed=["close_other_action", *NATIONAL],
+          forms={"sin_decision": "final", "delay_notice": "not_started"}),
+        V(HOS, allowed=[], forms={}),
+        S(HOS, "sin_decision", sin("do_not_notify"), status=403),
+        T(B, "close_other_action", "other_action"),
+        V(B, state="closed", allowed=[]),
+    ])
+    assert w.states == ["referred", "sin_consideration", "other_action", "closed"]
+    # the SIN clock stopped on entering other_action (today, weeks after aware + 5 working days): missed
+    [sin_clock] = w.view(B)["deadlines"]
+    assert (sin_clock["name"], sin_clock["due"], sin_clock["status"]) == ("sin_notification", "2026-10-12", "missed")
+    assert sin_clock["stopped_on"] == w.view(B)["state_history"][-2]["entered_at"][:10]
+
+
+def test_close_other_action_needs_the_alternative_action(server):
+    w = Walk(server.url)
+    w.open(B, referral())
+    no_alternative = sin("do_not_notify")
+    del no_alternative["alternative_action"]
+    problem = w.run([T(B, "put_to_crg", "referred"),
+                     S(CRG, "sin_decision", no_alternative, status=422)])[-1]
+    assert "/payload/data/alternative_action" in problem_paths(problem)  # the form itself requires it
+
+
+def split_decision(w: Walk, decision: str, target: str) -> None:
+    event = "notify_panel" if decision == "notify" else "decide_not_to_notify"
+    views = [{"row_id": f"lead-{p}", "partner": p, "lead_name": "Lead", "view": v, "reasoning": "Recorded."}
+             for p, v in (("local_authority", "notify"), ("health", "notify"), ("police", "do_not_notify"))]
+    w.run([
+        T(B, "put_to_crg", "referred"),
+        T(CRG, "escalate_to_statutory_leads", "sin_consideration"),
+        V("esx.la-lead", state="sin_escalated", allowed=[], forms={"sin_decision": "not_started"}),
+        S("esx.health-lead", "sin_decision", sin(decision, leads_agreed=False, split_decision=views[:2]), final=False),
+        S("esx.la-lead", "sin_decision", sin(decision, leads_agreed=False, split_decision=views)),
+        T(HOS, event, "sin_escalated", 202),
+    ])
+    pending = w.check_view(HOS, state="sin_escalated", allowed=[event])["pending_approvals"]  # may ask again
+    assert (pending["event"], pending["target"], pending["you_can_vote"]) == (event, target, False)
+    assert [m["sector"] for m in pending["missing"]] == ["local_authority", "health", "police"]
+    assert w.view("esx.police-lead")["pending_approvals"]["you_can_vote"] is True
+    w.run([
+        A("esx.scrutineer", event, status=403),  # not one of the three partners
+        A(CRG, event, status=403),
+        A("esx.health-lead", event),
+        A("esx.health-lead", event, status=409),
+        A("esx.la-lead", event),
+        V(B, state="sin_escalated"),
+        T(HOS, event, "sin_escalated", 202),  # asking again keeps the votes
+        A("esx.police-lead", event),
+        V(B, state=target),
+    ])
+    assert w.states == ["referred", "sin_consideration", "sin_escalated", target]
+
+
+def test_split_decision_escalated_the_leads_decide_to_notify(server):
+    w = Walk(server.url)
+    w.open()
+    split_decision(w, "notify", "rapid_review")
+    pending = [e for e in w.client(B).get(w.path("history")).json()["entries"] if e["action"] == "approval.approve"]
+    assert [e["what"]["slot"]["sector"] for e in pending] == ["health", "local_authority", "police"]
+
+
+def test_split_decision_escalated_the_leads_decide_not_to_notify(server):
+    w = Walk(server.url)
+    w.open()
+    split_decision(w, "do_not_notify", "other_action")
+
+
+def test_looked_after_child_death_needs_sos_and_ofsted(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral(death="died", looked_after=True, looked_after_by="East Sussex County Council"))
+    problem = w.run([
+        T(B, "put_to_crg", "referred"),
+        S(HOS, "sin_decision", sin(child_status="looked_after"), status=422),  # the form asks for the dates
+    ])[-1]
+    assert {"/payload/data/sos_notified_on", "/payload/data/ofsted_notified_on"} <= problem_paths(problem)
+    # the form says "none", the referral says looked after: the guard still asks for both dates
+    refused = w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
+    assert any("SoS and Ofsted" in r for r in refused["reasons"])
+    w.run([
+        S(HOS, "sin_decision", sin(child_status="looked_after", sos_notified_on="2026-10-07",
+                                   ofsted_notified_on="2026-10-07")),
+        T(HOS, "notify_panel", "sin_consideration"),
+        V(B, state="rapid_review"),
+    ])
+
+
+def test_care_leaver_aged_18_to_24_is_notified_and_closed(server):
+    # born 2006-03-01, incident 2026-10-03: aged 20
+    w = Walk(server.url)
+    w.open(SCHOOL, referral(care_leaver=True, date_of_birth="2006-03-01"))
+    care_leaver = sin(child_status="care_leaver", sos_notified_on="2026-10-07", ofsted_notified_on="2026-10-07")
+    no_ofsted = {k: v for k, v in care_leaver.items() if k != "ofsted_notified_on"}
+    problem = w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", no_ofsted, status=422)])[-1]
+    assert problem_paths(problem) == {"/payload/data/ofsted_notified_on"}
+    # the form says "none" but the referral says care leaver: refused, with the reason
+    refused = w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
+    assert any("care leaver aged 18 or over is not a SIN" in r for r in refused["reasons"])
+    w.run([
+        S(HOS, "sin_decision", care_leaver),
+        V(HOS, allowed=["notify_panel"]),
+        T(HOS, "notify_panel", "sin_consideration"),
+        V(B, state="closed", allowed=[]),
+    ])
+    assert w.states == ["referred", "sin_consideration", "closed"]  # no rapid review, no LCSPR
+    # aged 25 at the incident: neither the care-leaver notification nor a SIN
+    old = Walk(server.url)
+    old.open(SCHOOL, referral(care_leaver=True, date_of_birth="2001-10-02"))
+    refused = old.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", care_leaver),
+                       T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
+    assert any("care leaver" in r for r in refused["reasons"])
+    # a care leaver of 17 follows the SIN route to a rapid review
+    young = Walk(server.url)
+    young.open(SCHOOL, referral(care_leaver=True, date_of_birth="2009-06-01"))
+    young.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", care_leaver),
+               T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
+
+
+def test_national_review_decision_is_recorded_from_any_open_state(server):
+    w = Walk(server.url)
+    w.open()
+    for step in (
+        [], [T(B, "put_to_crg", "referred")], [T(CRG, "escalate_to_statutory_leads", "sin_consideration")],
+    ):
+        w.run(step)
+        state = w.view(B)["state"]
+        before = w.version
+        w.run([T(CRG, "record_national_review", state, 403),
+               T(B, "record_national_review", state, comment="The Panel will run a national review."),
+               T(B, "record_no_national_review", state), V(B, state=state)])
+        assert w.version == before + 2 and w.states[-1] == state
+    history = w.client(B).get(w.path("history")).json()["entries"]
+    recorded = [e["what"] for e in history if e["action"] == "transition.fired"
+                and e["what"]["event"].startswith("record_")]
+    assert [(r["source"], r["target"]) for r in recorded][::2] == [
+        ("referred", "referred"), ("sin_consideration", "sin_consideration"), ("sin_escalated", "sin_escalated")]
+    assert all("The Panel" not in json.dumps(r) for r in recorded)  # the comment is not echoed into the audit
+
+
+def test_submissions_draft_final_revisions_versions_and_agency_returns(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral(agencies=["esx-schools", "uh-sussex"]))
+    to_rapid_review(w)
+    form = "rapid_review_agency_return"
+    saved = w.run([
+        S(SCHOOL, form, agency_return("esx-schools"), final=False),
+        S(SCHOOL, form, agency_return("esx-schools", "Second draft."), final=False),
+        S(SCHOOL, form, agency_return("esx-schools")),
+    ])
+    assert [s["version"] for s in saved] == [1, 2, 3] and len({s["submission_id"] for s in saved}) == 1
+    # a final is immutable: no going back to draft; it is amended by a new final revision
+    problem = w.step(*S(SCHOOL, form, agency_return("esx-schools"), final=False, status=409))
+    assert problem["type"].endswith("/final-is-immutable")
+    amended = w.step(*S(SCHOOL, form, agency_return("esx-schools", "Amended after a records check.")))
+    assert amended["version"] == 4 and amended["submission_id"] == saved[0]["submission_id"]
+    # one return per involved agency: the practitioner's save is a revision of the hospital's one return
+    first = w.step(*S(HEALTH, form, agency_return("uh-sussex")))
+    again = w.step(*S("esx.health-visitor", form, agency_return("uh-sussex", "Practitioner's addition.")))
+    assert again["submission_id"] == first["submission_id"] and again["version"] == first["version"] + 1
+    returns = [s for s in w.view(B)["submissions"] if s["form_id"] == form]
+    assert sorted((s["agency_id"], s["version"]) for s in returns) == [("esx-schools", 4), ("uh-sussex", 2)]
+    assert [s["agency_id"] for s in w.view(HEALTH)["submissions"] if s["form_id"] == form] == ["uh-sussex"]
+    # another agency's return: refused; an agency not involved cannot even see the case
+    assert w.step(*S(SCHOOL, form, agency_return("uh-sussex"), status=403))["type"].endswith("/not-your-agency")
+    assert w.step(*S(POLICE, form, agency_return("sussex-police"), status=404))["type"].endswith("/case-not-found")
+    # form_id@version pinned: an unknown version or form is refused with a clear problem
+    unknown = w.step(*S(SCHOOL, form, agency_return("esx-schools"), version=99, status=422))
+    assert unknown["type"].endswith("/unknown-form-version") and problem_paths(unknown) == {"/payload/form_version"}
+    assert sorted(unknown["available_versions"]) == [1, 2]
+    nosuch = w.step(*(SCHOOL, "POST", "submissions", {"form_id": "no_such_form", "form_version": 1, "data": {},
+                                                     "status": "final"}, 422))
+    assert nosuch["type"].endswith("/unknown-form") and problem_paths(nosuch) == {"/payload/form_id"}
+    # v1 is still accepted until its accept_until date and stays pinned on the submission
+    w.step(*S(HEALTH, form, agency_return("uh-sussex", version=1), version=1))
+    mine = next(f for f in w.view(HEALTH)["forms"] if f["form_id"] == form)
+    assert (mine["version"], mine["latest_version"], mine["status"]) == (1, latest(form), "final")
+    # invalid data names every bad field, writes nothing
+    bad = agency_return("esx-schools")
+    bad["contact"]["email"], bad["child"]["date_of_birth"] = "nope", "2 April 2023"
+    before = w.view(B)["version"]
+    problem = w.step(*S(SCHOOL, form, bad, status=422))
+    assert problem_paths(problem) == {"/payload/data/contact/email", "/payload/data/child/date_of_birth"}
+    assert w.view(B)["version"] == before
+
+
+def test_the_referring_agency_sees_the_case_but_returns_only_if_involved(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral(agencies=["uh-sussex"]))  # the school refers; only the hospital is asked
+    to_rapid_review(w)
+    w.check_view(SCHOOL, state="rapid_review", allowed=[], forms={})
+    problem = w.step(*S(SCHOOL, "rapid_review_agency_return", agency_return("esx-schools"), status=403))
+    assert problem["type"].endswith("/agency-not-involved")
+    w.run([S(HEALTH, "rapid_review_agency_return", agency_return("uh-sussex")), V(CRG, allowed=["start_analysis"])])

@@ -1,0 +1,229 @@
+"""Walking serious_incident cases over real HTTP as the demo users, each on their own device.
+
+A walk is a list of steps; each step is ``(username, method, path, body, expected_status)`` where
+``path`` is relative to the case (``"transitions"``, ``""`` for the case view) or absolute
+(``/api/v1/...``). ``T``, ``S``, ``A``, ``V`` build the common steps; ``Walk.run`` plays them and
+checks each answer (every 4xx must be problem+json naming its fault).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from forms.registry import FormRegistry
+from tests.support import Client, assert_problem
+
+FORMS = FormRegistry.load_default()
+CHILD_NAME = "Quentin Sentinel-Walker"  # never to appear in history, problems or logs
+CHILD_DOB = "2015-06-01"
+AGENCIES = {"esx.school-dsl": "esx-schools", "esx.health-dsl": "uh-sussex", "esx.police-dsl": "sussex-police"}
+LEADS = ("esx.la-lead", "esx.health-lead", "esx.police-lead")
+SIGNERS = (*LEADS, "esx.scrutineer")
+NATIONAL = ["record_national_review", "record_no_national_review"]
+
+Step = tuple[str, str, str, Any, int]
+
+
+def latest(form_id: str) -> int:
+    return FORMS.latest(form_id).version
+
+
+def example(form_id: str, n: int = 0, version: int | None = None) -> dict:
+    return copy.deepcopy(FORMS.get(form_id, version).examples["valid"][n])
+
+
+# -- form data ------------------------------------------------------------------------------------
+def referral(aware: str = "2026-10-05", incident: str = "2026-10-03", agencies: Iterable[str] = AGENCIES.values(),
+             death: str = "seriously_harmed", **child: Any) -> dict:
+    data = example("crg_referral")
+    data["child"].update({"name": CHILD_NAME, "date_of_birth": CHILD_DOB, **child})
+    data.update({"referral_date": aware, "incident_date": incident, "la_aware_date": aware,
+                 "involved_agencies": list(agencies), "death_or_serious_harm": death})
+    data.pop("other_children", None)
+    data["other_children_in_household"] = False
+    return data
+
+
+def sin(decision: str = "notify", notified: str | None = "2026-10-07", **over: Any) -> dict:
+    data = example("sin_decision", 0)
+    data.update({"decision_date": "2026-10-06", "decision": decision, "child_status": "none"})
+    if decision == "notify":
+        data["notified_on"] = notified
+    else:
+        data.pop("notified_on", None)
+        data.update({"alternative_action": "single_agency_review",
+                     "alternative_action_reason": "Learning is confined to one agency."})
+    data.update(over)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def agency_return(agency: str, summary: str = "Two contacts before the incident.", version: int | None = None) -> dict:
+    data = example("rapid_review_agency_return", 0, version)
+    data.update({"agency_id": agency, "involvement_summary": summary})
+    data["child"].update({"name": CHILD_NAME, "date_of_birth": CHILD_DOB})
+    return data
+
+
+def rr_report(decision: str = "commission_lcspr", omissions: str | None = None, sent: str = "2026-10-20") -> dict:
+    data = example("rapid_review_report", 0 if decision == "commission_lcspr" else 1)
+    data["child"].update({"name": CHILD_NAME, "date_of_birth": CHILD_DOB})
+    data.update({"report_date": "2026-10-19", "lcspr_decision": decision, "sent_to_panel_on": sent,
+                 "all_agencies_responded": omissions is None})
+    data.pop("omissions_explained", None)
+    if decision == "commission_lcspr":
+        data.setdefault("criteria_met", ["improvements_needed"])
+        data.setdefault("key_lines_of_enquiry", ["How was the bruising responded to?"])
+    if omissions:
+        data["omissions_explained"] = omissions
+    return data
+
+
+def terms(commissioned: str = "2026-10-26") -> dict:
+    return {**example("lcspr_terms_of_reference"), "commissioned_on": commissioned}
+
+
+def qa(outcome: str) -> dict:
+    return {**example("lcspr_quality_assurance"), "reviewed_on": "2026-11-02", "outcome": outcome,
+            "comments": "The analysis of the school's contacts needs more depth."}
+
+
+def publication(planned: str = "2026-11-20", published: str | None = None, sent: str | None = None) -> dict:
+    data = {"planned_publication_date": planned, "report_type": "full"}
+    if sent:
+        data.update({"sent_to_panel_on": sent, "sent_to_sos_on": sent, "sent_to_ofsted_on": sent})
+    if published:
+        data.update({"published_on": published, "url": "https://scp.example.org/lcspr", "nspcc_repository": True,
+                     "reviewer_named": True})
+    return data
+
+
+def action_plan(*statuses: str, signed: str | None = "2026-11-10") -> dict:
+    rows = []
+    for i, status in enumerate(statuses):
+        row = {"row_id": f"a{i}", "description": f"Action {i}.", "owner_agency": "esx-schools",
+               "due_date": "2027-06-30", "status": status}
+        if status == "implemented":
+            row.update({"evidence": "Audit completed.", "implemented_on": "2026-11-12"})
+        rows.append(row)
+    data = {"review_reference": "LCSPR walk", "actions": rows}
+    if signed:
+        data.update({"signed_off_on": signed, "signed_off_by": "Statutory safeguarding leads"})
+    return data
+
+
+def briefing() -> dict:
+    data = example("learning_briefing")
+    data["dissemination"][0]["date"] = "2026-10-30"
+    data["approved_on"] = "2026-10-29"
+    return data
+
+
+def delay(deadline: str = "sin_notification", due: str = "2026-10-12", told: str = "2026-10-13") -> dict:
+    return {"deadline": deadline, "due_date": due, "reason": "Returns were late.", "panel_informed_on": told}
+
+
+# -- steps ---------------------------------------------------------------------------------------------
+def T(user: str, event: str, expected_state: str, status: int = 200, comment: str | None = None) -> Step:
+    body = {"event": event, "expected_state": expected_state}
+    if comment:
+        body["comment"] = comment
+    return (user, "POST", "transitions", body, status)
+
+
+def S(user: str, form_id: str, data: dict, final: bool = True, status: int = 200, version: int | None = None) -> Step:
+    return (user, "POST", "submissions", {"form_id": form_id, "form_version": version or latest(form_id),
+                                          "data": data, "status": "final" if final else "draft"}, status)
+
+
+def A(user: str, event: str, decision: str = "approve", status: int = 200, comment: str | None = None) -> Step:
+    body = {"event": event, "decision": decision}
+    if comment:
+        body["comment"] = comment
+    return (user, "POST", "approvals", body, status)
+
+
+def V(user: str, **expect: Any) -> Step:
+    """Check the case view as ``user`` sees it (state, allowed_events, forms...)."""
+    return (user, "VIEW", "", expect, 200)
+
+
+class Walk:
+    """One case walked by many users; clients (one device each) are shared per server."""
+
+    _clients: dict[tuple[str, str], Client] = {}
+
+    def __init__(self, url: str):
+        self.url = url
+        self.case_id: str | None = None
+        self.version = 0
+        self.states: list[str] = []
+
+    def client(self, username: str) -> Client:
+        key = (self.url, username)
+        if key not in self._clients:
+            self._clients[key] = Client(self.url, username, device_id=f"tablet-{username}")
+        return self._clients[key]
+
+    def open(self, user: str = "esx.school-dsl", data: dict | None = None, status: int = 201) -> dict:
+        r = self.client(user).post("/api/v1/cases", json={"case_type": "serious_incident", "referral": {
+            "form_id": "crg_referral", "form_version": latest("crg_referral"), "data": data or referral()}})
+        if status != 201:
+            return assert_problem(r, status)
+        assert r.status_code == 201, r.text
+        view = r.json()
+        self.case_id, self.version, self.states = view["case_id"], view["version"], [view["state"]]
+        return view
+
+    def path(self, path: str) -> str:
+        return path if path.startswith("/") else f"/api/v1/cases/{self.case_id}" + (f"/{path}" if path else "")
+
+    def view(self, user: str) -> dict:
+        r = self.client(user).get(self.path(""))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def run(self, steps: Iterable[Step]) -> list[Any]:
+        return [self.step(*s) for s in steps]
+
+    def step(self, user: str, method: str, path: str, body: Any, expected: int) -> Any:
+        if method == "VIEW":
+            return self.check_view(user, **body)
+        client = self.client(user)
+        r = client.post(self.path(path), json=body) if method == "POST" else client.get(self.path(path))
+        where = f"{user} {method} {path} {body.get('event') or body.get('form_id') if isinstance(body, dict) else ''}"
+        if expected >= 400:
+            problem = assert_problem(r, expected)
+            assert CHILD_NAME not in r.text and CHILD_DOB not in r.text, where
+            return problem
+        assert r.status_code == expected, (where, r.status_code, r.text)
+        out = r.json()
+        if path in ("transitions", "approvals"):
+            # every applied step moves the version on; asking again for pending approvals changes nothing
+            assert out["version"] > self.version or expected == 202 and out["version"] == self.version, (
+                where, out["version"], self.version)
+            self.version = out["version"]
+            if out["state"] != self.states[-1]:
+                self.states.append(out["state"])
+        return out
+
+    def check_view(self, user: str, **expect: Any) -> dict:
+        """``state``, ``allowed`` (exact list), ``forms`` ({form_id: status} exactly), ``version``
+        (exact) or any other key of the view (exact)."""
+        view = self.view(user)
+        for key, want in expect.items():
+            if key == "allowed":
+                assert view["allowed_events"] == want, (user, view["state"], view["allowed_events"], want)
+            elif key == "forms":
+                got = {f["form_id"]: f["status"] for f in view["forms"]}
+                assert got == want, (user, view["state"], got, want)
+                for f in view["forms"]:  # every open form names its pinned version
+                    assert isinstance(f["version"], int) and f["version"] <= f["latest_version"]
+            else:
+                assert view[key] == want, (user, key, view[key], want)
+        return view
+
+
+def problem_paths(problem: dict) -> set[str]:
+    return {e["path"] for e in problem.get("errors", [])}
