@@ -228,6 +228,27 @@ def test_agency_returns_are_seen_only_by_their_agency_and_the_partnership(world,
     assert f"{a}.crg_referral" in seen and f"{a}.sin_decision" in seen
 
 
+NOT_FOUND, READ_ONLY = (404, "case-not-found"), (403, "case-read-only")
+AGENCY_RETURNS = [("esx.business", {"esx-schools", "uh-sussex"}), ("esx.hos", {"esx-schools", "uh-sussex"}),
+                  ("esx.reviewer", {"esx-schools", "uh-sussex"}), ("esx.school-dsl", {"esx-schools"}),
+                  ("esx.health-visitor", {"uh-sussex"}), ("wsx.business", (403, "agency-returns-not-shared")),
+                  *[(u, NOT_FOUND) for u in ("esx.admin", SECOND_REVIEWER, "esx.police-dsl", "wsx.school-dsl")]]
+
+
+@pytest.mark.parametrize(("user", "expected"), AGENCY_RETURNS, ids=[u for u, _ in AGENCY_RETURNS])
+def test_agency_returns_view(world, user, expected):
+    """GET /cases/{id}/agency-returns: the partnership sees every agency, an agency only itself, an
+    invited partnership nothing (403: it sees the case), anyone else 404."""
+    r = world.dev(user).get(f"/api/v1/cases/{world.cases['A']}/agency-returns")
+    if isinstance(expected, set):
+        view = ok(r)
+        assert {a["agency_id"] for a in view["agencies"]} == expected
+        assert {e["agency_id"] for e in view["chronology"]} <= expected
+        return
+    body = assert_problem(r, *expected)
+    assert SENTINEL_NAME not in str(body) and world.refs["A"] not in str(body)
+
+
 def test_the_invited_partnership_reads_but_never_writes(world):
     view = ok(world.dev("wsx.business").get(f"/api/v1/cases/{world.cases['A']}"))
     assert view["allowed_events"] == [] and view["forms"] == []
@@ -244,10 +265,10 @@ def _payload(w: World, kind: str) -> dict:
         "invite_partnership": {"partnership": "brighton-hove"},
         "resolve_conflict": {"conflict_id": w.conflicts[0], "choose": "incoming"},
         "sign_off": {"event": "sign_off_rapid_review", "expected_state": "rapid_review"},
+        "request_amendment": {"agency_id": "esx-schools", "reasons": "Please add the missing chronology."},
     }[kind]
 
 
-NOT_FOUND, READ_ONLY = (404, "case-not-found"), (403, "case-read-only")
 ROLE, NOT_APPROVER = (403, "forbidden-role"), (403, "not-an-approver")
 HIDDEN = {"esx.admin": NOT_FOUND, SECOND_REVIEWER: NOT_FOUND, "esx.police-dsl": NOT_FOUND,
           "wsx.school-dsl": NOT_FOUND}
@@ -270,6 +291,9 @@ WRITE_CELLS = [
     *[("resolve_conflict", "A", u, e) for u, e in {
         **HIDDEN, "wsx.business": READ_ONLY, "esx.health-dsl": (404, "conflict-not-found"),
         "esx.business": ROLE, "esx.reviewer": ROLE}.items()],
+    *[("request_amendment", "A", u, e) for u, e in {
+        **HIDDEN, "wsx.business": READ_ONLY, "esx.school-dsl": ROLE, "esx.health-dsl": ROLE, "esx.reviewer": ROLE,
+        "esx.la-lead": ROLE}.items()],
 ]
 
 
@@ -284,6 +308,9 @@ def _send(w: World, channel: str, user: str, kind: str, case_id: str | None, pay
         return 200, result
     if mkind == "create_case":
         r = dev.post("/api/v1/cases", {**payload, "case_id": case_id})
+    elif mkind == "request_amendment":
+        r = dev.post(f"/api/v1/cases/{case_id}/agency-returns/{payload['agency_id']}/amendment-requests",
+                     {"reasons": payload["reasons"]})
     else:
         r = dev.post(f"/api/v1/cases/{case_id}/{PATHS[mkind]}", payload)
     if r.status_code >= 400:
@@ -329,6 +356,8 @@ def _right(w: World, kind: str) -> tuple[str, str | None, dict, str]:
         return "esx.la-lead", w.cases["B"], _payload(w, "approve"), "sin_escalated"
     if kind == "resolve_conflict":
         return "esx.school-dsl", w.cases["A"], {"conflict_id": w.conflicts[1], "choose": "kept"}, "rapid_review"
+    if kind == "request_amendment":
+        return "esx.crg", w.cases["A"], _payload(w, kind), "rapid_review"
     case_id = w.dev("esx.school-dsl").open_case()
     if kind == "transition":
         return "esx.business", case_id, {"event": "put_to_crg", "expected_state": "referred"}, "sin_consideration"
@@ -338,7 +367,7 @@ def _right(w: World, kind: str) -> tuple[str, str | None, dict, str]:
 
 
 RIGHT = ["create_case", "save_submission", "transition", "assign_reviewer", "invite_partnership", "approve",
-         "resolve_conflict"]
+         "resolve_conflict", "request_amendment"]
 
 
 @pytest.mark.parametrize("kind", RIGHT)
