@@ -6,7 +6,8 @@ a time with rising seqs, so nothing can appear later below a cursor already hand
 cursor is opaque and signed: ``{store id, seq, definitions hash}``. A cursor the server cannot
 honour (forged, another store, ahead of this store after a restore) gets 410 ``cursor-reset``: the
 client wipes its replica and pulls from the empty cursor. An entity the caller could see before
-and no longer can (access removed, reassigned) comes as a tombstone.
+and no longer can (access removed, reassigned) comes as a tombstone; a case's tombstone brings
+those of its forms and open conflicts with it (they did not change, so nothing else would).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class Feed:
         mine = access.principals(actor)
         last = after
         while True:
-            batch = self.store.changes_since(last, SCAN_BATCH)
+            # read about as many documents as the page still needs: every one read is parsed
+            batch = self.store.changes_since(last, min(SCAN_BATCH, max(64, limit - len(changes) + 1)))
             if not batch:
                 return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": False}
             for doc in batch:
