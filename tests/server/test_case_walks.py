@@ -1,12 +1,22 @@
 """Every path of serious_incident walked end to end over real HTTP by the demo users of CONTRACT.md,
 each logged in on their own device: the case view at every step (state, version, this caller's
 allowed events and open forms), the forbidden moves, submissions semantics and the audit trail.
-The deadline clocks are in test_case_walk_deadlines.py (they need a pinned clock)."""
+The deadline clocks run on an in-process app whose clock the test pins and steps."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import threading
 
+import holidays
+import pytest
+from werkzeug.serving import make_server
+
+from server.app import create_app
+from server.config import Settings
+from server.demo import load_demo
+from sync.clock import LONDON, Clock
 from tests.server.walks import (
     AGENCIES,
     CHILD_DOB,
@@ -30,7 +40,9 @@ from tests.server.walks import (
     rr_report,
     sin,
     terms,
+    to_pre_publication,
 )
+from tests.support import DEMO_PASSWORD
 
 B, CRG, HOS, REV = "esx.business", "esx.crg", "esx.hos", "esx.reviewer"
 SCHOOL, HEALTH, POLICE = "esx.school-dsl", "esx.health-dsl", "esx.police-dsl"
@@ -490,3 +502,164 @@ def test_the_referring_agency_sees_the_case_but_returns_only_if_involved(server)
     problem = w.step(*S(SCHOOL, "rapid_review_agency_return", agency_return("esx-schools"), status=403))
     assert problem["type"].endswith("/agency-not-involved")
     w.run([S(HEALTH, "rapid_review_agency_return", agency_return("uh-sussex")), V(CRG, allowed=["start_analysis"])])
+
+
+# -- deadlines over HTTP with a pinned clock --------------------------------------------------------
+class PinnedApp:
+    """The real app in this process (so the test can step its clock), served on a loopback port."""
+
+    def __init__(self, tmp_path, when: dt.date):
+        settings = Settings(data_dir=tmp_path / "data", demo=True, demo_password=DEMO_PASSWORD)
+        self.clock = Clock(dt.datetime.combine(when, dt.time(10), tzinfo=LONDON))
+        self.app = create_app(settings, clock=self.clock)
+        self.services = self.app.extensions["caseflow"]
+        load_demo(self.services.accounts, DEMO_PASSWORD)
+        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.http.server_port}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def on(self, day: str) -> None:
+        self.clock.set(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(10), tzinfo=LONDON))
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.services.store.close()
+
+
+@pytest.fixture(scope="module")
+def pinned_app(tmp_path_factory):
+    app = PinnedApp(tmp_path_factory.mktemp("pinned"), dt.date(2026, 12, 21))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def pinned(pinned_app):
+    """The shared pinned app, its clock set to the test's first day (each test opens its own cases)."""
+
+    def start(day: str) -> PinnedApp:
+        pinned_app.on(day)
+        return pinned_app
+
+    return start
+
+
+ENGLAND = holidays.country_holidays("GB", subdiv="ENG", years=range(2026, 2028))
+
+
+def cross_check(start: str, n: int) -> str:
+    """The nth working day after ``start`` counted with the ``holidays`` package (a second opinion)."""
+    day, left = dt.date.fromisoformat(start), n
+    while left:
+        day += dt.timedelta(days=1)
+        left -= day.weekday() < 5 and day not in ENGLAND
+    return day.isoformat()
+
+
+def clocks(w: Walk, user: str = B) -> dict[str, tuple[str, str]]:
+    return {d["name"]: (d["due"], d["status"]) for d in w.view(user)["deadlines"]}
+
+
+def overdue_ids(w: Walk, flag: str = "true") -> set[str]:
+    r = w.client(B).get("/api/v1/cases", params={"overdue": flag})
+    assert r.status_code == 200, r.text
+    return {c["case_id"] for c in r.json()["cases"]}
+
+
+def test_sin_and_rapid_review_clocks_across_christmas_and_new_year(pinned):
+    app = pinned("2026-12-21")
+    w = Walk(app.url)
+    w.open(SCHOOL, referral(aware="2026-12-21", incident="2026-12-19"))
+    # Mon 21 Dec + 5 working days: 22, 23, 24, (25 Christmas, 26 Sat, 27 Sun, 28 Boxing Day
+    # substitute), 29, 30 -> Wed 30 Dec 2026
+    assert clocks(w) == {"sin_notification": ("2026-12-30", "pending")} and cross_check("2026-12-21", 5) == "2026-12-30"
+    assert clocks(w, SCHOOL) == clocks(w)  # the referrer sees the same clock
+    for day, status in (("2026-12-23", "pending"), ("2026-12-24", "due_soon"),  # 2 working days before: 24, 29
+                        ("2026-12-30", "due_soon"), ("2026-12-31", "overdue")):
+        app.on(day)
+        assert clocks(w)["sin_notification"] == ("2026-12-30", status), day
+        assert (w.case_id in overdue_ids(w)) == (status == "overdue"), day
+        assert (w.case_id in overdue_ids(w, "false")) == (status != "overdue"), day
+    # the referrer amends the date the LA became aware: the clock is recomputed from it
+    # Wed 23 Dec + 5: 24, 29, 30, 31, (1 Jan New Year's Day, 2-3 weekend), 4 -> Mon 4 Jan 2027
+    amended = referral(aware="2026-12-23", incident="2026-12-19")
+    w.run([S(SCHOOL, "crg_referral", amended)])
+    assert clocks(w)["sin_notification"] == ("2027-01-04", "due_soon") and cross_check("2026-12-23", 5) == "2027-01-04"
+    assert w.case_id not in overdue_ids(w)
+    app.on("2027-01-05")
+    assert clocks(w)["sin_notification"] == ("2027-01-04", "overdue") and w.case_id in overdue_ids(w)
+    # notified a day late: the clock stops as missed; the rapid-review clock starts on the SIN date
+    # Tue 5 Jan 2027 + 15 working days (no holidays): 6-8, 11-15, 18-22, 25, 26 -> Tue 26 Jan 2027
+    w.run([
+        T(B, "put_to_crg", "referred"),
+        S(B, "delay_notice", delay("sin_notification", "2027-01-04", "2027-01-05")),
+        S(HOS, "sin_decision", sin(notified="2027-01-05", decision_date="2027-01-05")),
+        T(HOS, "notify_panel", "sin_consideration"),
+    ])
+    assert clocks(w) == {"sin_notification": ("2027-01-04", "missed"), "rapid_review_report": ("2027-01-26", "pending")}
+    assert cross_check("2027-01-05", 15) == "2027-01-26" and w.case_id not in overdue_ids(w)
+
+
+def test_a_sin_in_time_and_the_rapid_review_clock_over_new_year(pinned):
+    app = pinned("2026-12-21")
+    w = Walk(app.url)
+    w.open(SCHOOL, referral(aware="2026-12-21", incident="2026-12-19", agencies=["esx-schools"]))
+    app.on("2026-12-23")
+    w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(notified="2026-12-23")),
+           T(HOS, "notify_panel", "sin_consideration")])
+    # Wed 23 Dec 2026 + 15: 24, 29, 30, 31, 4-8 Jan, 11-15, 18 -> Mon 18 Jan 2027 (25, 28 Dec, 1 Jan skipped)
+    assert clocks(w) == {"sin_notification": ("2026-12-30", "met"), "rapid_review_report": ("2027-01-18", "pending")}
+    assert cross_check("2026-12-23", 15) == "2027-01-18"
+    app.on("2027-01-14")
+    assert clocks(w)["rapid_review_report"] == ("2027-01-18", "due_soon")  # 2 working days before: 15, 14
+    app.on("2027-01-19")
+    assert clocks(w)["rapid_review_report"] == ("2027-01-18", "overdue") and w.case_id in overdue_ids(w)
+    late = rr_report("no_lcspr", sent="2027-01-19") | {"report_date": "2027-01-19"}
+    w.run([S(SCHOOL, "rapid_review_agency_return", agency_return("esx-schools")),
+           S(CRG, "rapid_review_report", late)])
+    assert clocks(w)["rapid_review_report"] == ("2027-01-18", "missed") and w.case_id not in overdue_ids(w)
+
+
+def test_clocks_across_easter_2027_and_a_retired_form_version(pinned):
+    app = pinned("2027-03-10")
+    w = Walk(app.url)
+    w.open(SCHOOL, referral())
+    to_pre_publication(w)
+    # commissioned Mon 26 Oct 2026 + 6 calendar months -> Mon 26 Apr 2027
+    assert clocks(w)["lcspr_publication"] == ("2027-04-26", "pending")
+    # planned publication Tue 6 Apr 2027, copies 7 working days before: 5 Apr, 2, 1, 31 Mar, 30,
+    # (29 Easter Monday, 26 Good Friday), 25, 24 -> Wed 24 Mar 2027
+    w.run([S(B, "publication_record", publication(planned="2027-04-06"))])
+    assert clocks(w)["pre_publication_copies"] == ("2027-03-24", "pending")
+    for day, status in (("2027-03-19", "pending"), ("2027-03-22", "due_soon"), ("2027-03-25", "overdue")):
+        app.on(day)
+        assert clocks(w)["pre_publication_copies"] == ("2027-03-24", status), day
+    w.run([S(B, "publication_record", publication(planned="2027-04-06", sent="2027-03-25"))])
+    assert clocks(w)["pre_publication_copies"] == ("2027-03-24", "missed")
+    # a new case on Thu 25 Mar 2027: + 5 working days skips Good Friday and Easter Monday
+    # 30, 31 Mar, 1, 2, 5 Apr -> Mon 5 Apr 2027; the SIN on the same day: + 15 -> Mon 19 Apr 2027
+    easter = Walk(app.url)
+    easter.open(SCHOOL, referral(aware="2027-03-25", incident="2027-03-24"))
+    easter.run([T(B, "put_to_crg", "referred"),
+                S(HOS, "sin_decision", sin(notified="2027-03-25", decision_date="2027-03-25")),
+                T(HOS, "notify_panel", "sin_consideration")])
+    assert clocks(easter) == {"sin_notification": ("2027-04-05", "met"),
+                              "rapid_review_report": ("2027-04-19", "pending")}
+    assert (cross_check("2027-03-25", 5), cross_check("2027-03-25", 15)) == ("2027-04-05", "2027-04-19")
+    # crg_referral v1 is accepted until 31 Mar 2027; from 1 Apr it is retired and refused by name
+    fresh = Walk(app.url)
+    fresh.open(SCHOOL, referral(aware="2027-03-25", incident="2027-03-24"))
+    v1 = referral(version=1, aware="2027-03-25", incident="2027-03-24")
+    fresh.run([S(SCHOOL, "crg_referral", v1, version=1)])
+    app.on("2027-04-01")
+    retired = fresh.step(*S(SCHOOL, "crg_referral", v1, version=1, status=422))
+    assert retired["type"].endswith("/retired-form-version") and problem_paths(retired) == {"/payload/form_version"}
+    assert "2027-03-31" in retired["detail"]
+    fresh.run([S(SCHOOL, "crg_referral", referral(aware="2027-03-25", incident="2027-03-24"))])  # the current one
+    # every save was kept as a revision, each pinned to its form version (read from the real store)
+    sub = next(s for s in fresh.view(B)["submissions"] if s["form_id"] == "crg_referral")
+    revisions = [app.services.store.get("revisions", f"{sub['submission_id']}@{n}").data
+                 for n in range(1, sub["version"] + 1)]
+    assert [(r["revision"], r["form_version"], r["status"]) for r in revisions] == [
+        (1, latest("crg_referral"), "final"), (2, 1, "final"), (3, latest("crg_referral"), "final")]
+    assert {r["device_id"] for r in revisions} == {f"tablet-{SCHOOL}"}

@@ -36,8 +36,8 @@ def example(form_id: str, n: int = 0, version: int | None = None) -> dict:
 
 # -- form data ------------------------------------------------------------------------------------
 def referral(aware: str = "2026-10-05", incident: str = "2026-10-03", agencies: Iterable[str] = AGENCIES.values(),
-             death: str = "seriously_harmed", **child: Any) -> dict:
-    data = example("crg_referral")
+             death: str = "seriously_harmed", version: int | None = None, **child: Any) -> dict:
+    data = example("crg_referral", 0, version)
     data["child"].update({"name": CHILD_NAME, "date_of_birth": CHILD_DOB, **child})
     data.update({"referral_date": aware, "incident_date": incident, "la_aware_date": aware,
                  "involved_agencies": list(agencies), "death_or_serious_harm": death})
@@ -227,3 +227,26 @@ class Walk:
 
 def problem_paths(problem: dict) -> set[str]:
     return {e["path"] for e in problem.get("errors", [])}
+
+
+def to_pre_publication(w: Walk) -> None:
+    """Drive an open case (referred) straight to pre_publication: the LCSPR path without checks."""
+    w.run([
+        ("esx.business", "POST", "transitions", {"event": "put_to_crg", "expected_state": "referred"}, 200),
+        S("esx.hos", "sin_decision", sin()),
+        T("esx.hos", "notify_panel", "sin_consideration"),
+        *[S(u, "rapid_review_agency_return", agency_return(a)) for u, a in AGENCIES.items()],
+        T("esx.crg", "start_analysis", "rapid_review"),
+        S("esx.crg", "rapid_review_report", rr_report()),
+        T("esx.crg", "submit_for_sign_off", "rapid_review_analysis"),
+        T("esx.crg", "sign_off_rapid_review", "rapid_review_sign_off", 202),
+        *[A(u, "sign_off_rapid_review") for u in SIGNERS],
+        S("esx.crg", "lcspr_terms_of_reference", terms()),
+        T("esx.crg", "start_lcspr", "lcspr_commissioning"),
+        T("esx.business", "submit_draft", "lcspr_in_progress"),
+        S("esx.crg", "lcspr_quality_assurance", qa("approve_for_sign_off")),
+        T("esx.crg", "complete_quality_assurance", "lcspr_quality_assurance"),
+        T("esx.crg", "approve_lcspr", "lcspr_approval", 202),
+        *[A(u, "approve_lcspr") for u in SIGNERS],
+    ])
+    assert w.states[-1] == "pre_publication", w.states
