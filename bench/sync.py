@@ -430,6 +430,7 @@ def main() -> None:
     ap.add_argument("--mutations", type=int, default=None,
                     help="mutations per configuration at batch 50 (fewer at smaller batches)")
     ap.add_argument("--pull-pages", type=int, default=300)
+    ap.add_argument("--pull-only", action="store_true", help="skip the push configurations")
     ap.add_argument("--dir", default=None, help="parent directory for the temp data (default: system temp)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", action="store_true", help="cProfile the push and pull paths in-process instead")
@@ -459,7 +460,7 @@ def main() -> None:
             fills[size] = info
             print(f"prefill {size}: {info['docs']:,} documents ({info['cases']:,} cases, ~{info['per_case']:.1f} "
                   f"documents each, {info['audit']:,} audit entries) in {info['seconds']:.1f} s", flush=True)
-            for n_dev in args.devices:
+            for n_dev in [] if args.pull_only else args.devices:
                 for batch in args.batches:
                     mutations = {1: at50 // 8, 10: at50 // 3}.get(batch, at50)
                     r = run_push(pristine, root, info, n_dev, batch, mutations, forms, rng)

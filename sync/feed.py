@@ -86,6 +86,7 @@ class Feed:
         after, defs_sent = self.decode_cursor(cursor)
         changes: list[dict[str, Any]] = [] if defs_sent else list(self.definitions)
         mine = access.principals(actor)
+        cases: dict[str, Any] = {}  # a case's forms and alerts sit near it in the feed: read it once a page
         last = after
         while True:
             # read about as many documents as the page still needs: every one read is parsed
@@ -93,7 +94,7 @@ class Feed:
             if not batch:
                 return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": False}
             for doc in batch:
-                found = self._changes_for(actor, mine, doc)
+                found = self._changes_for(actor, mine, doc, cases)
                 if found:
                     # a document's changes go on one page (the cursor moves per document)
                     if changes and len(changes) + len(found) > limit:
@@ -101,8 +102,9 @@ class Feed:
                     changes.extend(found)
                 last = doc.seq
 
-    def _changes_for(self, actor: Actor, mine: set[str], doc: Any) -> list[dict[str, Any]]:
-        change = self._change_for(actor, mine, doc)
+    def _changes_for(self, actor: Actor, mine: set[str], doc: Any,
+                     cases: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        change = self._change_for(actor, mine, doc, {} if cases is None else cases)
         if change is None:
             return []
         if doc.collection == CASES and change.get("deleted"):
@@ -127,14 +129,18 @@ class Feed:
                     out.append({"entity": "conflict", "id": c.id, "version": c.version, "deleted": True})
         return out
 
-    def _change_for(self, actor: Actor, mine: set[str], doc: Any) -> dict[str, Any] | None:
+    def _change_for(self, actor: Actor, mine: set[str], doc: Any, cases: dict[str, Any]) -> dict[str, Any] | None:
         entity = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}.get(doc.collection)
         if entity is None or doc.deleted:
             return None
         tombstone = {"entity": entity, "id": doc.id, "version": doc.version, "deleted": True}
         if entity == "alert":
             return self._full(entity, doc, doc.data) if alert_visible(actor, doc.data) else None
-        case_doc = doc if entity == "case" else self.store.get(CASES, doc.data["case_id"])
+        if entity == "case":
+            case_doc = cases[doc.id] = doc
+        else:
+            case_id = doc.data["case_id"]
+            case_doc = cases[case_id] if case_id in cases else cases.setdefault(case_id, self.store.get(CASES, case_id))
         if case_doc is None:
             return None
         case = case_doc.data
