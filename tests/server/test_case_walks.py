@@ -40,6 +40,7 @@ from tests.server.walks import (
     rr_report,
     sin,
     terms,
+    to_lcspr_approval,
     to_pre_publication,
 )
 from tests.support import DEMO_PASSWORD
@@ -305,6 +306,32 @@ def test_no_lcspr_with_an_explained_omission_and_a_rejected_sign_off(server):
     deadlines = {d["name"]: d for d in w.view(B)["deadlines"]}
     assert deadlines["rapid_review_report"]["status"] == "met"
     assert deadlines["rapid_review_report"]["stopped_on"] == "2026-10-20"  # sent_to_panel_on
+
+
+def test_lcspr_approval_rejected_then_returned_for_revision(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral())
+    to_lcspr_approval(w)
+    w.run([
+        T(B, "approve_lcspr", "lcspr_approval", 202),
+        A("esx.health-lead", "approve_lcspr"),
+        A("esx.scrutineer", "approve_lcspr", "reject", comment="Recommendations are not measurable."),
+        V(B, state="lcspr_approval", pending_approvals=None),
+        T(SCHOOL, "return_for_revision", "lcspr_approval", 403),
+        T(B, "return_for_revision", "lcspr_approval"),
+        V(B, state="lcspr_in_progress", allowed=["submit_draft", *NATIONAL]),
+        T(B, "submit_draft", "lcspr_in_progress"),
+        S(CRG, "lcspr_quality_assurance", qa("approve_for_sign_off")),
+        T(CRG, "complete_quality_assurance", "lcspr_quality_assurance"),
+        T(CRG, "approve_lcspr", "lcspr_approval", 202),
+        *[A(u, "approve_lcspr") for u in SIGNERS],  # a fresh request: everyone votes again
+        V(B, state="pre_publication"),
+    ])
+    rejection = w.view(B)["last_rejection"]
+    assert (rejection["event"], rejection["role"], rejection["reasons"]) == (
+        "approve_lcspr", "independent_scrutineer", "Recommendations are not measurable.")
+    assert w.states[-5:] == ["lcspr_approval", "lcspr_in_progress", "lcspr_quality_assurance", "lcspr_approval",
+                             "pre_publication"]
 
 
 def test_do_not_notify_goes_to_other_action_then_closed(server):

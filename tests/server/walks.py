@@ -231,6 +231,13 @@ def problem_paths(problem: dict) -> set[str]:
 
 def to_pre_publication(w: Walk) -> None:
     """Drive an open case (referred) straight to pre_publication: the LCSPR path without checks."""
+    to_lcspr_approval(w)
+    w.run([T("esx.crg", "approve_lcspr", "lcspr_approval", 202), *[A(u, "approve_lcspr") for u in SIGNERS]])
+    assert w.states[-1] == "pre_publication", w.states
+
+
+def to_lcspr_approval(w: Walk) -> None:
+    """Drive an open case (referred) straight to lcspr_approval."""
     w.run([
         ("esx.business", "POST", "transitions", {"event": "put_to_crg", "expected_state": "referred"}, 200),
         S("esx.hos", "sin_decision", sin()),
@@ -246,7 +253,5 @@ def to_pre_publication(w: Walk) -> None:
         T("esx.business", "submit_draft", "lcspr_in_progress"),
         S("esx.crg", "lcspr_quality_assurance", qa("approve_for_sign_off")),
         T("esx.crg", "complete_quality_assurance", "lcspr_quality_assurance"),
-        T("esx.crg", "approve_lcspr", "lcspr_approval", 202),
-        *[A(u, "approve_lcspr") for u in SIGNERS],
     ])
-    assert w.states[-1] == "pre_publication", w.states
+    assert w.states[-1] == "lcspr_approval", w.states
