@@ -455,15 +455,15 @@ def main() -> None:
               "a fresh copy of the prefilled store per configuration\n")
         rows, pulls, fills = [], {}, {}
         for size in sizes:
-            pristine = root / f"pristine-{size}"
-            info = prefill(pristine, size, rng)
-            fills[size] = info
+            info = fills[size] = prefill(root / f"pristine-{size}", size, rng)
             print(f"prefill {size}: {info['docs']:,} documents ({info['cases']:,} cases, ~{info['per_case']:.1f} "
                   f"documents each, {info['audit']:,} audit entries) in {info['seconds']:.1f} s", flush=True)
-            for n_dev in [] if args.pull_only else args.devices:
-                for batch in args.batches:
-                    mutations = {1: at50 // 8, 10: at50 // 3}.get(batch, at50)
-                    r = run_push(pristine, root, info, n_dev, batch, mutations, forms, rng)
+        # sizes interleaved per configuration, so that a drifting machine load hits both alike
+        for n_dev in [] if args.pull_only else args.devices:
+            for batch in args.batches:
+                mutations = {1: at50 // 8, 10: at50 // 3}.get(batch, at50)
+                for size in sizes:
+                    r = run_push(root / f"pristine-{size}", root, fills[size], n_dev, batch, mutations, forms, rng)
                     r["size"] = size
                     rows.append(r)
                     print(f"  {size:>7} docs {n_dev:>2} devices batch {batch:>2}: {r['rate']:>7,.0f} mutations/s "
@@ -471,8 +471,8 @@ def main() -> None:
                           f"{r['statuses']} ({r['transitions']} transitions; server up {r['ready']:.1f} s, "
                           f"idle {r['idle']:.1f} s)"
                           + (f" ERRORS {r['errors']}" if r["errors"] else ""), flush=True)
-            pulls[size] = run_pull(pristine, root, args.pull_pages)
-            shutil.rmtree(pristine, ignore_errors=True)
+        for size in sizes:
+            pulls[size] = run_pull(root / f"pristine-{size}", root, args.pull_pages)
         _report(rows, pulls, sizes)
         print(f"total {time.perf_counter() - started:.0f} s")
     finally:

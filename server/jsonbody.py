@@ -24,17 +24,20 @@ def _reject_constant(name: str) -> Any:
 
 
 def _depth(value: Any, limit: int) -> int:
+    """Nesting depth (a scalar is 1, ``{"a": 1}`` is 2), stopping once past ``limit``. Only
+    containers are walked: a push of 50 drafts holds thousands of scalars."""
+    if not isinstance(value, (dict, list)):
+        return 1
     stack = [(value, 1)]
-    deepest = 0
+    deepest = 1
     while stack:
         item, d = stack.pop()
-        deepest = max(deepest, d)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, d + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, d + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        if children and d + 1 > deepest:
+            deepest = d + 1
+            if deepest > limit:
+                return deepest
+        stack.extend((v, d + 1) for v in children if isinstance(v, (dict, list)))
     return deepest
 
 
