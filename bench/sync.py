@@ -3,11 +3,13 @@
     .venv/bin/python -m bench.sync [--quick] [--sizes 1000 100000] [--devices 1 4 16] [--batches 1 10 50]
                                    [--dir D] [--profile]
 
-1. **Prefill** (per size, before any server starts): the demo fixture, then six template cases
+1. **Prefill** (per size, before the server starts): the demo fixture, then six template cases
    built through the real write path (``WritePath.apply_batch``: a case in ``referred``, one in
    ``sin_consideration`` and one in ``rapid_review``, each with two sets of involved agencies),
    then cloned with new ids and references straight into the store in units of 2,000 cases, until
-   the store holds the asked number of documents. Checkpointed, closed, ``os.sync()``.
+   the store holds the asked number of documents. Checkpointed, closed, ``os.sync()``; then one
+   warm-up start of the server (its push worker walks the prefilled feed once, the deadline
+   scheduler scans every case), as if it had been running.
 2. **Push**: for each (devices, batch) a fresh copy of the prefilled data directory and a real
    ``caseflow serve --demo`` subprocess (waitress). Each device is a demo user logged in on its
    own device id, in its own client thread with a keep-alive connection, pushing its batches back
@@ -458,6 +460,12 @@ def main() -> None:
             info = fills[size] = prefill(root / f"pristine-{size}", size, rng)
             print(f"prefill {size}: {info['docs']:,} documents ({info['cases']:,} cases, ~{info['per_case']:.1f} "
                   f"documents each, {info['audit']:,} audit entries) in {info['seconds']:.1f} s", flush=True)
+            # one warm-up start, as if the server had been running: its push worker has walked the
+            # prefilled feed and its deadline scan has run (the copies start from here)
+            srv = _server(root / f"pristine-{size}")
+            srv.stop()
+            print(f"  first start of caseflow serve on it: up in {srv.ready_s:.1f} s, idle after {srv.idle_s:.1f} s",
+                  flush=True)
         # sizes interleaved per configuration, so that a drifting machine load hits both alike
         for n_dev in [] if args.pull_only else args.devices:
             for batch in args.batches:
