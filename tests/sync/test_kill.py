@@ -1,0 +1,176 @@
+"""SIGKILL of the server process during push batches, hundreds of times: a fork server starts a
+fresh serving child on the same data dir after each kill (some children armed with a
+``CASEFLOW_CRASH_AT`` hook, so they die at an exact point of the commit), devices keep retrying
+whole batches, and at the end every mutation was applied exactly once and nothing acknowledged
+was lost."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from store import open_store
+from sync.client import Unavailable
+from tests.support import ROOT
+from tests.sync.harness import (
+    FIELDS,
+    FORM,
+    check_converged,
+    check_exactly_once,
+    device,
+    form_version,
+    referral_data,
+    set_ptr,
+    settle,
+)
+
+KILLS = 220
+USERS = ("esx.business", "esx.crg", "esx.school-dsl", "esx.health-dsl")
+CREATORS = ("esx.business", "esx.school-dsl", "esx.health-dsl")
+HOOKS = ("before_journal_write", "mid_journal_write", "after_journal_write_before_fsync", "after_fsync_before_apply")
+
+
+class ForkServer:
+    def __init__(self, data_dir):
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.sync.forkserver", str(data_dir)], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.proc.kill()
+            raise RuntimeError(f"fork server failed: {line!r}")
+        self.port = int(line)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.child: int | None = None
+        self.hook_fired = 0
+
+    @staticmethod
+    def _dead(pid: int) -> bool:
+        """A zombie already: its crash hook killed it at the named point of a commit."""
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return False
+
+    def _ask(self, line: str) -> int:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def spawn(self, crash: str | None = None) -> int:
+        self.child = self._ask(f"spawn {crash}" if crash else "spawn")
+        return self.child
+
+    def kill(self) -> int:
+        """SIGKILL the serving child (if a crash hook has not already) and reap it: the signal."""
+        self.hook_fired += self._dead(self.child)
+        os.kill(self.child, signal.SIGKILL)
+        sig = self._ask(f"wait {self.child}")
+        self.child = None
+        return sig
+
+    def close(self) -> None:
+        if self.child:
+            self.kill()
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(10)
+
+
+@pytest.mark.slow
+def test_sigkill_during_push_batches_applies_everything_exactly_once(tmp_path):
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    data = tmp_path / "data"
+    fs = ForkServer(data)
+    version = form_version()
+    kills = hooks_armed = rounds = 0
+    started = time.monotonic()
+    try:
+        fs.spawn()
+        devices = {u: device(tmp_path / f"{u}.db", fs.url, u, attempts=400, timeout=5, seed=rng.randrange(1 << 30))
+                   for u in USERS}
+        cases: list[str] = []
+        written: dict[str, dict] = {}
+        acked: dict[str, dict] = {}
+        values = iter(range(10**9))
+        while kills < KILLS:
+            rounds += 1
+            # offline work on every device
+            for who in CREATORS:
+                d = devices[who]
+                for _ in range(rng.randint(1, 2)):
+                    cases.append(d.create_case("serious_incident", FORM, version, referral_data()).case_id)
+                known = [c for c in cases if d.local_submission(c, FORM) is not None]
+                for case_id in rng.sample(known, min(len(known), 3)):
+                    form = d.local_submission(case_id, FORM)
+                    typed = {p: f"{who} {next(values)}" for p in rng.sample(FIELDS, 2)}
+                    for p, v in typed.items():
+                        set_ptr(form, p, v)
+                    written[d.save_submission(case_id, FORM, version, form, "final").mutation_id] = typed
+            for who in ("esx.business", "esx.crg"):
+                d = devices[who]
+                for case_id in rng.sample(cases, min(len(cases), 2)):
+                    known = d.local.entity("case", case_id)
+                    if known:
+                        d.transition(case_id, rng.choice(["put_to_crg", "escalate_to_statutory_leads"]),
+                                     known[1]["state"])
+            # everyone syncs at once while the server is killed at random moments
+            errors: list[BaseException] = []
+            crash = None
+
+            def work(d, errors):
+                try:
+                    while True:
+                        try:
+                            for r in d.push():
+                                acked.setdefault(r["mutation_id"], r)
+                            d.pull()
+                            return
+                        except Unavailable:
+                            continue
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work, args=(d, errors)) for d in devices.values()]
+            for t in threads:
+                t.start()
+            while any(t.is_alive() for t in threads):
+                time.sleep(rng.uniform(0.0, 0.05))
+                assert fs.kill() == signal.SIGKILL
+                kills += 1
+                crash = None
+                if rng.random() < 0.3:
+                    crash = f"{rng.choice(HOOKS)}:{rng.randint(1, 3)}"
+                    hooks_armed += 1
+                fs.spawn(crash)
+            for t in threads:
+                t.join()
+            assert not errors, errors
+            if crash:  # the armed hook may not have fired yet: start the next round clean
+                fs.kill()
+                fs.spawn()
+        clients = list(devices.values())
+        settle(clients)
+        check_converged(clients)
+        fs.kill()
+        store = open_store(data / "store")
+        try:
+            assert store.verify() == []
+            stats = check_exactly_once(store, clients, written, acked)
+        finally:
+            store.close()
+    finally:
+        fs.close()
+    retries = sum(d.http.retries for d in devices.values())
+    print(f"\nkill test (seed {seed}): {kills} SIGKILLs during push/pull ({hooks_armed} children armed with a crash "
+          f"hook, {fs.hook_fired} died by it), "
+          f"{rounds} rounds, {retries} retried requests, {time.monotonic() - started:.1f}s; {stats}")
+    assert kills >= 200 and retries > 0 and stats["applied"] > 0 and stats["values_kept"] > 0
