@@ -166,7 +166,11 @@ class WritePath:
             problem = Problem(409, "seq-reused", "This seq was already used.")
             return {"status": "rejected", "problem": problem.to_dict()}, last
         seen = uow.get(MUTATION_IDS, m.mutation_id)
-        if seen is not None:
+        if seen is not None and seen.data["user_id"] != actor.user_id:
+            # another user's id: answering its first result would hand over their case ids and references
+            result = {"status": "rejected", "problem": Problem(
+                409, "mutation-id-reused", "This mutation id was used by another user; choose a new UUID.").to_dict()}
+        elif seen is not None:
             result = {**seen.data["result"], "status": "duplicate", "first_status": seen.data["result"]["status"]}
         else:
             result = self._run(uow, actor, m, device_id)
