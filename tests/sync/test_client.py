@@ -1,0 +1,167 @@
+"""The reference client against the real server over loopback: the CLI end to end, whole-batch
+retries through a cutting proxy, backoff on 429/5xx honouring Retry-After, cursor reset, token
+refresh with rotation, pending results, and the wipe of a revoked device."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from sync.client import DeviceRevoked, Http, NeedLogin, RetryPolicy, SyncClient, Unavailable
+from sync.client.core import MAX_BATCH
+from sync.client.local import Queued
+from tests.support import DEMO_PASSWORD, ROOT
+from tests.sync.harness import FORM, InProcessServer, device, form_version, referral_data
+from tests.sync.proxy import CuttingProxy
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = InProcessServer(tmp_path_factory.mktemp("client") / "data")
+    yield s
+    s.close()
+
+
+def cli(state, *args, server=None):
+    env = {**os.environ, "CASEFLOW_PASSWORD": DEMO_PASSWORD}
+    cmd = [sys.executable, "-m", "sync.client_cli", "--state", str(state)]
+    if server:
+        cmd += ["--server", server]
+    return subprocess.run(cmd + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_login_queue_sync_status(srv, tmp_path):
+    state = tmp_path / "device.db"
+    out = cli(state, "login", "--username", "esx.school-dsl", server=srv.url)
+    assert out.returncode == 0 and "esx.school-dsl" in out.stdout, out.stderr
+    (tmp_path / "referral.json").write_text(json.dumps(referral_data()))
+    case_id = str(uuid.uuid4())
+    out = cli(state, "queue-create", "--case-type", "serious_incident", "--form-id", FORM, "--form-version",
+              str(form_version()), "--data", f"@{tmp_path / 'referral.json'}", "--case-id", case_id)
+    assert out.returncode == 0 and "seq=1" in out.stdout, out.stderr
+    out = cli(state, "queue-transition", "--case-id", case_id, "--event", "put_to_crg", "--expected-state",
+              "referred")
+    assert "seq=2" in out.stdout
+    out = cli(state, "sync")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split("\t")[:3][0] == "1" and "\tapplied\t" in lines[0] and f"case_id={case_id}" in lines[0]
+    assert "\trejected\t" in lines[1] and "problem=forbidden-role" in lines[1]  # the DSL may not put it to the CRG
+    assert lines[2].startswith("pulled ")
+    status = json.loads(cli(state, "status").stdout)
+    assert status["outbox"] == 0 and status["replica"]["case"] >= 1 and status["user"] == "esx.school-dsl"
+    assert "referral" not in cli(state, "results").stdout  # ids and outcomes only
+    assert cli(state, "push").stdout == ""  # nothing left to send
+    assert cli(tmp_path / "new.db", "push").returncode == 1  # no server known: a clear error, no traceback
+
+
+def test_a_response_lost_after_commit_is_retried_whole_and_applied_once(srv, tmp_path):
+    proxy = CuttingProxy(srv.port)
+    try:
+        d = device(tmp_path / "d.db", proxy.url, "esx.business")
+        queued = [d.create_case("serious_incident", FORM, form_version(), referral_data()) for _ in range(3)]
+        proxy.force = ["drop_response", "cut_response", "drop_request"]
+        results = d.push()
+        assert [r["status"] for r in results] == ["duplicate"] * 3
+        assert all(r["first_status"] == "applied" for r in results)
+        assert d.http.retries == 3 and not d.local.outbox()
+        for q in queued:
+            assert srv.store.get("cases", q.case_id).version == 1
+    finally:
+        proxy.close()
+
+
+class Flaky(BaseHTTPRequestHandler):
+    script: list[tuple[int, dict]] = []
+
+    def do_GET(self):
+        status, headers = self.script.pop(0) if self.script else (200, {})
+        body = json.dumps({"changes": [], "cursor": "c1", "has_more": False} if status == 200 else
+                          {"type": "https://x/too-many", "status": status}).encode()
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_backoff_with_jitter_on_429_and_5xx_honours_retry_after(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        slept: list[float] = []
+        Flaky.script = [(429, {"Retry-After": "7"}), (503, {}), (500, {}), (200, {})]
+        http = Http(f"http://127.0.0.1:{server.server_port}", retry=RetryPolicy(attempts=5, base=1, cap=3),
+                    sleep=slept.append)
+        assert http.request("GET", "/api/v1/sync/pull").status == 200
+        assert slept[0] == 7 and 0 <= slept[1] <= 2 and 0 <= slept[2] <= 3 and len(slept) == 3
+        Flaky.script = [(503, {})] * 5
+        with pytest.raises(Unavailable):
+            http.request("GET", "/x")
+    finally:
+        server.shutdown()
+    closed = Http("http://127.0.0.1:9", retry=RetryPolicy(attempts=3, base=0), sleep=lambda s: None)
+    with pytest.raises(Unavailable):
+        closed.request("GET", "/healthz")
+    assert closed.retries == 2
+
+
+def test_batches_respect_count_and_size_limits():
+    small = [Queued(i, str(uuid.uuid4()), "create_case", None, None, {"x": 1}, "t") for i in range(1, 451)]
+    assert [len(b) for b in SyncClient.batches(small)] == [MAX_BATCH, MAX_BATCH, 50]
+    big = [Queued(i, str(uuid.uuid4()), "save_submission", None, None, {"x": "y" * 300_000}, "t") for i in range(7)]
+    sizes = [len(b) for b in SyncClient.batches(big)]
+    assert sizes == [3, 3, 1] and [q.seq for b in SyncClient.batches(big) for q in b] == list(range(7))
+
+
+def test_cursor_reset_refresh_rotation_and_pending(srv, tmp_path):
+    d = device(tmp_path / "d.db", srv.url, "esx.business")
+    d.create_case("serious_incident", FORM, form_version(), referral_data())
+    d.sync()
+    before = {k: v[0] for k, v in d.local.entities().items()}
+    d.local.set(cursor=d.local.get("cursor")[:-3] + "AAA")  # a cursor the server never issued
+    d.local.apply_page([{"entity": "case", "id": "stale", "version": 1, "data": {}}], d.local.get("cursor"))
+    d.pull()
+    assert {k: v[0] for k, v in d.local.entities().items()} == before  # wiped and pulled again from empty
+    refresh = d.local.get("refresh_token")
+    d.local.set(access_token="not-a-token")
+    d.create_case("serious_incident", FORM, form_version(), referral_data())
+    assert d.push()[0]["status"] == "applied"  # 401, refreshed, sent again
+    assert d.local.get("refresh_token") != refresh
+    r = requests.post(srv.url + "/api/v1/auth/refresh", headers={"Authorization": f"Bearer {refresh}"}, timeout=10)
+    assert r.status_code == 401  # the old refresh token is spent, and its reuse ended the session
+    with pytest.raises(NeedLogin):
+        d.pull()
+    d.login("esx.business", DEMO_PASSWORD)
+    # a gap (the server has not seen an earlier seq): the later one is held, and stays queued
+    first = d.create_case("serious_incident", FORM, form_version(), referral_data())
+    d.create_case("serious_incident", FORM, form_version(), referral_data())
+    d.local.db.execute("DELETE FROM outbox WHERE seq = ?", (first.seq,))
+    assert [r["status"] for r in d.push()] == ["pending"]
+    assert len(d.local.outbox()) == 1 and d.local.results()[-1]["status"] == "pending"
+
+
+def test_a_revoked_device_wipes_its_file_outbox_included(srv, tmp_path):
+    d = device(tmp_path / "lost.db", srv.url, "esx.health-dsl")
+    d.create_case("serious_incident", FORM, form_version(), referral_data())
+    admin = device(tmp_path / "admin.db", srv.url, "esx.admin")
+    r = requests.post(f"{srv.url}/api/v1/devices/{d.device_id}/revoke",
+                      headers={"Authorization": f"Bearer {admin.local.get('access_token')}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    with pytest.raises(DeviceRevoked):
+        d.sync()
+    assert not (tmp_path / "lost.db").exists() and not (tmp_path / "lost.db-wal").exists()
+    with pytest.raises(DeviceRevoked):
+        d.pull()
