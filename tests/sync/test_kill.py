@@ -173,4 +173,4 @@ def test_sigkill_during_push_batches_applies_everything_exactly_once(tmp_path):
     print(f"\nkill test (seed {seed}): {kills} SIGKILLs during push/pull ({hooks_armed} children armed with a crash "
           f"hook, {fs.hook_fired} died by it), "
           f"{rounds} rounds, {retries} retried requests, {time.monotonic() - started:.1f}s; {stats}")
-    assert kills >= 200 and retries > 0 and stats["applied"] > 0 and stats["values_kept"] > 0
+    assert kills >= 200 and retries > 0 and stats["applied"] > 0 and stats["values_kept"] > 0 and stats["conflicts"] > 0
