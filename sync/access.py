@@ -68,6 +68,17 @@ def can_see_submission(actor: Actor, case: Case, submission: Mapping[str, Any]) 
     return is_home_staff(actor, case) or _assigned_reviewer(actor, case) or actor.agency == agency
 
 
+def could_ever_see_submission(actor: Actor, case: Case, submission: Mapping[str, Any]) -> bool:
+    """Whether any state of this case could have shown this actor the submission: agency returns are
+    only ever visible to the home partnership's coordinating roles, its reviewers and that agency."""
+    agency = submission.get("agency_id")
+    if agency is None:
+        return True
+    if actor.partnership != case["partnership"]:
+        return False
+    return actor.has_role(REVIEWER_ROLE, *COORDINATING_ROLES) or actor.agency == agency
+
+
 def principals(actor: Actor) -> set[str]:
     """The keys through which this actor can see cases (matched against a case's ``seen_by``:
     everyone who could ever see it, so that losing access yields a tombstone in the pull feed)."""

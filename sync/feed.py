@@ -83,6 +83,27 @@ class Feed:
 
     # -- pull ------------------------------------------------------------------------------------
     def pull(self, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
+        page = self._page(actor, cursor, limit)
+        self._audit_delivery(actor, page["changes"])
+        return page
+
+    def _audit_delivery(self, actor: Actor, changes: list[dict[str, Any]]) -> None:
+        """A pull hands over case records as surely as ``GET /cases/{id}`` does, so it is audited the
+        same way: one entry per case delivered (ids only), durable before the page leaves."""
+        delivered: dict[str, list[str]] = {}
+        for change in changes:
+            if change.get("deleted") or change["entity"] not in ("case", "submission", "conflict"):
+                continue
+            case_id = change["id"] if change["entity"] == "case" else change["data"]["case_id"]
+            delivered.setdefault(case_id, []).append(f"{change['entity']}:{change['id']}@{change['version']}")
+        if not delivered:
+            return
+        with self.store.transaction() as uow:
+            for case_id, entities in delivered.items():
+                uow.audit({"action": "sync.read", "case_id": case_id, "entities": entities,
+                           "by": actor.audit_ref(), "device_id": actor.device_id}, subject=case_id)
+
+    def _page(self, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
         after, defs_sent = self.decode_cursor(cursor)
         changes: list[dict[str, Any]] = [] if defs_sent else list(self.definitions)
         mine = access.principals(actor)
@@ -156,7 +177,8 @@ class Feed:
         if access.can_see_submission(actor, case, sub_meta):
             view = Reader.submission_view(doc) if entity == "submission" else conflict_view(doc)
             return self._full(entity, doc, {**view, "case_id": case["case_id"]})
-        return tombstone if could_see else None
+        # another agency's return was never this actor's to see: not even its id is sent
+        return tombstone if could_see and access.could_ever_see_submission(actor, case, sub_meta) else None
 
     @staticmethod
     def _full(entity: str, doc: Any, data: dict[str, Any]) -> dict[str, Any]:

@@ -192,6 +192,8 @@ class Reader:
             e = entry.entry
             if not full and e.get("agency_id") not in (None, actor.agency):
                 continue  # an agency's own activity is not shown to other agencies
+            if not full and e.get("action") == "sync.read" and e.get("by", {}).get("user_id") != actor.user_id:
+                continue  # a pull lists entity ids (other agencies' returns among them): coordinators only
             out.append({"n": entry.n, "at": entry.at, "action": e.get("action"),
                         "by": e.get("by", {}).get("user_id"), "roles": e.get("by", {}).get("roles"),
                         "device_id": e.get("device_id"),
