@@ -18,7 +18,7 @@ from store import DuplicateKey
 from sync import access
 from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, per_agency, submission_id
-from sync.merge import merge
+from sync.merge import merge, seen_base
 from sync.problems import Problem
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -184,7 +184,7 @@ def _write_submission(ctx: Ctx, case: Mapping[str, Any], sub_id: str, form_id: s
         if base_doc is None:
             raise Problem(422, "unknown-base-version", "base_version is not a revision of this form.",
                           errors=[{"path": "/base_version", "message": "Unknown revision."}])
-        data, conflicts = merge(base_doc.data["data"], existing.data["data"], data)
+        data, conflicts = merge(_seen_base(ctx, sub_id, base_doc, existing.version), existing.data["data"], data)
     elif existing is not None and base_version is not None and base_version > existing.version:
         raise Problem(422, "unknown-base-version", "base_version is ahead of the server's revision.",
                       errors=[{"path": "/base_version", "message": "Unknown revision."}])
@@ -222,6 +222,22 @@ def _write_submission(ctx: Ctx, case: Mapping[str, Any], sub_id: str, form_id: s
         out["detail"] = ("Someone else changed the same fields: the server kept their values and recorded yours "
                          "in a conflict for a person to resolve. Your other changes were merged.")
     return out
+
+
+def _seen_base(ctx: Ctx, sub_id: str, base_doc, version: int) -> Any:
+    """The base as this device knows it: its own revisions since base_version count as seen, so two
+    offline edits of one field from one device do not clash (ADR 0007)."""
+    base = base_doc.data["data"]
+    if ctx.device_id is None:
+        return base
+    later = []
+    for v in range(base_doc.data["revision"] + 1, version + 1):
+        rev = ctx.uow.get(REVISIONS, f"{sub_id}@{v}")
+        if rev is None:
+            return base  # a gap in the chain: claim nothing, merge as from the plain base
+        mine = rev.data.get("device_id") == ctx.device_id and rev.data.get("by") == ctx.actor.user_id
+        later.append((rev.data["data"], mine))
+    return seen_base(base, later)
 
 
 # -- transition -----------------------------------------------------------------------------------

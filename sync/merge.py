@@ -6,10 +6,17 @@ are objects with a ``row_id`` merge row by row (rows matched by id, order of ``o
 rows of ``theirs`` appended); any other value is atomic. Where both sides changed the same value
 differently the server keeps ``ours`` and reports a :class:`FieldConflict` holding both values, for
 a person to resolve.
+
+``seen_base(base, later)`` is the base as the incoming device knows it: a device has seen its own
+earlier edits even when it queued the next one from the same ``base_version`` offline, so the
+values its own later revisions set count as its base (ADR 0007). Merging from that base, a value
+the device itself wrote and nobody changed since is replaced by its new edit instead of clashing
+with it; a value someone else changed since is merged or conflicted as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,3 +92,52 @@ def _merge_rows(base: list, ours: list, theirs: list, path: tuple, out: list[Fie
         if merged is not _ABSENT:
             result.append(merged)
     return result
+
+
+def seen_base(base: Any, later: Iterable[tuple[Any, bool]]) -> Any:
+    """``later``: the data of each revision after ``base``, in order, with whether the incoming
+    device wrote it. Each value one of the device's revisions changed (against the revision before
+    it) becomes the device's known value there; other revisions change nothing the device knows."""
+    known, previous = base, base
+    for data, mine in later:
+        if mine:
+            known = _advance(known, previous, data)
+        previous = data
+    return known
+
+
+def _advance(known: Any, previous: Any, current: Any) -> Any:
+    if previous == current:
+        return known
+    if isinstance(previous, dict) and isinstance(current, dict):
+        # as in _merge, a base that is not an object counts as an empty one under two objects
+        out = dict(known) if isinstance(known, dict) else {}
+        for key in list(previous) + [k for k in current if k not in previous]:
+            value = _advance(out.get(key, _ABSENT), previous.get(key, _ABSENT), current.get(key, _ABSENT))
+            if value is _ABSENT:
+                out.pop(key, None)
+            else:
+                out[key] = value
+        return out
+    if _is_rows(previous) and _is_rows(current):
+        if not (known is _ABSENT or _is_rows(known)):
+            return known  # _merge would clash on the whole list anyway: claim no knowledge
+        return _advance_rows(known if isinstance(known, list) else [], previous, current)
+    return current  # an atomic value (or an added / removed one) this device wrote
+
+
+def _advance_rows(known: list, previous: list, current: list) -> list:
+    prev_by_id = {r["row_id"]: r for r in previous}
+    cur_by_id = {r["row_id"]: r for r in current}
+    known_ids = {r["row_id"] for r in known}
+    out = []
+    for row in known:
+        rid = row["row_id"]
+        value = _advance(row, prev_by_id.get(rid, _ABSENT), cur_by_id.get(rid, _ABSENT))
+        if value is not _ABSENT:
+            out.append(value)
+    for row in current:
+        # a row the device added; a row it does not know of it cannot have edited (claim nothing)
+        if row["row_id"] not in known_ids and row["row_id"] not in prev_by_id:
+            out.append(row)
+    return out
