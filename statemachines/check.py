@@ -12,7 +12,10 @@ What is checked (on top of the shape checks of :func:`statemachines.definition.p
   (``Mapping[form_id, set of dotted field paths]``, lists written ``actions[].status``);
   without a catalogue only the form ids are checked (against the forms the definition opens);
 * unreachable states, and non-final states with no path to a final state;
-* duplicate events from the same source without distinguishing guards;
+* duplicate events from the same source without distinguishing guards (``applies_if`` + ``guard``);
+* ``fresh_forms`` of a state: known forms, needed (required or read) by a transition leaving the
+  state, and open in the state or in a state on a cycle through it (else a re-entered case could
+  never satisfy them); the state must be re-enterable (on a cycle) for the rule to mean anything;
 * state and event ids that would clash with python-statemachine's own attributes;
 * in a directory: file names (``<case_type>.yaml`` or ``<case_type>.v<version>.yaml``) and
   duplicate (case_type, version) pairs.
@@ -128,6 +131,7 @@ class _Checker:
         self.check_transitions()
         self.check_ambiguous_events()
         self.check_graph()
+        self.check_fresh_forms()
         self.check_deadlines()
         return self.errors
 
@@ -183,9 +187,9 @@ class _Checker:
                 fp = f"{p}.requires_forms[{j}]"
                 if self.form(fp, fid) and fid not in opened:
                     self.add(fp, f"form {fid!r} is required but no state opens it")
-            if t.guard is not None:
-                for fpath in sorted(t.guard.fields):
-                    self.field(f"{p}.guard", fpath)
+            for key, expr in (("applies_if", t.applies_if), ("guard", t.guard)):
+                for fpath in sorted(expr.fields if expr is not None else ()):
+                    self.field(f"{p}.{key}", fpath)
 
     def check_ambiguous_events(self) -> None:
         by_source: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -197,13 +201,13 @@ class _Checker:
                 continue
             seen: dict[str, int] = {}
             for k, t in enumerate(ts):
-                if t.guard is None and k < len(ts) - 1:
+                if t.guard is None and t.applies_if is None and k < len(ts) - 1:
                     self.add(
                         f"{t.path}.guard",
                         f"event {event!r} from {src!r} is defined more than once; this transition has no "
                         f"guard, so it shadows {ts[k + 1].path}: give each one a distinguishing guard",
                     )
-                key = ast.dump(t.guard.tree) if t.guard is not None else "<none>"
+                key = "|".join(ast.dump(e.tree) if e is not None else "<none>" for e in (t.applies_if, t.guard))
                 if key in seen:
                     self.add(
                         f"{t.path}.guard",
@@ -236,6 +240,37 @@ class _Checker:
         for sid, s in states.items():
             if not s.final and sid not in can_finish:
                 self.add(f"states.{sid}", f"state {sid!r} has no path to a final state")
+
+    def check_fresh_forms(self) -> None:
+        states = self.d.states
+        edges: dict[str, set[str]] = defaultdict(set)
+        for t in self.d.transitions:
+            for src in t.sources:
+                if src in states and t.target_of(src) in states:
+                    edges[src].add(t.target_of(src))
+        global_forms = {g.form_id for g in self.d.forms_in_all_states}
+        for s in states.values():
+            if not s.fresh_forms:
+                continue
+            path = f"states.{s.id}.fresh_forms"
+            ahead = _bfs(edges.get(s.id, ()), edges)  # states reachable after leaving s
+            if s.id not in ahead:
+                self.add(path, f"state {s.id!r} is never re-entered, so fresh_forms has no effect")
+                continue
+            # states the case can pass through between leaving s and entering it again
+            loop = {t for t in ahead if s.id in _bfs([t], edges)}
+            leaving = [t for t in self.d.transitions if s.id in t.sources]
+            for j, fid in enumerate(s.fresh_forms):
+                fp = f"{path}[{j}]"
+                if not self.form(fp, fid):
+                    continue
+                read = {f.split(".", 1)[0].split("[]", 1)[0] for t in leaving for f in t.fields()}
+                if not any(fid in t.requires_forms for t in leaving) and fid not in read:
+                    self.add(fp, f"no transition from {s.id!r} requires or reads the form {fid!r}")
+                opened = global_forms | {fa.form_id for sid in loop for fa in states[sid].forms}
+                if fid not in opened:
+                    self.add(fp, f"the form {fid!r} is not open in {s.id!r} or any state before the case returns "
+                                 "to it, so a re-entered case could never submit it again")
 
     def check_deadlines(self) -> None:
         names: dict[str, int] = {}

@@ -150,6 +150,9 @@ class StateDef:
     final: bool
     forms: tuple[FormAccess, ...]
     notify: tuple[NotifyTarget, ...]
+    #: forms that count here only if submitted final in this round, i.e. after the case last left
+    #: this state (on a re-entry a final from an earlier round must be submitted again)
+    fresh_forms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,10 +171,18 @@ class TransitionDef:
     reason: str
     stays: bool = False
     from_any: bool = False
+    #: selects this alternative among the event's transitions from a source: the transition is
+    #: taken when ``applies_if`` and ``guard`` hold, and a refusal explains only the alternatives
+    #: that apply to the case (all of them if none applies)
+    applies_if: Expression | None = None
 
     @property
     def path(self) -> str:
         return f"transitions[{self.index}]"
+
+    def fields(self) -> frozenset[str]:
+        """The dotted paths its guard and ``applies_if`` read."""
+        return frozenset().union(*(e.fields for e in (self.guard, self.applies_if) if e is not None))
 
     def target_of(self, source: str) -> str:
         """The state this transition leads to from ``source`` (``source`` itself when it stays)."""
@@ -384,9 +395,9 @@ def _parse_states(c: _Collector, raw: Any) -> dict[str, StateDef]:
         if spec is None:
             spec = {}
         if not isinstance(spec, Mapping):
-            c.add(path, "must be a mapping (initial, final, title, forms, notify)")
+            c.add(path, "must be a mapping (initial, final, title, forms, notify, fresh_forms)")
             continue
-        _keys(c, path, spec, {"title", "description", "initial", "final", "forms", "notify"}, set())
+        _keys(c, path, spec, {"title", "description", "initial", "final", "forms", "notify", "fresh_forms"}, set())
         forms: list[FormAccess] = []
         raw_forms = spec.get("forms") or {}
         if not isinstance(raw_forms, Mapping):
@@ -404,6 +415,7 @@ def _parse_states(c: _Collector, raw: Any) -> dict[str, StateDef]:
             final=_bool(c, _join(path, "final"), spec.get("final")),
             forms=tuple(forms),
             notify=_notify_list(c, _join(path, "notify"), spec.get("notify")),
+            fresh_forms=_str_list(c, _join(path, "fresh_forms"), spec.get("fresh_forms") or []),
         )
     return states
 
@@ -426,7 +438,10 @@ def _parse_transitions(c: _Collector, raw: Any, states: Mapping[str, StateDef]) 
         c.add("transitions", "must be a non-empty list")
         return ()
     out: list[TransitionDef] = []
-    allowed = {"event", "title", "from", "to", "stays", "roles", "approvals", "requires_forms", "guard", "reason"}
+    allowed = {
+        "event", "title", "from", "to", "stays", "roles", "approvals", "requires_forms", "guard", "applies_if",
+        "reason",
+    }
     non_final = tuple(s.id for s in states.values() if not s.final)
     for i, spec in enumerate(raw):
         path = f"transitions[{i}]"
@@ -454,9 +469,11 @@ def _parse_transitions(c: _Collector, raw: Any, states: Mapping[str, StateDef]) 
         if len(set(approvals)) != len(approvals):
             c.add(_join(path, "approvals"), "has the same slot twice")
         guard = _guard(c, _join(path, "guard"), spec.get("guard"))
+        applies_if = _guard(c, _join(path, "applies_if"), spec.get("applies_if"))
         reason = spec.get("reason")
-        if guard is not None and reason is None:
-            c.add(_join(path, "reason"), "a guard needs a plain-English reason shown when it fails")
+        if (guard is not None or applies_if is not None) and reason is None:
+            why = "a guard needs a plain-English reason shown when it fails (so does applies_if)"
+            c.add(_join(path, "reason"), why)
         stays = _bool(c, _join(path, "stays"), spec.get("stays"))
         target = spec.get("to")
         if stays:
@@ -491,6 +508,7 @@ def _parse_transitions(c: _Collector, raw: Any, states: Mapping[str, StateDef]) 
                 reason=_str(c, _join(path, "reason"), reason, default="the conditions are not met"),
                 stays=stays,
                 from_any=from_any,
+                applies_if=applies_if,
             )
         )
     return tuple(out)

@@ -8,6 +8,9 @@ server) supplies, for every call:
 * ``context``: values the server counts, e.g. ``{"returns": {"expected": 3, "received": 2,
   "missing": 1, "missing_agencies": ["uh-sussex"], "all_received": False}}`` (see ``CONTEXT_FIELDS``);
 * ``votes``: the approval decisions recorded so far for the pending event;
+* ``timeline`` (optional): the states the case entered, in order, and when (as a position in that
+  list) each final form was last submitted, so that a state's ``fresh_forms`` count only when
+  submitted in the current round (without it, every state is taken to be on its first visit);
 * ``today`` for clocks (an injectable clock: the engine never reads the system time).
 
 Every transition runs through a python-statemachine ``StateMachine`` (not ``StateChart``): a
@@ -43,6 +46,7 @@ __all__ = [
     "CaseType",
     "Decision",
     "Problem",
+    "Timeline",
     "TransitionRefused",
     "UnknownState",
     "Vote",
@@ -109,8 +113,34 @@ class ApprovalStatus:
 
 
 ProblemKind = Literal[
-    "unknown_event", "not_from_state", "role", "form_missing", "guard", "approval_rejected", "approval_missing"
+    "unknown_event", "not_from_state", "role", "form_missing", "form_stale", "guard", "approval_rejected",
+    "approval_missing",
 ]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The facts the freshness rule needs, as positions rather than times (a pinned or coarse clock
+    gives equal timestamps; positions never tie).
+
+    * ``states``: the states the case entered, in order; the last one is the current state;
+    * ``final_at``: ``{form_id: position in states}`` of the entry during which the form's latest
+      final submission was made (a form missing here is taken as submitted at the start).
+    """
+
+    states: tuple[str, ...]
+    final_at: Mapping[str, int] = field(default_factory=dict)
+
+    def round_start(self, state: str) -> int:
+        """The first position of the current round of ``state``: just after the case last left
+        it (0 on the first visit)."""
+        if not self.states or self.states[-1] != state:
+            raise ValueError(f"the timeline ends in {self.states[-1] if self.states else None!r}, not {state!r}")
+        visit = len(self.states) - 1
+        while visit > 0 and self.states[visit - 1] == state:  # an event that stays is the same visit
+            visit -= 1
+        earlier = [i for i, s in enumerate(self.states[:visit]) if s == state]
+        return earlier[-1] + 1 if earlier else 0
 
 
 @dataclass(frozen=True)
@@ -258,6 +288,8 @@ class _Inputs:
     forms: Mapping[str, Any]
     context: Mapping[str, Any]
     votes: tuple[Vote, ...] = field(default=())
+    #: the state's fresh forms whose latest final is from an earlier round (left out of ``forms``)
+    stale: frozenset[str] = frozenset()
 
 
 def _roles_text(roles: Iterable[str]) -> str:
@@ -362,9 +394,25 @@ class CaseType:
         actor: Actor,
         forms: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
+        timeline: Timeline | None = None,
     ) -> list[Decision]:
         """A :class:`Decision` for each of :meth:`allowed_events`."""
-        return [self.evaluate(state, e, actor, forms, context) for e in self.allowed_events(state, actor)]
+        return [
+            self.evaluate(state, e, actor, forms, context, timeline=timeline) for e in self.allowed_events(state, actor)
+        ]
+
+    def stale_forms(self, state: str, forms: Mapping[str, Any], timeline: Timeline | None) -> frozenset[str]:
+        """The fresh forms of ``state`` whose latest final was submitted in an earlier round."""
+        fresh = self._state(state).fresh_forms
+        if not fresh or timeline is None:
+            return frozenset()
+        start = timeline.round_start(state)
+        return frozenset(f for f in fresh if f in forms and timeline.final_at.get(f, 0) < start)
+
+    def _inputs(self, state, actor, forms, context, votes, timeline) -> _Inputs:
+        stale = self.stale_forms(state, forms, timeline)
+        current = {k: v for k, v in forms.items() if k not in stale} if stale else forms
+        return _Inputs(actor, current, context or {}, tuple(votes), stale)
 
     def evaluate(
         self,
@@ -374,10 +422,11 @@ class CaseType:
         forms: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
         votes: Iterable[Vote] = (),
+        timeline: Timeline | None = None,
     ) -> Decision:
         """What firing ``event`` now would do, with every reason it cannot (yet)."""
         self._state(state)
-        inputs = _Inputs(actor, forms, context or {}, tuple(votes))
+        inputs = self._inputs(state, actor, forms, context, votes, timeline)
         if event not in self._events:
             return Decision(event, state, None, (Problem("unknown_event", f"There is no event {event!r}."),))
         candidates = [t for t in self._by_source.get(state, ()) if t.event == event]
@@ -399,18 +448,19 @@ class CaseType:
             problems = self._requirement_problems(chosen, inputs)
             status = approval_status(chosen.approvals, inputs.votes) if chosen.approvals else None
             return Decision(event, state, chosen.target_of(state), tuple(problems), chosen.approvals, status)
-        # no guard holds: explain every alternative
+        # no alternative holds: explain those that apply to this case (all of them if none does)
+        relevant = [t for t in candidates if self._applies(t, inputs)] or candidates
         problems: list[Problem] = []
-        for t in candidates:
-            for p in self._requirement_problems(t, inputs, with_approvals=False):
+        for t in relevant:
+            for p in self._requirement_problems(t, inputs, with_approvals=False, guard_failed=True):
                 if p not in problems:
                     problems.append(p)
-        for t in candidates:
+        for t in relevant:
             p = Problem("guard", t.reason)
             if p not in problems:
                 problems.append(p)
-        target = candidates[0].target_of(state) if len(candidates) == 1 else None
-        return Decision(event, state, target, tuple(problems), candidates[0].approvals if target else ())
+        target = relevant[0].target_of(state) if len(relevant) == 1 else None
+        return Decision(event, state, target, tuple(problems), relevant[0].approvals if target else ())
 
     def approval_slots(
         self,
@@ -418,9 +468,10 @@ class CaseType:
         event: str,
         forms: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
+        timeline: Timeline | None = None,
     ) -> tuple[ApprovalSlot, ...]:
         """The approvals the transition ``event`` would take from ``state`` needs now."""
-        return self.evaluate(state, event, Actor(()), forms, context).approvals_needed
+        return self.evaluate(state, event, Actor(()), forms, context, timeline=timeline).approvals_needed
 
     @staticmethod
     def _lookup(inputs: _Inputs, path: str) -> Any:
@@ -428,18 +479,35 @@ class CaseType:
         source = inputs.context if root in inputs.context and root not in inputs.forms else inputs.forms
         return resolve_path(source, path)
 
+    def _applies(self, t: TransitionDef, inputs: _Inputs) -> bool:
+        if t.applies_if is None:
+            return True
+        return t.applies_if.evaluate(lambda path: self._lookup(inputs, path))
+
     def _guard_ok(self, t: TransitionDef, inputs: _Inputs) -> bool:
+        """The transition's whole condition: it applies to the case and its guard holds."""
+        if not self._applies(t, inputs):
+            return False
         if t.guard is None:
             return True
         return t.guard.evaluate(lambda path: self._lookup(inputs, path))
 
-    def _requirement_problems(self, t: TransitionDef, inputs: _Inputs, *, with_approvals: bool = True) -> list[Problem]:
+    def _requirement_problems(
+        self, t: TransitionDef, inputs: _Inputs, *, with_approvals: bool = True, guard_failed: bool = False
+    ) -> list[Problem]:
         problems: list[Problem] = []
         if not inputs.actor.roles & set(t.roles):
             have = _roles_text(inputs.actor.roles) or "no role"
             problems.append(Problem("role", f"{t.title}: only {_roles_text(t.roles)} may do this (you have: {have})."))
-        for fid in t.requires_forms:
-            if not inputs.forms.get(fid):
+        # a stale form the failed guard read explains the failure as much as a required one
+        read = {f.split(".", 1)[0].split("[]", 1)[0] for f in t.fields()} if guard_failed else set()
+        for fid in [*t.requires_forms, *sorted(read - set(t.requires_forms))]:
+            if fid in inputs.stale:
+                problems.append(Problem(
+                    "form_stale",
+                    f"The form {fid!r} was submitted in an earlier round: submit it again (final) in this round.",
+                ))
+            elif fid in t.requires_forms and not inputs.forms.get(fid):
                 problems.append(Problem("form_missing", f"The form {fid!r} needs a final submission first."))
         if with_approvals and t.approvals:
             status = approval_status(t.approvals, inputs.votes)
@@ -466,7 +534,7 @@ class CaseType:
             for src in t.sources:
                 target = states[t.target_of(src)]
                 # an unguarded transition gets no cond (the diagram then shows no [label])
-                conds = [cond] if t.guard is not None else []
+                conds = [cond] if t.guard is not None or t.applies_if is not None else []
                 tl = states[src].to(target, event=t.event, cond=conds, validators=[validator])
                 attrs[t.event] = attrs[t.event] | tl if t.event in attrs else tl
         name = "".join(part.capitalize() for part in self.case_type.split("_")) + f"V{self.version}"
@@ -514,22 +582,25 @@ class CaseType:
         forms: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
         votes: Iterable[Vote] = (),
+        timeline: Timeline | None = None,
     ) -> str:
         """Run ``event`` on the machine restored at ``state``; return the new state.
 
         Raises :class:`TransitionRefused` (a ``TransitionNotAllowed``) with the reasons when the
         event is unknown or not possible here, the actor's role may not fire it, a required
-        final form is missing, the guard is false, or an approval is missing or was rejected.
+        final form is missing or (for the state's ``fresh_forms``) from an earlier round, the
+        guard is false, or an approval is missing or was rejected.
         """
-        inputs = _Inputs(actor, forms, context or {}, tuple(votes))
+        self._state(state)
+        inputs = self._inputs(state, actor, forms, context, votes, timeline)
         sm = self.machine(state)
         try:
             sm.send(event, evaluation=inputs)
         except TransitionRefused as refused:
             # the machine's validator refused: explain with the full decision
-            raise TransitionRefused(self.evaluate(state, event, actor, forms, context, votes)) from refused
+            raise TransitionRefused(self.evaluate(state, event, actor, forms, context, votes, timeline)) from refused
         except TransitionNotAllowed as exc:
-            decision = self.evaluate(state, event, actor, forms, context, votes)
+            decision = self.evaluate(state, event, actor, forms, context, votes, timeline)
             if decision.complete:  # pragma: no cover - would mean engine and machine disagree
                 raise
             raise TransitionRefused(decision) from exc
@@ -574,6 +645,7 @@ class CaseType:
                     "initial": s.initial,
                     "final": s.final,
                     "forms": [{"form_id": fid, "roles": list(roles)} for fid, roles in self.open_forms(s.id)],
+                    "fresh_forms": list(s.fresh_forms),
                     "notify_on_enter": [n.to_dict() for n in s.notify],
                 }
                 for s in d.states.values()
@@ -588,8 +660,9 @@ class CaseType:
                     "roles": list(t.roles),
                     "approvals_needed": [a.to_dict() for a in t.approvals],
                     "forms_needed": list(t.requires_forms),
+                    "applies_if": t.applies_if.source if t.applies_if else None,
                     "guard": t.guard.source if t.guard else None,
-                    "reason": t.reason if t.guard else None,
+                    "reason": t.reason if t.guard or t.applies_if else None,
                 }
                 for t in d.transitions
             ],

@@ -17,7 +17,7 @@ from statemachines.engine import Vote, approval_status, eligible_slots
 from store import DuplicateKey
 from sync import access
 from sync.amendments import request_amendment
-from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, per_agency, submission_id
+from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
 from sync.problems import Problem
 
@@ -192,6 +192,8 @@ def _write_submission(ctx: Ctx, case: Mapping[str, Any], sub_id: str, form_id: s
             "agency_id": agency_id, "status": status, "data": data, "updated_at": ctx.at,
             "updated_by": ctx.actor.user_id, "partnership": case["partnership"],
             "open_conflicts": list(existing.data.get("open_conflicts", [])) if existing else []}
+    if status == "final":  # which round this final belongs to (a state's fresh_forms)
+        body["final_step"] = final_step(case)
     if existing is not None:  # a CRG's send-back (sync.amendments) stays open until a new final
         if existing.data.get("amendment_requests"):
             body["amendment_requests"] = existing.data["amendment_requests"]
@@ -252,14 +254,15 @@ def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_v
     event = payload["event"]
     forms = ctx.final_forms(case)
     context = ctx.returns_context(case)
-    decision = ct.evaluate(case["state"], event, ctx.engine_actor, forms, context)
+    timeline = ctx.timeline(case)
+    decision = ct.evaluate(case["state"], event, ctx.engine_actor, forms, context, timeline=timeline)
     _raise_if_refused(decision)
     comment = payload.get("comment") if isinstance(payload.get("comment"), str) else None
     if decision.waiting_for_approvals:
         pending = case.get("pending")
         if pending and pending["event"] == event:
             return {"status": "applied", "awaiting_approvals": True, "version": case_doc.version,
-                    "state": case["state"], "approvals": _approvals_view(ct, case, forms, context)}
+                    "state": case["state"], "approvals": _approvals_view(ct, case, forms, context, timeline)}
         new = {**case, "pending": {"event": event, "target": decision.target, "requested_by": ctx.actor.user_id,
                                    "requested_at": ctx.at, "comment_given": bool(comment), "votes": []},
                "updated_at": ctx.at}
@@ -267,7 +270,7 @@ def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_v
         ctx.audit("transition.requested", case["case_id"], event=event, state=case["state"], target=decision.target)
         _alert_approvers(ctx, new, decision.approvals_needed, event)
         return {"status": "applied", "awaiting_approvals": True, "version": doc.version, "state": case["state"],
-                "approvals": _approvals_view(ct, new, forms, context)}
+                "approvals": _approvals_view(ct, new, forms, context, timeline)}
     return _fire(ctx, ct, case_doc, event, forms, context, votes=())
 
 
@@ -288,7 +291,7 @@ def _raise_if_refused(decision) -> None:
 def _fire(ctx: Ctx, ct, case_doc, event: str, forms, context, votes) -> Result:
     case = case_doc.data
     new_state = ct.fire(case["state"], event, actor=ctx.engine_actor if not votes else _any_actor(ct, case, event),
-                        forms=forms, context=context, votes=votes)
+                        forms=forms, context=context, votes=votes, timeline=ctx.timeline(case))
     history = [*case["state_history"], {"state": new_state, "entered_at": ctx.at,
                                         "entered_on": ctx.today.isoformat(), "event": event, "by": ctx.actor.user_id}]
     new = {**case, "state": new_state, "state_history": history, "pending": None, "updated_at": ctx.at}
@@ -309,11 +312,11 @@ def _any_actor(ct, case, event):
     return EngineActor(roles)
 
 
-def _approvals_view(ct, case, forms, context) -> dict[str, Any]:
+def _approvals_view(ct, case, forms, context, timeline) -> dict[str, Any]:
     pending = case.get("pending")
     if not pending:
         return {}
-    slots = ct.approval_slots(case["state"], pending["event"], forms, context)
+    slots = ct.approval_slots(case["state"], pending["event"], forms, context, timeline)
     status = approval_status(slots, _votes(pending))
     return {"event": pending["event"], **status.to_dict()}
 
@@ -338,7 +341,7 @@ def approve(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_vers
     ct = ctx.case_type_of(case)
     forms = ctx.final_forms(case)
     context = ctx.returns_context(case)
-    slots = ct.approval_slots(case["state"], pending["event"], forms, context)
+    slots = ct.approval_slots(case["state"], pending["event"], forms, context, ctx.timeline(case))
     mine = eligible_slots(slots, ctx.engine_actor)
     if not mine:
         raise Problem(403, "not-an-approver", "You do not hold one of the approvals this step needs.")

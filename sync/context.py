@@ -15,6 +15,7 @@ from typing import Any
 
 from forms.registry import FormRegistry
 from statemachines.engine import Actor as EngineActor
+from statemachines.engine import Timeline
 from store import Document, UnitOfWork
 from sync import access
 from sync.actor import Actor
@@ -44,6 +45,31 @@ def final_forms(case: Mapping[str, Any], get: Any) -> dict[str, Any]:
             if doc:
                 out[doc.data["form_id"]] = doc.data["data"]
     return out
+
+
+def final_step(case: Mapping[str, Any]) -> int:
+    """Where a final submission made now falls in the case's rounds: the position of the current
+    state's entry in ``state_history`` (stored on the submission as ``final_step``)."""
+    return len(case["state_history"]) - 1
+
+
+def timeline(case: Mapping[str, Any], get: Any) -> Timeline:
+    """The engine's view of the case's rounds: states entered in order, and the position at which
+    each (non per-agency) form's latest final was submitted. Submissions written before positions
+    were recorded fall back to their time (the last state entered at or before it)."""
+    history = case["state_history"]
+    final_at: dict[str, int] = {}
+    for sub_id, meta in case.get("submissions", {}).items():
+        if meta.get("agency_id") is None and meta.get("status") == "final":
+            doc = get(sub_id)
+            if doc is None:
+                continue
+            step = doc.data.get("final_step")
+            if not isinstance(step, int):
+                at = doc.data.get("updated_at", "")
+                step = max((i for i, h in enumerate(history) if h["entered_at"] <= at), default=0)
+            final_at[doc.data["form_id"]] = step
+    return Timeline(tuple(h["state"] for h in history), final_at)
 
 
 def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,6 +121,9 @@ class Ctx:
     def returns_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
         return returns_context(case)
 
+    def timeline(self, case: Mapping[str, Any]) -> Timeline:
+        return timeline(case, lambda sub_id: self.uow.get(SUBMISSIONS, sub_id))
+
     # -- writes ----------------------------------------------------------------------------
     def audit(self, action: str, case_id: str | None, **what: Any) -> None:
         entry = {"action": action, "case_id": case_id, "mutation_id": self.mutation_id,
@@ -105,7 +134,7 @@ class Ctx:
         """Queue an alert in this unit of work: the pull feed carries it, the push worker sends it."""
         if not recipients:
             return
-        alert_id = uuid.uuid4().hex
+        alert_id = f"{case['case_id']}.{uuid.uuid4().hex}"  # the case id first: the feed can skip it unread
         self.uow.insert(ALERTS, alert_id, {
             "alert_id": alert_id, "case_id": case["case_id"], "reference": case["reference"],
             "partnership": case["partnership"], "kind": kind, "state": case["state"],

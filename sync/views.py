@@ -25,6 +25,7 @@ from sync.context import (
     per_agency,
     returns_context,
     submission_id,
+    timeline,
 )
 from sync.problems import Problem
 
@@ -49,6 +50,9 @@ class Reader:
     @staticmethod
     def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
         return returns_context(case)
+
+    def timeline(self, case: Mapping[str, Any]) -> Any:
+        return timeline(case, lambda sub_id: self.store.get(SUBMISSIONS, sub_id))
 
     def deadlines(self, case: Mapping[str, Any], forms: Mapping[str, Any] | None = None,
                   today: dt.date | None = None) -> list[dict[str, Any]]:
@@ -78,7 +82,7 @@ class Reader:
         writable = access.can_write_case(actor, case)
         allowed, blocked = [], []
         if writable:
-            for decision in ct.evaluate_all(case["state"], engine_actor, forms, context):
+            for decision in ct.evaluate_all(case["state"], engine_actor, forms, context, self.timeline(case)):
                 if decision.allowed:
                     allowed.append(decision.event)
                 else:
@@ -149,7 +153,7 @@ class Reader:
             return None
         from statemachines.engine import Vote
 
-        slots = ct.approval_slots(case["state"], pending["event"], forms, context)
+        slots = ct.approval_slots(case["state"], pending["event"], forms, context, self.timeline(case))
         votes = [Vote(v["role"], v["sector"], v["decision"], v["voter"]) for v in pending["votes"]]
         status = approval_status(slots, votes)
         voted = any(v["voter"] == actor.user_id for v in pending["votes"])

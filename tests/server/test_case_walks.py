@@ -37,10 +37,12 @@ from tests.server.walks import (
     publication,
     qa,
     referral,
+    refused_for,
     rr_report,
     sin,
     terms,
     to_lcspr_approval,
+    to_lcspr_in_progress,
     to_pre_publication,
 )
 from tests.support import DEMO_PASSWORD
@@ -289,9 +291,17 @@ def test_no_lcspr_with_an_explained_omission_and_a_rejected_sign_off(server):
     w.run([
         A("esx.health-lead", "sign_off_rapid_review", status=409),  # the request was closed by the rejection
         T(B, "return_to_analysis", "rapid_review_sign_off"),
-        V(CRG, state="rapid_review_analysis", allowed=["submit_for_sign_off"]),
+        # the report the partners rejected does not count in this round: it must be submitted again
+        V(CRG, state="rapid_review_analysis", allowed=[]),
+    ])
+    refused = w.step(*T(CRG, "submit_for_sign_off", "rapid_review_analysis", 422))
+    assert any("rapid_review_report" in r and "earlier round" in r for r in refused["reasons"]), refused
+    blocked = {b["event"]: b["reasons"] for b in w.view(CRG)["blocked_events"]}
+    assert any("earlier round" in r for r in blocked["submit_for_sign_off"]), blocked
+    w.run([
         S(CRG, "rapid_review_report", rr_report("no_lcspr", omissions="The hospital's return is late; "
                                                 "the hospital confirmed no contact in the period.")),
+        V(CRG, allowed=["submit_for_sign_off"]),
         T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
         *sign_off("sign_off_rapid_review"),
         V(B, state="learning_dissemination", allowed=NATIONAL,
@@ -332,6 +342,76 @@ def test_lcspr_approval_rejected_then_returned_for_revision(server):
         "approve_lcspr", "independent_scrutineer", "Recommendations are not measurable.")
     assert w.states[-5:] == ["lcspr_approval", "lcspr_in_progress", "lcspr_quality_assurance", "lcspr_approval",
                              "pre_publication"]
+
+
+def test_each_qa_round_needs_its_own_qa_form(server):
+    """A draft back from QA or from approval gets a fresh check: the last round's QA form (its outcome
+    already acted on) does not count again; amending it in this round does."""
+    w = Walk(server.url)
+    w.open(SCHOOL, referral())
+    to_lcspr_in_progress(w)
+    w.run([
+        T(B, "submit_draft", "lcspr_in_progress"),
+        S(CRG, "lcspr_quality_assurance", qa("return_to_reviewer")),
+        T(CRG, "complete_quality_assurance", "lcspr_quality_assurance"),
+        T(B, "submit_draft", "lcspr_in_progress"),
+        # round 2: the form is still final from round 1, but no longer counts
+        V(CRG, state="lcspr_quality_assurance", allowed=[], forms={"lcspr_quality_assurance": "final"}),
+    ])
+    reasons = refused_for(w, CRG, "complete_quality_assurance", "lcspr_quality_assurance",
+                          "'lcspr_quality_assurance'", "earlier round", "again")
+    assert CHILD_NAME not in str(reasons)
+    w.run([
+        S(CRG, "lcspr_quality_assurance", qa("approve_for_sign_off")),  # amended: a new final revision
+        V(CRG, allowed=["complete_quality_assurance"]),
+        T(CRG, "complete_quality_assurance", "lcspr_quality_assurance"),
+        V(B, state="lcspr_approval"),
+        # approval sends it back: round 3 needs a QA form again (round 2 said approve_for_sign_off)
+        T(B, "return_for_revision", "lcspr_approval"),
+        T(B, "submit_draft", "lcspr_in_progress"),
+        T(B, "record_no_national_review", "lcspr_quality_assurance"),  # a note keeps the round
+    ])
+    refused_for(w, CRG, "complete_quality_assurance", "lcspr_quality_assurance", "earlier round")
+    w.run([
+        S(CRG, "lcspr_quality_assurance", qa("approve_for_sign_off")),
+        T(B, "record_national_review", "lcspr_quality_assurance"),  # after the new form: still this round
+        T(CRG, "complete_quality_assurance", "lcspr_quality_assurance"),
+    ])
+    assert w.states[-8:] == [
+        "lcspr_in_progress", "lcspr_quality_assurance", "lcspr_in_progress", "lcspr_quality_assurance",
+        "lcspr_approval", "lcspr_in_progress", "lcspr_quality_assurance", "lcspr_approval",
+    ]  # fmt: skip
+
+
+def test_publication_record_confirmed_again_after_a_deferral(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral())
+    to_pre_publication(w)
+    w.run([
+        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-10")),
+        V(B, allowed=["defer_publication", "publish", *NATIONAL]),
+        T(B, "defer_publication", "pre_publication"),
+        T(B, "resume_publication", "publication_deferred"),
+    ])
+    refused_for(w, B, "publish", "pre_publication", "'publication_record'", "earlier round")
+    w.run([
+        T(B, "defer_publication", "pre_publication"),
+        # confirmed while deferred: after the last round ended, so it counts on resuming
+        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-12")),
+        T(B, "resume_publication", "publication_deferred"),
+        V(B, allowed=["defer_publication", "publish", *NATIONAL]),
+        T(B, "publish", "pre_publication"),
+        V(B, state="published"),
+    ])
+
+
+def test_notify_panel_refusal_explains_only_the_route_that_fits_the_child(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral())  # not a care leaver
+    w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(abuse_or_neglect_known_or_suspected=False))])
+    reasons = refused_for(w, HOS, "notify_panel", "sin_consideration", "abuse or neglect is known or suspected")
+    assert not any("care leaver" in r.lower() for r in reasons), reasons
+    w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
 
 
 def test_do_not_notify_goes_to_other_action_then_closed(server):
@@ -439,9 +519,11 @@ def test_care_leaver_aged_18_to_24_is_notified_and_closed(server):
     no_ofsted = {k: v for k, v in care_leaver.items() if k != "ofsted_notified_on"}
     problem = w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", no_ofsted, status=422)])[-1]
     assert problem_paths(problem) == {"/payload/data/ofsted_notified_on"}
-    # the form says "none" but the referral says care leaver: refused, with the reason
+    # the form says "none" but the referral says care leaver: refused, with the care-leaver route's
+    # reason only (the SIN route does not apply to an adult care leaver)
     refused = w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
-    assert any("care leaver aged 18 or over is not a SIN" in r for r in refused["reasons"])
+    assert [r for r in refused["reasons"] if r.startswith("A care leaver aged 18 to 24")], refused
+    assert not any("SIN decision must say notify" in r for r in refused["reasons"]), refused
     w.run([
         S(HOS, "sin_decision", care_leaver),
         V(HOS, allowed=["notify_panel"]),

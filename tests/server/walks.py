@@ -236,8 +236,32 @@ def to_pre_publication(w: Walk) -> None:
     assert w.states[-1] == "pre_publication", w.states
 
 
+def refused_for(w: Walk, user: str, event: str, expected_state: str, *needles: str) -> list[str]:
+    """Fire ``event`` expecting a 422 whose reasons mention every needle (in one reason), and the
+    same reasons among the case view's ``blocked_events``; nothing changes (version, state)."""
+    before = w.view(user)
+    problem = w.step(*T(user, event, expected_state, 422))
+    assert any(all(n in r for n in needles) for r in problem["reasons"]), (needles, problem["reasons"])
+    after = w.view(user)
+    blocked = {b["event"]: b["reasons"] for b in after["blocked_events"]}
+    assert blocked.get(event) == problem["reasons"], (blocked, problem["reasons"])
+    assert (after["version"], after["state"]) == (before["version"], before["state"])
+    return problem["reasons"]
+
+
 def to_lcspr_approval(w: Walk) -> None:
     """Drive an open case (referred) straight to lcspr_approval."""
+    to_lcspr_in_progress(w)
+    w.run([
+        T("esx.business", "submit_draft", "lcspr_in_progress"),
+        S("esx.crg", "lcspr_quality_assurance", qa("approve_for_sign_off")),
+        T("esx.crg", "complete_quality_assurance", "lcspr_quality_assurance"),
+    ])
+    assert w.states[-1] == "lcspr_approval", w.states
+
+
+def to_lcspr_in_progress(w: Walk) -> None:
+    """Drive an open case (referred) straight to lcspr_in_progress (the first draft not yet in)."""
     w.run([
         ("esx.business", "POST", "transitions", {"event": "put_to_crg", "expected_state": "referred"}, 200),
         S("esx.hos", "sin_decision", sin()),
@@ -250,8 +274,5 @@ def to_lcspr_approval(w: Walk) -> None:
         *[A(u, "sign_off_rapid_review") for u in SIGNERS],
         S("esx.crg", "lcspr_terms_of_reference", terms()),
         T("esx.crg", "start_lcspr", "lcspr_commissioning"),
-        T("esx.business", "submit_draft", "lcspr_in_progress"),
-        S("esx.crg", "lcspr_quality_assurance", qa("approve_for_sign_off")),
-        T("esx.crg", "complete_quality_assurance", "lcspr_quality_assurance"),
     ])
-    assert w.states[-1] == "lcspr_approval", w.states
+    assert w.states[-1] == "lcspr_in_progress", w.states
