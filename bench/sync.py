@@ -168,8 +168,8 @@ def prefill(path: Path, target_docs: int, rng: random.Random) -> dict[str, Any]:
                 new_ref = f"ESX-{year}-{n:05d}"
                 for coll, did, text in docs:
                     new_did = did.replace(tid, new_id)
-                    if coll == "alerts":
-                        new_did = uuid.uuid4().hex
+                    if coll == "alerts":  # the write path's form: the case id, then a fresh part
+                        new_did = f"{new_id}.{uuid.uuid4().hex}"
                     data = json.loads(text.replace(tid, new_id).replace(ref, new_ref))
                     if coll == "alerts":
                         data["alert_id"] = new_did

@@ -139,6 +139,16 @@ class Store(abc.ABC):
         """Published documents (tombstones included) whose latest write has seq > after_seq,
         in seq order, each once, at its latest version."""
 
+    def scan_changes(self, after_seq: int, limit: int,
+                     keep: Callable[[str, str, bool], bool]) -> tuple[list[Document], int]:
+        """Like ``changes_since`` over at most ``limit`` feed entries, returning only those for which
+        ``keep(collection, id, deleted)`` is true, and the seq scanned up to (``after_seq`` when
+        nothing is left). Implementations call ``keep`` before reading a document's data, so a reader
+        that sees little of the feed does not pay for what it skips."""
+        docs = self.changes_since(after_seq, limit)
+        scanned = docs[-1].seq if docs else after_seq
+        return [d for d in docs if keep(d.collection, d.id, d.deleted)], scanned
+
     @abc.abstractmethod
     def last_seq(self) -> int: ...
 

@@ -432,11 +432,11 @@ class TinyStore(Store):
             if where is None or where(data):
                 yield Document(collection, did, rec.version, data, rec.seq)
 
-    def changes_since(self, after_seq: int, limit: int) -> list[Document]:
-        self._usable()
+    def _feed_records(self, after_seq: int, limit: int) -> list[tuple[tuple[str, str], _Rec]]:
+        """The next ``limit`` live feed entries after ``after_seq`` (records only: nothing parsed)."""
         out: list[tuple[tuple[str, str], _Rec]] = []
         if limit <= 0:
-            return []
+            return out
         with self._state_lock:
             seqs, keys, colls = self._feed_seq, self._feed_key, self._colls
             i = bisect.bisect_right(seqs, after_seq)
@@ -447,10 +447,22 @@ class TinyStore(Store):
                 if rec is not None and rec.seq == seqs[i]:
                     out.append((key, rec))
                 i += 1
-        return [
-            Document(c, d, r.version, {} if r.deleted else json.loads(r.data), r.seq, r.deleted)  # type: ignore[arg-type]
-            for (c, d), r in out
-        ]
+        return out
+
+    @staticmethod
+    def _document(key: tuple[str, str], rec: _Rec) -> Document:
+        return Document(key[0], key[1], rec.version, {} if rec.deleted else json.loads(rec.data),  # type: ignore[arg-type]
+                        rec.seq, rec.deleted)
+
+    def changes_since(self, after_seq: int, limit: int) -> list[Document]:
+        self._usable()
+        return [self._document(key, rec) for key, rec in self._feed_records(after_seq, limit)]
+
+    def scan_changes(self, after_seq, limit, keep):
+        self._usable()
+        records = self._feed_records(after_seq, limit)  # keep() runs outside the state lock: it may read
+        scanned = records[-1][1].seq if records else after_seq
+        return [self._document(key, rec) for key, rec in records if keep(key[0], key[1], rec.deleted)], scanned
 
     def last_seq(self) -> int:
         return self._last_seq

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 from store import Store
@@ -26,6 +27,8 @@ from sync.problems import Problem
 from sync.views import Reader, alert_visible, conflict_view
 
 MAX_LIMIT = 500
+CASE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+FEED_ENTITIES = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}
 SCAN_BATCH = 500
 
 
@@ -108,20 +111,50 @@ class Feed:
         changes: list[dict[str, Any]] = [] if defs_sent else list(self.definitions)
         mine = access.principals(actor)
         cases: dict[str, Any] = {}  # a case's forms and alerts sit near it in the feed: read it once a page
+        keep = self._keeper(actor, mine, cases)
         last = after
         while True:
-            # read about as many documents as the page still needs: every one read is parsed
-            batch = self.store.changes_since(last, min(SCAN_BATCH, max(64, limit - len(changes) + 1)))
-            if not batch:
+            # read about as many documents as the page still needs; skipped ones are never parsed
+            batch, scanned = self.store.scan_changes(last, min(SCAN_BATCH, max(64, limit - len(changes) + 1)), keep)
+            if scanned == last:
                 return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": False}
             for doc in batch:
                 found = self._changes_for(actor, mine, doc, cases)
                 if found:
-                    # a document's changes go on one page (the cursor moves per document)
+                    # a document's changes go on one page (the cursor moves per document; what was
+                    # skipped before it is skipped again on the next pull)
                     if changes and len(changes) + len(found) > limit:
                         return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": True}
                     changes.extend(found)
                 last = doc.seq
+            last = scanned
+
+    def _keeper(self, actor: Actor, mine: set[str], cases: dict[str, Any]):
+        """Decide from a feed entry's key alone whether it can concern this actor: a submission's id
+        begins with its case id, so the forms of a case the actor never could see are skipped unread."""
+        relevant: dict[str, bool] = {}
+
+        def case_relevant(case_id: str) -> bool:
+            if case_id not in relevant:
+                doc = cases[case_id] if case_id in cases else cases.setdefault(case_id, self.store.get(CASES, case_id))
+                relevant[case_id] = doc is not None and (
+                    access.can_see_case(actor, doc.data) or bool(mine & set(doc.data.get("seen_by", ()))))
+            return relevant[case_id]
+
+        def keep(collection: str, doc_id: str, deleted: bool) -> bool:
+            if deleted or collection not in FEED_ENTITIES:
+                return False
+            if collection == CASES:
+                return case_relevant(doc_id)
+            if collection == SUBMISSIONS:
+                return case_relevant(doc_id.split(".", 1)[0])
+            if collection == ALERTS:  # "{case_id}.{n}" or, for deadline reminders, "dl.{case_id}.…"
+                parts = doc_id.split(".", 2)
+                case_id = parts[1] if parts[0] == "dl" and len(parts) > 1 else parts[0]
+                return case_relevant(case_id) if CASE_ID.match(case_id) else True
+            return True
+
+        return keep
 
     def _changes_for(self, actor: Actor, mine: set[str], doc: Any,
                      cases: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -151,7 +184,7 @@ class Feed:
         return out
 
     def _change_for(self, actor: Actor, mine: set[str], doc: Any, cases: dict[str, Any]) -> dict[str, Any] | None:
-        entity = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}.get(doc.collection)
+        entity = FEED_ENTITIES.get(doc.collection)
         if entity is None or doc.deleted:
             return None
         tombstone = {"entity": entity, "id": doc.id, "version": doc.version, "deleted": True}
