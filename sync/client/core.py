@@ -161,13 +161,18 @@ class SyncClient:
         return self.queue("resolve_conflict", case_id, payload)
 
     def local_submission(self, case_id: str, form_id: str, agency_id: str | None = None) -> dict[str, Any] | None:
-        """The form as this device sees it: its latest queued edit, else the replica's copy."""
+        """The form as this device sees it: its latest queued edit, else its latest pushed edit the
+        replica has not caught up with yet, else the replica's copy. (The server takes a device's own
+        earlier edits as seen by it, so a later edit must start from them, not from a stale copy.)"""
         for q in reversed(self.local.outbox()):
             if q.kind == "save_submission" and q.case_id == case_id and q.payload["form_id"] == form_id:
                 return json.loads(json.dumps(q.payload["data"]))
             if q.kind == "create_case" and q.case_id == case_id and q.payload["referral"]["form_id"] == form_id:
                 return json.loads(json.dumps(q.payload["referral"]["data"]))
         known = self.local.entity("submission", submission_id(case_id, form_id, agency_id))
+        sent = self.local.sent_form(case_id, form_id)
+        if sent and (known is None or sent[0] > known[0]):
+            return sent[1]
         return known[1]["data"] if known else None
 
     # -- push -------------------------------------------------------------------------------------

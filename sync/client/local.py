@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS results (
     seq INTEGER PRIMARY KEY, mutation_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
     result TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sent_forms (
+    case_id TEXT NOT NULL, form_id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (case_id, form_id));
 CREATE TABLE IF NOT EXISTS replica (
     entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (entity, id));
@@ -137,6 +140,26 @@ class LocalState:
                            (q.seq, q.mutation_id, q.kind, r["status"], json.dumps(r)))
                 if r["status"] != "pending":
                     db.execute("DELETE FROM outbox WHERE seq = ?", (q.seq,))
+                self._remember_sent(db, q, r)
+
+    @staticmethod
+    def _remember_sent(db: sqlite3.Connection, q: Queued, r: dict[str, Any]) -> None:
+        """A form edit the server took: the device keeps showing it until a pull brings that version
+        (the server counts a device's own edits as seen by it: ADR 0007)."""
+        status = r.get("first_status", r["status"]) if r["status"] == "duplicate" else r["status"]
+        if q.kind != "save_submission" or status not in ("applied", "conflict"):
+            return
+        if not isinstance(r.get("version"), int):
+            return
+        db.execute("INSERT INTO sent_forms(case_id, form_id, version, data) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT(case_id, form_id) DO UPDATE SET version = excluded.version, data = excluded.data "
+                   "WHERE excluded.version > sent_forms.version",
+                   (q.case_id, q.payload["form_id"], r["version"], json.dumps(q.payload["data"])))
+
+    def sent_form(self, case_id: str, form_id: str) -> tuple[int, dict[str, Any]] | None:
+        row = self.db.execute("SELECT version, data FROM sent_forms WHERE case_id = ? AND form_id = ?",
+                              (case_id, form_id)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
 
     def results(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT seq, mutation_id, kind, status, result FROM results ORDER BY seq").fetchall()

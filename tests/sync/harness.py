@@ -179,10 +179,13 @@ def check_exactly_once(store, clients: list[SyncClient], written: dict[str, dict
         assert len(ids) == len(set(ids)), "a mutation wrote two revisions"
         by_mutation.update({r.data["mutation_id"]: r for r in revs})
         stats["revisions"] += len(revs)
+        if written is not None:
+            stats["own_edits_superseded"] += check_changes_only_what_was_typed(revs, written)
     conflicts = {}
     for doc in store.scan(CONFLICTS):
         if doc.data["incoming_mutation"] in mutations:
             conflicts[(doc.data["incoming_mutation"], doc.data["path"])] = doc.data
+            check_not_a_self_conflict(store, doc.data, by_mutation[doc.data["incoming_mutation"]].data["revision"])
     stats["conflicts"] = len(conflicts)
     for mid, (kind, result) in mutations.items():
         if kind == "save_submission" and result["status"] in APPLIED:
@@ -194,3 +197,42 @@ def check_exactly_once(store, clients: list[SyncClient], written: dict[str, dict
                 assert kept or recorded, ("a typed value was lost", pointer)
                 stats["values_kept" if kept else "values_in_conflicts"] += 1
     return dict(stats)
+
+
+def _without_fields(data: dict) -> dict:
+    out = copy.deepcopy(data)
+    for pointer in FIELDS:
+        set_ptr(out, pointer, None)
+    return out
+
+
+def check_changes_only_what_was_typed(revs: list, written: dict[str, dict[str, Any]]) -> int:
+    """A form write changes only the fields its device typed: an edit queued from a stale base never
+    reverts a value (not even the device's own earlier one) that it did not type over. Answers how
+    many writes replaced a value the same device had typed before (the same-device rule at work)."""
+    superseded = 0
+    last_writer = dict.fromkeys(FIELDS, revs[0].data["device_id"])
+    for prev, cur in zip(revs, revs[1:], strict=False):
+        typed = written.get(cur.data["mutation_id"])
+        if typed is None:
+            continue  # not a save_submission of these devices (create_case is revision 1)
+        for pointer in FIELDS:
+            before, after = get_ptr(prev.data["data"], pointer), get_ptr(cur.data["data"], pointer)
+            if before != after:
+                assert pointer in typed and after == typed[pointer], ("an untyped field changed", pointer)
+                superseded += last_writer[pointer] == cur.data["device_id"]
+                last_writer[pointer] = cur.data["device_id"]
+        assert _without_fields(prev.data["data"]) == _without_fields(cur.data["data"]), "an untouched field changed"
+    return superseded
+
+
+def check_not_a_self_conflict(store, conflict: dict[str, Any], revision: int) -> None:
+    """The value a conflict kept was not last written (since its base) by the incoming device itself:
+    a device never conflicts with its own edits."""
+    sub_id, pointer = conflict["submission_id"], conflict["path"]
+    last_writer = None
+    for v in range(conflict["base_version"] + 1, revision):
+        prev, cur = store.get(REVISIONS, f"{sub_id}@{v - 1}"), store.get(REVISIONS, f"{sub_id}@{v}")
+        if get_ptr(prev.data["data"], pointer) != get_ptr(cur.data["data"], pointer):
+            last_writer = (cur.data["device_id"], cur.data["by"])
+    assert last_writer != (conflict["incoming_device"], conflict["incoming_by"]), ("a self-conflict", pointer)

@@ -165,3 +165,74 @@ def test_a_revoked_device_wipes_its_file_outbox_included(srv, tmp_path):
     assert not (tmp_path / "lost.db").exists() and not (tmp_path / "lost.db-wal").exists()
     with pytest.raises(DeviceRevoked):
         d.pull()
+
+
+def _pushed(d: SyncClient) -> list[str]:
+    return [r["status"] for r in d.push()]
+
+
+def _server_form(srv, case_id: str) -> tuple[int, dict]:
+    """The submission's version and form data as the server holds them now."""
+    doc = srv.store.get("submissions", f"{case_id}.{FORM}")
+    return doc.version, {**doc.data["data"], "open_conflicts": doc.data["open_conflicts"]}
+
+
+def _conflicts_of(srv, case_id: str) -> list[dict]:
+    return [c.data for c in srv.store.scan("conflicts") if c.data["case_id"] == case_id]
+
+
+def _shared_case(srv, tmp_path, *users: str) -> tuple[str, list[SyncClient]]:
+    """A case every one of these devices has pulled (its referral at version 1)."""
+    devices = [device(tmp_path / f"{u}.db", srv.url, u) for u in users]
+    case_id = devices[0].create_case("serious_incident", FORM, form_version(), referral_data()).case_id
+    assert _pushed(devices[0]) == ["applied"]
+    for d in devices:
+        d.pull()
+        assert d.local.entity("submission", f"{case_id}.{FORM}")[0] == 1
+    return case_id, devices
+
+
+def _edit(d: SyncClient, case_id: str, **fields: str):
+    data = d.local_submission(case_id, FORM)
+    data.update(fields)
+    return d.save_submission(case_id, FORM, form_version(), data, "final")
+
+
+def test_two_offline_edits_of_one_field_on_one_device_are_not_a_conflict(srv, tmp_path):
+    case_id, (a,) = _shared_case(srv, tmp_path, "esx.business")
+    first, second = _edit(a, case_id, incident_summary="First take."), _edit(a, case_id, incident_summary="Second.")
+    assert first.base_version == second.base_version == 1  # the replica has not seen the first edit
+    results = a.push()
+    assert [r["status"] for r in results] == ["applied", "applied"] and not any("conflicts" in r for r in results)
+    version, data = _server_form(srv, case_id)
+    assert version == 3 and data["incident_summary"] == "Second." and data["open_conflicts"] == []
+    assert srv.store.get("revisions", f"{case_id}.{FORM}@2").data["data"]["incident_summary"] == "First take."
+    assert _conflicts_of(srv, case_id) == []
+    a.pull()
+    assert a.local_submission(case_id, FORM)["incident_summary"] == "Second."
+
+
+def test_another_devices_edit_between_is_merged_and_a_real_clash_still_recorded(srv, tmp_path):
+    case_id, (a, b) = _shared_case(srv, tmp_path, "esx.business", "esx.school-dsl")
+    # A edits the summary, pushes without pulling, edits it again: still from base version 1
+    _edit(a, case_id, incident_summary="A one.")
+    assert _pushed(a) == ["applied"]
+    assert a.local_submission(case_id, FORM)["incident_summary"] == "A one."  # its own pushed edit, not pulled yet
+    b.pull()
+    _edit(b, case_id, harm_details="B's details.")  # B saw A's first edit and edits another field
+    assert _pushed(b) == ["applied"]
+    _edit(a, case_id, incident_summary="A two.")
+    assert _pushed(a) == ["applied"]
+    _, data = _server_form(srv, case_id)
+    assert data["incident_summary"] == "A two." and data["harm_details"] == "B's details."
+    # B now changes the summary A wrote; A, still offline from version 1, types over it again: a real clash
+    b.pull()
+    _edit(b, case_id, incident_summary="B's summary.")
+    assert _pushed(b) == ["applied"]
+    _edit(a, case_id, incident_summary="A three.")
+    assert _pushed(a) == ["conflict"]
+    _, data = _server_form(srv, case_id)
+    assert data["incident_summary"] == "B's summary." and data["harm_details"] == "B's details."
+    [clash] = _conflicts_of(srv, case_id)
+    assert (clash["path"], clash["base"], clash["kept"], clash["incoming"]) == (
+        "/incident_summary", "A two.", "B's summary.", "A three.")
