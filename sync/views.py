@@ -20,6 +20,7 @@ from sync.context import (
     ALERTS,
     CASES,
     CONFLICTS,
+    REVISIONS,
     SUBMISSIONS,
     final_forms,
     per_agency,
@@ -173,6 +174,27 @@ class Reader:
                 if c:
                     out.append(conflict_view(c))
         return out
+
+    def revisions(self, actor: Actor, case_id: str, sub_id: str) -> dict[str, Any]:
+        """Every revision of one form of the case, oldest first; seen exactly as the form itself is
+        (another agency's return is 404, like a form that does not exist), and audited as a read."""
+        case = self.visible_case(actor, case_id).data
+        meta = case.get("submissions", {}).get(sub_id)
+        sub = self.store.get(SUBMISSIONS, sub_id) if meta is not None else None
+        if sub is None or not access.can_see_submission(actor, case, meta):
+            raise Problem(404, "submission-not-found", "There is no form with this id on this case that you can see.")
+        out = []
+        for v in range(1, sub.version + 1):
+            rev = self.store.get(REVISIONS, f"{sub_id}@{v}")
+            if rev is not None:
+                out.append({k: rev.data.get(k) for k in ("revision", "status", "form_version", "at", "by",
+                                                         "device_id", "data")})
+        with self.store.transaction() as uow:  # ids only; agency_id lets history hide it from other agencies
+            uow.audit({"action": "case.read", "case_id": case_id, "submission_id": sub_id, "read": "revisions",
+                       "agency_id": sub.data["agency_id"], "by": actor.audit_ref(), "device_id": actor.device_id},
+                      subject=case_id)
+        return {"case_id": case_id, "submission_id": sub_id, "form_id": sub.data["form_id"],
+                "agency_id": sub.data["agency_id"], "version": sub.version, "revisions": out}
 
     def list_cases(self, actor: Actor, state: str | None = None, overdue: bool | None = None) -> list[dict]:
         out = []

@@ -204,6 +204,15 @@ def resolve_conflict(body, case_id: str, actor):
     return _apply(actor, "resolve_conflict", case_id, body)
 
 
+@blp.route("/<string:case_id>/submissions/<string:submission_id>/revisions", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200)
+@auth_required
+def revisions(case_id: str, submission_id: str, actor):
+    """Every revision of one form, oldest first: revision, status, form_version, at, by, device_id, data."""
+    return services().reader.revisions(actor, case_id, submission_id)
+
+
 @blp.route("/<string:case_id>/history", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200)

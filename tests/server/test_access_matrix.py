@@ -249,6 +249,55 @@ def test_agency_returns_view(world, user, expected):
     assert SENTINEL_NAME not in str(body) and world.refs["A"] not in str(body)
 
 
+# GET /cases/{id}/submissions/{sub}/revisions: seen exactly as the form itself
+HOME = {"esx.business", "esx.crg", "esx.hos", "esx.la-lead", "esx.scrutineer", "esx.reviewer"}
+SEES_FORM = {"crg_referral": SEES["A"], "rapid_review_agency_return.esx-schools": HOME | {"esx.school-dsl"},
+             "rapid_review_agency_return.uh-sussex": HOME | {"esx.health-dsl", "esx.health-visitor"}}
+REVISION_CELLS = [(form, user, (200, None) if user in seers else (404, "submission-not-found"))
+                  for form, seers in SEES_FORM.items() for user in sorted(SEES["A"])] + [
+    (form, user, NOT_FOUND) for form in SEES_FORM for user in sorted(NOT_SEES["A"])]
+
+
+@pytest.mark.parametrize(("form", "user", "expected"), REVISION_CELLS,
+                         ids=[f"{f.rsplit('.', 1)[-1]}-{u}-{e[0]}" for f, u, e in REVISION_CELLS])
+def test_revisions(world, form, user, expected):
+    a = world.cases["A"]
+    r = world.dev(user).get(f"/api/v1/cases/{a}/submissions/{a}.{form}/revisions")
+    if expected[0] == 200:
+        body = ok(r)
+        assert body["submission_id"] == f"{a}.{form}"
+        assert [rev["revision"] for rev in body["revisions"]] == list(range(1, body["version"] + 1))
+        return
+    body = assert_problem(r, *expected)
+    assert SENTINEL_NAME not in str(body) and world.refs["A"] not in str(body)
+
+
+def test_the_revisions_of_a_return_name_who_wrote_each_from_which_device(world):
+    a = world.cases["A"]
+    school, business = world.dev("esx.school-dsl"), world.dev("esx.business")
+    sub_id = f"{a}.rapid_review_agency_return.esx-schools"
+    body = ok(school.get(f"/api/v1/cases/{a}/submissions/{sub_id}/revisions"))
+    revs = body["revisions"]
+    assert (body["form_id"], body["agency_id"], body["version"]) == ("rapid_review_agency_return", "esx-schools", 3)
+    assert [set(r) for r in revs] == [{"revision", "status", "form_version", "at", "by", "device_id", "data"}] * 3
+    assert {r["by"] for r in revs} == {world.user_id("esx.school-dsl")} and {r["status"] for r in revs} == {"final"}
+    assert revs[0]["device_id"] == revs[1]["device_id"] == school.client.device_id != revs[2]["device_id"]
+    assert revs[1]["data"]["learning"] == "Edit one." and revs[0]["data"]["learning"] != "Edit one."
+    assert revs[2]["data"]["learning"] == "Edit one."  # the second tablet's clash is in the conflict, not here
+    assert all(r["form_version"] == latest("rapid_review_agency_return") for r in revs)
+    # audited as a read of the record, ids only; another agency does not see that the school read it
+    read = [e for e in ok(business.get(f"/api/v1/cases/{a}/history"))["entries"]
+            if e["action"] == "case.read" and e["what"].get("submission_id") == sub_id]
+    assert read and read[-1]["by"] == world.user_id("esx.school-dsl") and SENTINEL_NAME not in str(read)
+    health = ok(world.dev("esx.health-dsl").get(f"/api/v1/cases/{a}/history"))["entries"]
+    assert not [e for e in health if e["what"].get("submission_id") == sub_id]
+    # an unknown form, and a form of another case under this case's id: 404 alike
+    assert_problem(school.get(f"/api/v1/cases/{a}/submissions/{a}.nope/revisions"), 404, "submission-not-found")
+    b = world.cases["B"]
+    assert_problem(school.get(f"/api/v1/cases/{a}/submissions/{b}.crg_referral/revisions"), 404,
+                   "submission-not-found")
+
+
 def test_the_invited_partnership_reads_but_never_writes(world):
     view = ok(world.dev("wsx.business").get(f"/api/v1/cases/{world.cases['A']}"))
     assert view["allowed_events"] == [] and view["forms"] == []
