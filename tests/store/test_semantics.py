@@ -246,6 +246,32 @@ def test_changes_since(s):
     assert "c0" not in [d.id for d in s.changes_since(0, 100)]
 
 
+def test_scan_changes_filters_by_key_before_reading(s):
+    with s.transaction() as u:
+        for i in range(6):
+            u.insert("cases", f"c{i}", {"i": i}, publish=True)
+        u.delete("cases", "c5", expected_version=1, publish=True)
+    asked = []
+
+    def keep(collection, doc_id, deleted):
+        asked.append((collection, doc_id, deleted))
+        return doc_id in ("c1", "c4", "c5")
+
+    everything = s.changes_since(0, 100)
+    docs, scanned = s.scan_changes(0, 3, keep)
+    assert [d.id for d in docs] == ["c1"] and docs[0].data == {"i": 1}
+    assert scanned == everything[2].seq and len(asked) == 3  # three entries scanned, one kept
+    docs, scanned = s.scan_changes(scanned, 100, keep)
+    assert [(d.id, d.deleted) for d in docs] == [("c4", False), ("c5", True)]
+    assert scanned == s.last_seq() == everything[-1].seq
+    assert ("cases", "c5", True) in asked  # keep() is told about tombstones
+    assert s.scan_changes(scanned, 100, keep) == ([], scanned)  # nothing left: the seq stays put
+    # the generic implementation of the interface agrees with the store's own
+    from store.base import Store
+
+    assert Store.scan_changes(s, 0, 100, keep)[0] == s.scan_changes(0, 100, keep)[0]
+
+
 def test_seq_reused_for_a_document_rewritten_in_the_same_unit(s):
     with s.transaction() as u:
         a = u.insert("c", "a", {}, publish=True)
