@@ -264,7 +264,10 @@ def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_v
             return {"status": "applied", "awaiting_approvals": True, "version": case_doc.version,
                     "state": case["state"], "approvals": _approvals_view(ct, case, forms, context, timeline)}
         new = {**case, "pending": {"event": event, "target": decision.target, "requested_by": ctx.actor.user_id,
-                                   "requested_at": ctx.at, "comment_given": bool(comment), "votes": []},
+                                   "requested_at": ctx.at, "comment_given": bool(comment), "votes": [],
+                                   # the case version that shows this request: an offline vote made
+                                   # from an older copy was cast on an earlier request, not this one
+                                   "opened_at_version": case_doc.version + 1},
                "updated_at": ctx.at}
         doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
         ctx.audit("transition.requested", case["case_id"], event=event, state=case["state"], target=decision.target)
@@ -338,6 +341,10 @@ def approve(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_vers
     if not pending or pending["event"] != payload["event"]:
         return {"status": "conflict", "reason": "approval-not-open", "state": case["state"],
                 "version": case_doc.version, "detail": "No approval is open for this step any more; nothing changed."}
+    if base_version is not None and base_version < pending.get("opened_at_version", 0):
+        return {"status": "conflict", "reason": "approval-request-reopened", "state": case["state"],
+                "version": case_doc.version, "detail": "This decision was made on an earlier request for this step "
+                "(the case has been asked again since); nothing changed. Review the case and decide again."}
     ct = ctx.case_type_of(case)
     forms = ctx.final_forms(case)
     context = ctx.returns_context(case)
