@@ -68,6 +68,11 @@ class SyncClient:
         return self.local.get("user")
 
     def login(self, username: str, password: str, device_id: str | None = None) -> dict[str, Any]:
+        previous = self.local.get("user")
+        if previous and previous.get("username") != username:
+            if self.local.outbox():  # it would be pushed under the new user's name
+                raise SyncError("This device holds unsent work of another user; that user must sync it first.")
+            self.local.forget_user()
         if device_id:
             if self.local.get("device_id") not in (None, device_id) and self.local.outbox():
                 raise SyncError("This file has unsent mutations of another device id.")

@@ -184,6 +184,16 @@ class LocalState:
             db.execute("DELETE FROM replica")
             self.set(db, cursor="")
 
+    def forget_user(self) -> None:
+        """Another person logs in on this device: nothing of the previous user's stays (their replica,
+        cursor, the forms they sent, the answers they got, their tokens), and the new user gets a
+        device identity of their own (the server binds a device id to one account)."""
+        with self.tx() as db:
+            for table in ("replica", "sent_forms", "results"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            db.execute("DELETE FROM meta WHERE key IN ('device_id', 'access_token', 'refresh_token', 'user')")
+            self.set(db, cursor="", next_seq=1)
+
     def entity(self, entity: str, id_: str) -> tuple[int, dict[str, Any]] | None:
         row = self.db.execute("SELECT version, data FROM replica WHERE entity = ? AND id = ?",
                               (entity, id_)).fetchone()

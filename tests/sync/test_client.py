@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from sync.client import DeviceRevoked, Http, NeedLogin, RetryPolicy, SyncClient, Unavailable
+from sync.client import DeviceRevoked, Http, NeedLogin, RetryPolicy, SyncClient, SyncError, Unavailable
 from sync.client.core import MAX_BATCH
 from sync.client.local import Queued
 from tests.support import DEMO_PASSWORD, ROOT
@@ -236,3 +236,27 @@ def test_another_devices_edit_between_is_merged_and_a_real_clash_still_recorded(
     [clash] = _conflicts_of(srv, case_id)
     assert (clash["path"], clash["base"], clash["kept"], clash["incoming"]) == (
         "/incident_summary", "A two.", "B's summary.", "A three.")
+
+
+def test_another_user_on_the_same_device_never_inherits_the_first_users_work(srv, tmp_path):
+    state = tmp_path / "shared-tablet.db"
+    first = device(state, srv.url, "esx.business")
+    case_id = first.create_case("serious_incident", FORM, form_version(), referral_data()).case_id
+    # unsent work of the first user: the second may not log in over it (it would be pushed as theirs)
+    second = device(state, srv.url, "esx.school-dsl", login=False)
+    with pytest.raises(SyncError, match="another user"):
+        second.login("esx.school-dsl", DEMO_PASSWORD)
+    assert second.local.outbox(), "the first user's work is still queued"
+    # once the first user has synced, the second may log in, and sees nothing of the first's view
+    assert _pushed(first) == ["applied"]
+    first.pull()
+    assert first.local.entity("case", case_id) is not None
+    old_device = first.device_id
+    second.login("esx.school-dsl", DEMO_PASSWORD)
+    assert second.local.entities() == {} and second.local.get("cursor") == ""
+    assert second.device_id != old_device, "a device id belongs to one account: the new user gets their own"
+    assert second.local.get("next_seq") == 1
+    second.pull()
+    fresh = device(tmp_path / "school-elsewhere.db", srv.url, "esx.school-dsl")
+    fresh.pull()
+    assert set(second.local.entities()) == set(fresh.local.entities()), "exactly the school's own view"
