@@ -196,9 +196,15 @@ def test_the_lcspr_path_from_referral_to_closed(server):
         T(SCHOOL, "conclude", "action_plan_monitoring", 403),
         T(B, "conclude", "action_plan_monitoring"),
         # concluded stays open until the reflective learning event
-        V(B, state="concluded", allowed=["close_after_reflective_learning", *NATIONAL],
-          forms={"action_plan": "final", "delay_notice": "final"}),
+        V(B, state="concluded", allowed=NATIONAL,
+          forms={"action_plan": "final", "publication_record": "final", "delay_notice": "final"}),
         S(SCHOOL, "action_plan", action_plan("implemented", "implemented"), status=403),
+        # closing needs the reflective learning event (or the Board's decision not to hold one)
+        T(B, "close_after_reflective_learning", "concluded", 422),
+        S(B, "action_plan", action_plan("implemented", "implemented", reflective=("held", "2026-11-22"))),
+        V(B, allowed=["close_after_reflective_learning", *NATIONAL]),
+        # the report is taken down while the case is still open (closing it would not have stopped the year)
+        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-10", withdrawn="2026-11-21")),
         T(B, "close_after_reflective_learning", "concluded"),
         V(B, state="closed", allowed=[], forms={}),
         T(B, "record_national_review", "closed", 409),  # not from a final state
@@ -222,14 +228,16 @@ def test_the_lcspr_path_from_referral_to_closed(server):
         "approve_lcspr", "defer_publication", "resume_publication", "publish", "start_monitoring", "conclude",
         "close_after_reflective_learning",
     ]  # fmt: skip
-    clocks_now = {d["name"]: (d["due"], d["status"]) for d in final["deadlines"]}
-    # kept available for a year from publication: pending until then (this server runs on real time)
-    assert clocks_now.pop("publication_availability") in {("2027-11-20", "pending"), ("2027-11-20", "met")}
+    clocks_now = {d["name"]: (d["due"], d["status"], d["stopped_on"]) for d in final["deadlines"]}
     assert clocks_now == {
-        "sin_notification": ("2026-10-12", "met"), "rapid_review_report": ("2026-10-28", "met"),
-        "lcspr_publication": ("2027-04-26", "met"), "pre_publication_copies": ("2026-11-11", "met"),
-        # closed (today, real time) before the event fell due two years after the plan's sign-off
-        "reflective_learning_event": ("2028-11-10", "met" if dt.date.today() <= dt.date(2028, 11, 10) else "missed"),
+        "sin_notification": ("2026-10-12", "met", "2026-10-07"),
+        "rapid_review_report": ("2026-10-28", "met", "2026-10-20"),
+        "lcspr_publication": ("2027-04-26", "met", "2026-11-20"),
+        "pre_publication_copies": ("2026-11-11", "met", "2026-11-10"),
+        # kept available for a year from publication: taken down the next day
+        "publication_availability": ("2027-11-20", "missed", "2026-11-21"),
+        # stopped on the event's date, not on the (later, real-time) closure
+        "reflective_learning_event": ("2028-11-10", "met", "2026-11-22"),
     }  # fmt: skip
     check_history(w)
 

@@ -89,17 +89,21 @@ def qa(outcome: str) -> dict:
             "comments": "The analysis of the school's contacts needs more depth."}
 
 
-def publication(planned: str = "2026-11-20", published: str | None = None, sent: str | None = None) -> dict:
+def publication(planned: str = "2026-11-20", published: str | None = None, sent: str | None = None,
+                withdrawn: str | None = None) -> dict:
     data = {"planned_publication_date": planned, "report_type": "full"}
     if sent:
         data.update({"sent_to_panel_on": sent, "sent_to_sos_on": sent, "sent_to_ofsted_on": sent})
     if published:
         data.update({"published_on": published, "url": "https://scp.example.org/lcspr", "nspcc_repository": True,
                      "reviewer_named": True})
+    if withdrawn:  # publication_record v2
+        data.update({"withdrawn_on": withdrawn, "withdrawal_reason": "Taken down on legal advice."})
     return data
 
 
-def action_plan(*statuses: str, signed: str | None = "2026-11-10") -> dict:
+def action_plan(*statuses: str, signed: str | None = "2026-11-10", reflective: tuple[str, str] | None = None) -> dict:
+    """``reflective``: (``held`` or ``not_held``, date), action_plan v2."""
     rows = []
     for i, status in enumerate(statuses):
         row = {"row_id": f"a{i}", "description": f"Action {i}.", "owner_agency": "esx-schools",
@@ -110,6 +114,11 @@ def action_plan(*statuses: str, signed: str | None = "2026-11-10") -> dict:
     data = {"review_reference": "LCSPR walk", "actions": rows}
     if signed:
         data.update({"signed_off_on": signed, "signed_off_by": "Statutory safeguarding leads"})
+    if reflective:
+        outcome, on = reflective
+        data.update({"reflective_learning_outcome": outcome, "reflective_learning_on": on})
+        if outcome == "not_held":
+            data["reflective_learning_not_held_reason"] = "The learning is part of the annual audit."
     return data
 
 

@@ -69,7 +69,8 @@ def test_full_lcspr_path_to_concluded():
         "lcspr_terms_of_reference": {"commissioned_on": "2027-02-01"},
         "lcspr_quality_assurance": {"outcome": "approve_for_sign_off"},
         "publication_record": {"planned_publication_date": "2027-07-20", "published_on": "2027-07-20"},
-        "action_plan": {"actions": [{"status": "implemented"}, {"status": "implemented"}]},
+        "action_plan": {"actions": [{"status": "implemented"}, {"status": "implemented"}],
+                        "reflective_learning_outcome": "held", "reflective_learning_on": "2029-09-01"},
     }
     steps = [
         ("put_to_crg", BUSINESS, None, ()),

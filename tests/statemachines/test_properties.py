@@ -248,7 +248,8 @@ def test_a_walk_that_tries_everything_reaches_far():
         "lcspr_terms_of_reference": {"commissioned_on": "2027-01-04"},
         "lcspr_quality_assurance": {"outcome": "approve_for_sign_off"},
         "publication_record": {"published_on": "2027-06-01"},
-        "action_plan": {"actions": [{"status": "implemented"}]},
+        "action_plan": {"actions": [{"status": "implemented"}], "reflective_learning_outcome": "held",
+                        "reflective_learning_on": "2029-06-01"},
         "learning_briefing": {"summary": "x"},
     }
     seen = {ct.initial_state}
