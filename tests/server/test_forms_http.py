@@ -50,3 +50,19 @@ def test_unknown_form_and_version(server):
 
 def test_forms_need_a_login(server):
     assert_problem(requests.get(server.url + "/api/v1/forms"), 401)
+
+
+def test_action_plan_and_publication_record_have_a_second_version(server):
+    c = Client(server.url, "esx.school-dsl")
+    by_id = {f["form_id"]: f for f in c.get("/api/v1/forms").json()["forms"]}
+    new_fields = {"action_plan": {"reflective_learning_outcome", "reflective_learning_on",
+                                  "reflective_learning_not_held_reason"},
+                  "publication_record": {"withdrawn_on", "withdrawal_reason"}}
+    for form_id, fields in new_fields.items():
+        versions = {v["version"]: v.get("accept_until") for v in by_id[form_id]["versions"]}
+        # version 1 stays accepted until its date; the latest has none
+        assert versions == {1: "2027-03-31", 2: None} and by_id[form_id]["latest"] == 2
+        v2 = c.get(f"/api/v1/forms/{form_id}/versions/2").json()["schema"]["properties"]
+        v1 = c.get(f"/api/v1/forms/{form_id}/versions/1").json()["schema"]["properties"]
+        assert fields <= set(v2) and not fields & set(v1)
+        assert set(v1) <= set(v2)  # only additions: a version 1 record is a version 2 record
