@@ -12,7 +12,7 @@ from typing import Any
 
 from . import lock as lockfile
 from .errors import DefinitionError, FieldError
-from .registry import FormRegistry, FormVersion, default_definitions_dir, read_definition_files, structural_problems
+from .registry import FormRegistry, FormVersion, default_definitions_dir, read_layers, structural_problems
 from .schema_tools import escape_pointer, iter_subschemas, split_path, validation_schema
 from .validation import build_validator, to_field_errors, today_is
 
@@ -44,7 +44,7 @@ def fast_path_problems(fv: FormVersion, data: Any, *, final: bool, today: date) 
 
 
 def check_definitions(directory: Path | str | None = None, *, today: date | None = None,
-                      allow_unpublished: bool = False) -> list[str]:
+                      allow_unpublished: bool = False, local: Path | str | None = None) -> list[str]:
     """Every problem with the definitions of ``directory`` (the shipped ones by default).
 
     Checks: file names and format, each schema against the 2020-12 meta-schema, no ``$ref``,
@@ -52,17 +52,19 @@ def check_definitions(directory: Path | str | None = None, *, today: date | None
     instance is valid (final and draft) and every counter-example fails with exactly the paths
     it expects, each migration names real fields and accounts for every field the previous version
     had, and the lock file: published versions unchanged, every version published (unless
-    ``allow_unpublished``), no lock entry without its file.
+    ``allow_unpublished``), no lock entry without its file. With ``local`` (a deployment's own forms
+    folder) its files are checked with the shipped ones, each against its own directory's lock.
     """
     directory = Path(directory) if directory is not None else default_definitions_dir()
+    local = Path(local) if local is not None else None
     today = today or date.today()
-    raws, problems = read_definition_files(directory)
-    for name, raw in raws.items():
+    layers, problems = read_layers(directory, local)
+    for name, raw in layers.files.items():
         problems += structural_problems(name, raw)
     if problems:
         return problems
     try:
-        registry = FormRegistry.load(directory, verify_lock=False)
+        registry = FormRegistry.load(directory, verify_lock=False, local=local)
     except DefinitionError as exc:
         return exc.problems
     for form_id in registry.form_ids():
@@ -75,7 +77,8 @@ def check_definitions(directory: Path | str | None = None, *, today: date | None
             if previous is not None:
                 problems += [f"{fv.filename}: {p}" for p in migration_problems(previous, fv)]
             previous = fv
-    problems += lock_problems(directory, raws, allow_unpublished=allow_unpublished)
+    for folder, raws in layers.by_directory.items():
+        problems += lock_problems(folder, raws, allow_unpublished=allow_unpublished, label_with_path=folder == local)
     return problems
 
 
@@ -242,20 +245,24 @@ def _last_row(path: str) -> int:
     return max((i for i, p in enumerate(parts) if p == "[]"), default=-1)
 
 
-def lock_problems(directory: Path, raws: dict[str, dict[str, Any]], *, allow_unpublished: bool) -> list[str]:
-    """Published versions unchanged; every version published; no lock entry without its file."""
+def lock_problems(directory: Path, raws: dict[str, dict[str, Any]], *, allow_unpublished: bool,
+                  label_with_path: bool = False) -> list[str]:
+    """Published versions unchanged; every version published; no lock entry without its file.
+
+    ``raws`` are keyed by label (a bare file name, or a path when ``label_with_path``)."""
     out: list[str] = []
     locked = lockfile.read_lock(directory)
     for name, raw in sorted(raws.items()):
-        if name in locked:
-            if lockfile.content_hash(raw) != locked[name]:
+        if Path(name).name in locked:
+            if lockfile.content_hash(raw) != locked[Path(name).name]:
                 out.append(f"{name}: /: changed after it was published. Published versions are immutable: "
                            f"restore it and make the change in a new version "
                            f"(caseflow forms new-version {raw.get('form_id')})")
         elif not allow_unpublished:
             out.append(f"{name}: /: not published yet: check it, then run "
                        f"`caseflow forms publish {raw.get('form_id')}`")
-    for name in sorted(set(locked) - set(raws)):
-        out.append(f"{lockfile.LOCK_NAME}: /files/{escape_pointer(name)}: {name} was published but its file "
+    lock_label = str(Path(directory) / lockfile.LOCK_NAME) if label_with_path else lockfile.LOCK_NAME
+    for name in sorted(set(locked) - {Path(n).name for n in raws}):
+        out.append(f"{lock_label}: /files/{escape_pointer(name)}: {name} was published but its file "
                    f"is missing; published versions must stay available")
     return out

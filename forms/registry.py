@@ -32,6 +32,22 @@ def default_definitions_dir() -> Path:
     return Path(str(resources.files("forms").joinpath("definitions")))
 
 
+#: A deployment's definitions directory (``CASEFLOW_DEFINITIONS_DIR``) keeps its forms here,
+#: with their own ``published.lock``.
+LOCAL_SUBDIR = "forms"
+
+
+def local_forms_dir(definitions_dir: Path | str | None) -> Path | None:
+    """The forms folder of a deployment's definitions directory (None without one, or without forms)."""
+    if definitions_dir is None:
+        return None
+    root = Path(definitions_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no definitions directory at {root}")
+    folder = root / LOCAL_SUBDIR
+    return folder if folder.is_dir() else None
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     version: int
@@ -126,21 +142,66 @@ def _is_version(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def read_definition_files(directory: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Parse every ``*.json`` of ``directory``: (file name -> definition, problems)."""
+def read_definition_files(directory: Path, *, label_with_path: bool = False
+                          ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Parse every ``*.json`` of ``directory``: (label -> definition, problems).
+
+    The label names the file in problems: its bare name, or (``label_with_path``, for a
+    deployment's own definitions directory) its full path, so it cannot be mistaken for a shipped file.
+    """
     problems: list[str] = []
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(directory).glob("*.json")):
+        label = str(path) if label_with_path else path.name
         if not FILE_NAME.match(path.name):
-            problems.append(f"{path.name}: file name must be <form_id>.v<version>.json")
+            problems.append(f"{label}: file name must be <form_id>.v<version>.json")
             continue
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(f"{path.name}: not readable JSON ({exc.__class__.__name__})")
+            problems.append(f"{label}: not readable JSON ({exc.__class__.__name__})")
             continue
-        out[path.name] = raw
+        out[label] = raw
     return out, problems
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The definition files of the shipped directory and of a deployment's own (``local``) one.
+
+    ``files`` maps each label to its definition, ``origin`` each label to the directory whose
+    ``published.lock`` governs it. A local file may add forms and versions; one with the same
+    form_id@version as a shipped file is skipped when identical and a problem otherwise.
+    """
+
+    files: dict[str, dict[str, Any]]
+    origin: dict[str, Path]
+    by_directory: dict[Path, dict[str, dict[str, Any]]]
+
+    def published(self, label: str, locks: Mapping[Path, Mapping[str, str]]) -> bool:
+        return Path(label).name in locks[self.origin[label]]
+
+
+def read_layers(directory: Path, local: Path | None = None) -> tuple[Layers, list[str]]:
+    shipped, problems = read_definition_files(directory)
+    files, origin = dict(shipped), dict.fromkeys(shipped, Path(directory))
+    by_directory = {Path(directory): shipped}
+    if local is not None:
+        own, own_problems = read_definition_files(local, label_with_path=True)
+        problems += own_problems
+        by_directory[Path(local)] = own
+        for label, raw in own.items():
+            name = Path(label).name
+            if name in shipped:
+                if raw != shipped[name]:
+                    match = FILE_NAME.match(name)
+                    assert match is not None  # noqa: S101 - read_definition_files keeps only such names
+                    problems.append(f"{label}: /: {match['form_id']}@{match['version']} is also shipped, with "
+                                    f"different content, in {Path(directory) / name}; a local definition may "
+                                    f"only add forms and versions: give it the next free version number")
+                continue  # the same file twice: the shipped copy is the one loaded
+            files[label], origin[label] = raw, Path(local)
+    return Layers(files, origin, by_directory), problems
 
 
 def structural_problems(name: str, raw: Any) -> list[str]:
@@ -151,7 +212,7 @@ def structural_problems(name: str, raw: Any) -> list[str]:
         problems.append(f"{name}: {to_pointer(err.absolute_path) or '/'}: {err.message}")
     if problems:
         return problems
-    match = FILE_NAME.match(name)
+    match = FILE_NAME.match(Path(name).name)
     assert match is not None  # noqa: S101 - checked by the caller
     if raw["form_id"] != match["form_id"]:
         problems.append(f"{name}: /form_id: must be {match['form_id']}, as in the file name")
@@ -170,6 +231,7 @@ class FormRegistry:
 
     def __init__(self, versions: list[FormVersion], directory: Path | None = None) -> None:
         self.directory = directory
+        self.local: Path | None = None  # a deployment's own definitions, loaded beside the shipped ones
         self._by_form: dict[str, dict[int, FormVersion]] = {}
         for fv in sorted(versions, key=lambda v: (v.form_id, v.version)):
             self._by_form.setdefault(fv.form_id, {})[fv.version] = fv
@@ -177,20 +239,23 @@ class FormRegistry:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, directory: Path | str | None = None, *, verify_lock: bool = True) -> FormRegistry:
-        """Load and check every ``<form_id>.v<version>.json`` of ``directory``.
+    def load(cls, directory: Path | str | None = None, *, verify_lock: bool = True,
+             local: Path | str | None = None) -> FormRegistry:
+        """Load and check every ``<form_id>.v<version>.json`` of ``directory`` (and of ``local``).
 
         Raises :class:`DefinitionError` listing every problem: a malformed file, a schema that
         breaks the 2020-12 meta-schema, a gap in a form's versions, an ``accept_until`` on a latest
-        version, or (with ``verify_lock``) a published version whose content changed.
+        version, (with ``verify_lock``) a published version whose content changed, or a ``local``
+        file that collides with a shipped one. Each file is checked against its own directory's lock.
         """
         directory = Path(directory) if directory is not None else default_definitions_dir()
-        raws, problems = read_definition_files(directory)
+        layers, problems = read_layers(directory, Path(local) if local is not None else None)
+        raws = layers.files
         for name, raw in raws.items():
             problems += structural_problems(name, raw)
         if problems:
             raise DefinitionError(problems)
-        locked = lockfile.read_lock(directory)
+        locks = {d: lockfile.read_lock(d) for d in layers.by_directory}
         by_form: dict[str, dict[int, tuple[str, dict[str, Any]]]] = {}
         for name, raw in raws.items():
             by_form.setdefault(raw["form_id"], {})[raw["version"]] = (name, raw)
@@ -205,19 +270,29 @@ class FormRegistry:
                                 f"retired; publish a newer version first")
         if verify_lock:
             for name, raw in raws.items():
-                if name in locked and lockfile.content_hash(raw) != locked[name]:
+                locked = locks[layers.origin[name]]
+                base = Path(name).name
+                if base in locked and lockfile.content_hash(raw) != locked[base]:
                     problems.append(f"{name}: changed after it was published. Published versions are "
                                     f"immutable: restore it and make the change in a new version "
                                     f"(caseflow forms new-version {raw['form_id']})")
         if problems:
             raise DefinitionError(problems)
-        built = [cls._build(name, raw, name in locked) for name, raw in raws.items()]
-        return cls(built, directory)
+        built = [cls._build(name, raw, layers.published(name, locks)) for name, raw in raws.items()]
+        registry = cls(built, directory)
+        registry.local = Path(local) if local is not None else None
+        return registry
 
     @classmethod
     def load_default(cls) -> FormRegistry:
         """The registry of the definitions shipped in the package, loaded once per process."""
         return _default_registry()
+
+    @classmethod
+    def load_deployment(cls, definitions_dir: Path | str | None = None) -> FormRegistry:
+        """The shipped forms plus those of a deployment's definitions directory (``<dir>/forms``)."""
+        local = local_forms_dir(definitions_dir)
+        return cls.load_default() if local is None else cls.load(local=local)
 
     @staticmethod
     def _build(name: str, raw: dict[str, Any], published: bool) -> FormVersion:

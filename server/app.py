@@ -17,6 +17,7 @@ from server.auth.accounts import Accounts
 from server.auth.throttle import LoginThrottle
 from server.auth.tokens import init_jwt
 from server.config import Settings
+from server.definitions import load_definitions
 from server.jsonbody import StrictParser, is_json_mimetype
 from server.problems import Problem, flatten_marshmallow, problem_response
 from server.secrets_store import load_or_create_secret
@@ -89,12 +90,8 @@ class ProblemApi(Api):
 
 
 def load_case_types():
-    """The case-type registry; None until the definitions package provides one (bootstrap only)."""
-    try:
-        from statemachines import CaseTypeRegistry
-    except ImportError:
-        return None
-    return CaseTypeRegistry.load_default()
+    """The shipped case-type registry (kept for bench/sync.py); the server uses load_definitions."""
+    return load_definitions(None)[1]
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None) -> Flask:
@@ -118,8 +115,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     clock = clock or Clock()
     store = store or open_store(settings.data_dir / "store")
-    forms = FormRegistry.load_default()
-    case_types = load_case_types()
+    # shipped definitions plus the deployment's own (CASEFLOW_DEFINITIONS_DIR); raises DefinitionsBroken
+    forms, case_types = load_definitions(settings.definitions_dir)
     services = Services(
         settings=settings, store=store, clock=clock,
         accounts=Accounts(store, clock),

@@ -46,21 +46,31 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data", "data", default=None, help="Data directory (default ./var or CASEFLOW_DATA_DIR).")
 @click.option("--demo", is_flag=True, help="Load the demo fixture (idempotent). Never in production.")
-def serve(host: str, port: int, data: str | None, demo: bool) -> None:
+@click.option("--definitions", "definitions", default=None, type=click.Path(path_type=Path),
+              help="A deployment's own definitions directory (forms/, case_types/), loaded beside the shipped "
+                   "ones (default: CASEFLOW_DEFINITIONS_DIR).")
+def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path | None) -> None:
     """Run the API on waitress (one process, threads: the embedded store is single-process)."""
     import waitress
 
     from server import logs
     from server.app import create_app
+    from server.definitions import DefinitionsBroken
     from server.demo import load_demo
 
-    settings = _settings(data)
+    settings = _settings(data, definitions_dir=definitions)
     settings.demo = demo or settings.demo
     logs.configure(settings.log_level)
     try:
         app = create_app(settings)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    except DefinitionsBroken as exc:
+        # every problem, one a line, each naming its file; nothing is served half-loaded
+        for problem in exc.problems:
+            click.echo(f"definitions: {problem}", err=True)
+        raise click.ClickException("the definitions have problems (listed above); the server was not started") \
+            from None
     services = app.extensions["caseflow"]
     problems = services.store.verify()
     if problems:

@@ -42,6 +42,8 @@ class Settings:
     log_level: str = "INFO"
     threads: int = 8
     public_url: str = "http://127.0.0.1:8000"
+    #: a deployment's own definitions (``forms/`` and ``case_types/``), loaded beside the shipped ones
+    definitions_dir: Path | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -62,9 +64,13 @@ class Settings:
             log_level=os.environ.get("CASEFLOW_LOG_LEVEL", "INFO"),
             threads=_env_int("CASEFLOW_THREADS", 8),
             public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "http://127.0.0.1:8000"),
+            definitions_dir=Path(os.environ["CASEFLOW_DEFINITIONS_DIR"]) if os.environ.get("CASEFLOW_DEFINITIONS_DIR")
+            else None,
         )
         for key, value in overrides.items():
             if value is not None:
                 setattr(settings, key, value)
         settings.data_dir = Path(settings.data_dir)
+        if settings.definitions_dir is not None:
+            settings.definitions_dir = Path(settings.definitions_dir)
         return settings

@@ -382,28 +382,63 @@ def definition_files(paths: Iterable[Path | str]) -> list[Path]:
     return out
 
 
-def check_paths(paths: Iterable[Path | str], catalogue: FormCatalogue | None = None) -> list[DefinitionError]:
-    """Check files and directories of definitions, including duplicate (case_type, version) pairs."""
+def check_paths(
+    paths: Iterable[Path | str], catalogue: FormCatalogue | None = None, *, local: Path | str | None = None
+) -> list[DefinitionError]:
+    """Check files and directories of definitions, including duplicate (case_type, version) pairs.
+
+    ``local`` is a deployment's own definitions folder, checked with ``paths``: its errors name each
+    file by its full path, and a case_type@version it shares with ``paths`` is an error naming both
+    files unless the two files define the same thing (then the copy is ignored).
+    """
     errors: list[DefinitionError] = []
-    seen: dict[tuple[str, int], str] = {}
-    for path in definition_files(paths):
+    seen: dict[tuple[str, int], tuple[Path, Any, bool]] = {}
+    own = definition_files([local]) if local is not None else []
+    for path in definition_files(paths) + own:
+        is_local = path in own
+        label = str(path) if is_local else path.name
         raw, yaml_errors = load_yaml(path)
         if yaml_errors:
-            errors += yaml_errors
+            errors += _relabel(yaml_errors, path, label)
             continue
-        defn, errs = parse_and_check(raw, path.name, catalogue)
-        errors += errs
+        defn, errs = parse_and_check(raw, label, catalogue)
+        errors += _relabel(errs, path, label)
         if defn is None:
             continue
         if defn.case_type and defn.version:
-            errors += _check_file_name(path, defn)
+            errors += _relabel(_check_file_name(path, defn), path, label)
         key = (defn.case_type, defn.version)
         if key in seen:
-            errors.append(
-                DefinitionError(path.name, "version", f"{key[0]} version {key[1]} is also defined in {seen[key]}")
-            )
-        seen.setdefault(key, path.name)
+            other, other_raw, other_local = seen[key]
+            if is_local and not other_local and raw == other_raw:
+                continue  # a verbatim copy of a shipped definition: the shipped one is loaded
+            where = str(other) if is_local else other.name
+            differs = " with different content" if is_local and not other_local else ""
+            errors.append(DefinitionError(label, "version", f"{key[0]} version {key[1]} is also defined{differs} "
+                                                            f"in {where}"))
+        seen.setdefault(key, (path, raw, is_local))
     return errors
+
+
+def loadable_files(paths: Iterable[Path | str], local: Path | str | None = None) -> list[Path]:
+    """The files a registry loads: ``paths`` and ``local``, without local verbatim copies of shipped ones
+    (call after :func:`check_paths` found no error)."""
+    out: list[Path] = []
+    seen: set[tuple[Any, Any]] = set()
+    for path in definition_files(paths) + (definition_files([local]) if local is not None else []):
+        raw, _ = load_yaml(path)
+        key = (raw.get("case_type"), raw.get("version")) if isinstance(raw, dict) else (path, None)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def _relabel(errors: list[DefinitionError], path: Path, label: str) -> list[DefinitionError]:
+    """Errors about ``path`` named by ``label`` (its full path, for a deployment's own files)."""
+    if label == path.name:
+        return errors
+    return [DefinitionError(label, e.path, e.message) if e.file == path.name else e for e in errors]
 
 
 def default_form_catalogue() -> dict[str, set[str]] | None:

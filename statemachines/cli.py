@@ -2,11 +2,12 @@
 
 ``check_cli`` is a click group mounted by the main CLI as ``caseflow check``:
 
-* ``caseflow check [PATHS...] [--no-forms]`` (the default command, also
+* ``caseflow check [PATHS...] [--no-forms] [--definitions DIR]`` (the default command, also
   ``caseflow check definitions ...``): one line per problem (``file: path: message``), exit status
   1 if there is any error. Forms a definition names that the forms catalogue does not define yet
   are reported as warnings (the definition may be written before its forms); their fields are
-  then not checked.
+  then not checked. ``--definitions DIR`` (or ``CASEFLOW_DEFINITIONS_DIR``) adds a deployment's own
+  ``DIR/case_types`` (errors name those files by their full path) and ``DIR/forms`` to the catalogue.
 * ``caseflow check describe CASE_TYPE [--version N] [--dir DIR]``: the case type as JSON (what
   ``GET /api/v1/case-types/{case_type}`` serves).
 * ``caseflow check diagram CASE_TYPE [--version N] [--dir DIR]``: its Mermaid state diagram.
@@ -21,19 +22,20 @@ import click
 
 from .check import check_paths, definition_files, load_yaml
 from .definition import DefinitionError, parse_definition
-from .registry import CaseTypeRegistry, default_definitions_dir
+from .registry import LOCAL_SUBDIR, CaseTypeRegistry, default_definitions_dir, local_case_types_dir
 
 __all__ = ["check_cli", "form_catalogue"]
 
 
-def form_catalogue() -> tuple[dict[str, set[str]] | None, str | None]:
-    """``{form_id: field paths}`` of the latest version of each form, or (None, why not)."""
+def form_catalogue(definitions: Path | None = None) -> tuple[dict[str, set[str]] | None, str | None]:
+    """``{form_id: field paths}`` of the latest version of each form (shipped, plus those of a
+    deployment's ``definitions`` directory), or (None, why not)."""
     try:
         from forms.registry import FormRegistry
     except ImportError as exc:  # pragma: no cover - the forms package ships with caseflow
         return None, f"forms package unavailable ({exc})"
     try:
-        registry = FormRegistry.load_default()
+        registry = FormRegistry.load_deployment(definitions)
     except Exception as exc:  # noqa: BLE001 - a broken forms catalogue is reported, not raised
         return None, f"forms catalogue failed to load ({exc})"
     return {fid: set(registry.field_paths(fid)) for fid in registry.form_ids()}, None
@@ -72,37 +74,51 @@ def check_cli() -> None:
     """Check case-type definitions (the default) or show one as JSON or a diagram."""
 
 
+_DEFINITIONS_OPTION = click.option(
+    "--definitions", "definitions", envvar="CASEFLOW_DEFINITIONS_DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help=f"A deployment's own definitions directory (CASEFLOW_DEFINITIONS_DIR): its {LOCAL_SUBDIR}/ are "
+         f"checked with the shipped case types, and its forms/ join the forms catalogue.")
+
+
 @check_cli.command("definitions")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--no-forms", is_flag=True, help="Do not check form ids and fields against the forms catalogue.")
-def check_definitions(paths: tuple[Path, ...], no_forms: bool) -> None:
+@_DEFINITIONS_OPTION
+def check_definitions(paths: tuple[Path, ...], no_forms: bool, definitions: Path | None) -> None:
     """Check case-type definitions (default: the shipped ones); exit 1 on any error."""
     targets = list(paths) or [default_definitions_dir()]
+    local = local_case_types_dir(definitions)
     catalogue: dict[str, set[str]] | None = None
     warnings: list[DefinitionError] = []
     if not no_forms:
-        catalogue, why = form_catalogue()
+        catalogue, why = form_catalogue(definitions)
+        if catalogue is None and definitions is not None:
+            # a deployment's own forms are checked here like its case types: broken is an error
+            click.echo(why)
+            raise SystemExit(1)
         if catalogue is None:
             click.echo(f"warning: {why}; form fields are not checked", err=True)
         else:
-            missing, warnings = _missing_forms(targets, catalogue)
+            missing, warnings = _missing_forms(targets + ([local] if local else []), catalogue)
             # an empty field set: the form id is accepted and its fields are not checked
             catalogue = {**catalogue, **{fid: _AnyFields() for fid in missing}}
-    errors = check_paths(targets, catalogue)
+    errors = check_paths(targets, catalogue, local=local)
     for w in warnings:
         click.echo(str(w), err=True)
     for e in errors:
         click.echo(str(e))
-    files = definition_files(targets)
+    files = definition_files(targets + ([local] if local else []))
     if errors:
         click.echo(f"{len(errors)} error(s) in {len(files)} definition file(s)", err=True)
         raise SystemExit(1)
     click.echo(f"case types OK ({len(files)} file(s), {len(warnings)} warning(s))")
 
 
-def _load(directory: Path | None) -> CaseTypeRegistry:
+def _load(directory: Path | None, definitions: Path | None) -> CaseTypeRegistry:
     try:
-        return CaseTypeRegistry.load_dir(directory or default_definitions_dir())
+        return CaseTypeRegistry.load_dir(directory or default_definitions_dir(),
+                                         local=local_case_types_dir(definitions))
     except ValueError as exc:  # DefinitionInvalid: every error, one per line
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None
@@ -118,6 +134,7 @@ _case_type_options = [
         default=None,
         help="A definitions directory (default: the shipped one).",
     ),
+    _DEFINITIONS_OPTION,
 ]
 
 
@@ -127,8 +144,9 @@ def _with_case_type_options(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _case_type(case_type: str, version: int | None, directory: Path | None):  # type: ignore[no-untyped-def]
-    registry = _load(directory)
+def _case_type(case_type: str, version: int | None, directory: Path | None,  # type: ignore[no-untyped-def]
+               definitions: Path | None):
+    registry = _load(directory, definitions)
     try:
         return registry.get(case_type, version)
     except KeyError:
@@ -142,16 +160,18 @@ def _case_type(case_type: str, version: int | None, directory: Path | None):  # 
 
 @check_cli.command("describe")
 @_with_case_type_options
-def describe_case_type(case_type: str, version: int | None, directory: Path | None) -> None:
+def describe_case_type(case_type: str, version: int | None, directory: Path | None,
+                       definitions: Path | None) -> None:
     """Print a case type as JSON (states, transitions, approvals, forms, deadlines)."""
-    click.echo(json.dumps(_case_type(case_type, version, directory).describe(), indent=2))
+    click.echo(json.dumps(_case_type(case_type, version, directory, definitions).describe(), indent=2))
 
 
 @check_cli.command("diagram")
 @_with_case_type_options
-def diagram_case_type(case_type: str, version: int | None, directory: Path | None) -> None:
+def diagram_case_type(case_type: str, version: int | None, directory: Path | None,
+                      definitions: Path | None) -> None:
     """Print a case type's Mermaid state diagram."""
-    click.echo(_case_type(case_type, version, directory).mermaid(), nl=False)
+    click.echo(_case_type(case_type, version, directory, definitions).mermaid(), nl=False)
 
 
 class _AnyFields(frozenset):

@@ -11,16 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from .check import FormCatalogue, check_paths, definition_files, load_yaml, parse_and_check
+from .check import FormCatalogue, check_paths, load_yaml, loadable_files, parse_and_check
 from .definition import DefinitionInvalid
 from .engine import CaseType
 
-__all__ = ["CaseTypeRegistry", "default_definitions_dir"]
+__all__ = ["LOCAL_SUBDIR", "CaseTypeRegistry", "default_definitions_dir", "local_case_types_dir"]
+
+#: A deployment's definitions directory (``CASEFLOW_DEFINITIONS_DIR``) keeps its case types here.
+LOCAL_SUBDIR = "case_types"
 
 
 def default_definitions_dir() -> Path:
     """The definitions shipped with the package."""
     return Path(__file__).resolve().parent / "definitions"
+
+
+def local_case_types_dir(definitions_dir: Path | str | None) -> Path | None:
+    """The case_types folder of a deployment's definitions directory (None without one, or without case types)."""
+    if definitions_dir is None:
+        return None
+    root = Path(definitions_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no definitions directory at {root}")
+    folder = root / LOCAL_SUBDIR
+    return folder if folder.is_dir() else None
 
 
 class CaseTypeRegistry:
@@ -36,21 +50,25 @@ class CaseTypeRegistry:
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
-    def load_dir(cls, path: Path | str, catalogue: FormCatalogue | None = None) -> CaseTypeRegistry:
-        """Load and check every ``*.yaml`` in ``path``; raise ``DefinitionInvalid`` with all errors.
+    def load_dir(cls, path: Path | str, catalogue: FormCatalogue | None = None, *,
+                 local: Path | str | None = None) -> CaseTypeRegistry:
+        """Load and check every ``*.yaml`` in ``path`` (and in ``local``, a deployment's own case
+        types, which may add case types and versions but not redefine one); raise
+        ``DefinitionInvalid`` with all errors.
 
         With ``catalogue`` (``{form_id: field paths}``) form ids and field names are checked too.
         """
         directory = Path(path)
-        if not directory.is_dir():
-            raise FileNotFoundError(f"no definitions directory at {directory}")
-        errors = check_paths([directory], catalogue)
+        for folder in (directory, local):
+            if folder is not None and not Path(folder).is_dir():
+                raise FileNotFoundError(f"no definitions directory at {folder}")
+        errors = check_paths([directory], catalogue, local=local)
         if errors:
             raise DefinitionInvalid(errors)
         case_types: list[CaseType] = []
-        for file in definition_files([directory]):
+        for file in loadable_files([directory], local):
             raw, _ = load_yaml(file)
-            defn, _ = parse_and_check(raw, file.name, catalogue)
+            defn, _ = parse_and_check(raw, file.name if file.parent == directory else str(file), catalogue)
             assert defn is not None  # checked above
             case_types.append(CaseType(defn))
         return cls(case_types)
@@ -59,6 +77,12 @@ class CaseTypeRegistry:
     def load_default(cls, catalogue: FormCatalogue | None = None) -> CaseTypeRegistry:
         """The definitions shipped in ``statemachines/definitions``."""
         return cls.load_dir(default_definitions_dir(), catalogue)
+
+    @classmethod
+    def load_deployment(cls, definitions_dir: Path | str | None = None,
+                        catalogue: FormCatalogue | None = None) -> CaseTypeRegistry:
+        """The shipped case types plus those of a deployment's definitions directory (``<dir>/case_types``)."""
+        return cls.load_dir(default_definitions_dir(), catalogue, local=local_case_types_dir(definitions_dir))
 
     # -- lookup ------------------------------------------------------------------------------
     def get(self, case_type: str, version: int | None = None) -> CaseType:
