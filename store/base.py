@@ -139,6 +139,12 @@ class Store(abc.ABC):
         """Published documents (tombstones included) whose latest write has seq > after_seq,
         in seq order, each once, at its latest version."""
 
+    def version_of(self, collection: str, doc_id: str) -> int | None:
+        """The current version of a live document (None when absent), without reading its data:
+        lets a reader keep a parsed copy and know cheaply whether it is still current."""
+        doc = self.get(collection, doc_id)
+        return None if doc is None else doc.version
+
     def scan_changes(self, after_seq: int, limit: int,
                      keep: Callable[[str, str, bool], bool]) -> tuple[list[Document], int]:
         """Like ``changes_since`` over at most ``limit`` feed entries, returning only those for which

@@ -421,6 +421,12 @@ class TinyStore(Store):
             return None
         return Document(collection, doc_id, rec.version, json.loads(rec.data), rec.seq)  # type: ignore[arg-type]
 
+    def version_of(self, collection: str, doc_id: str) -> int | None:
+        self._usable()
+        with self._state_lock:
+            rec = self._colls.get(collection, _EMPTY).get(doc_id)
+        return None if rec is None or rec.deleted else rec.version
+
     def scan(self, collection: str, where: Callable[[JSON], bool] | None = None) -> Iterator[Document]:
         self._usable()
         with self._state_lock:

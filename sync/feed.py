@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import json
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from store import Store
@@ -28,6 +30,9 @@ from sync.views import Reader, alert_visible, conflict_view
 
 MAX_LIMIT = 500
 CASE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+AUDIENCE_FIELDS = ("case_id", "partnership", "involved_agencies", "referring_agency", "assigned_reviewers",
+                   "invited_partnerships", "seen_by")  # everything sync.access reads of a case
+AUDIENCE_CACHE = 200_000  # cases; a few hundred bytes each
 FEED_ENTITIES = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}
 SCAN_BATCH = 500
 
@@ -45,9 +50,12 @@ class Feed:
         self.store = store
         self.reader = reader
         self._key = hashlib.sha256(b"caseflow-cursor:" + secret.encode()).digest()
+        self._audiences: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._audience_lock = threading.Lock()
         self.definitions = self._definitions()
+        # over the content, not only ids and versions: a definition edited in place is sent again
         self.definitions_hash = hashlib.sha256(
-            json.dumps([(d["entity"], d["id"], d["version"]) for d in self.definitions]).encode()).hexdigest()[:16]
+            json.dumps(self.definitions, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def _definitions(self) -> list[dict[str, Any]]:
         out = []
@@ -129,16 +137,45 @@ class Feed:
                 last = doc.seq
             last = scanned
 
+    def audience(self, case_id: str) -> dict[str, Any] | None:
+        """The fields of a case that decide who sees it and its forms (``AUDIENCE_FIELDS``), from a
+        cache checked against the case's current version: most feed entries belong to cases the
+        reader cannot see, and parsing each of those cases again on every pull is the cost of a pull."""
+        version = self.store.version_of(CASES, case_id)
+        if version is None:
+            return None
+        with self._audience_lock:
+            hit = self._audiences.get(case_id)
+            if hit is not None and hit[0] == version:
+                self._audiences.move_to_end(case_id)
+                return hit[1]
+        doc = self.store.get(CASES, case_id)
+        if doc is None:
+            return None
+        return self._remember(doc)
+
+    def _remember(self, doc: Any) -> dict[str, Any]:
+        aud = {k: doc.data[k] for k in AUDIENCE_FIELDS if k in doc.data}
+        with self._audience_lock:
+            hit = self._audiences.get(doc.id)
+            if hit is None or hit[0] <= doc.version:
+                self._audiences[doc.id] = (doc.version, aud)
+                self._audiences.move_to_end(doc.id)
+                while len(self._audiences) > AUDIENCE_CACHE:
+                    self._audiences.popitem(last=False)
+        return aud
+
     def _keeper(self, actor: Actor, mine: set[str], cases: dict[str, Any]):
-        """Decide from a feed entry's key alone whether it can concern this actor: a submission's id
-        begins with its case id, so the forms of a case the actor never could see are skipped unread."""
+        """Decide from a feed entry's key alone whether it can concern this actor: a submission's or
+        alert's id begins with its case id, so what belongs to a case the actor never could see is
+        skipped unread."""
         relevant: dict[str, bool] = {}
 
         def case_relevant(case_id: str) -> bool:
             if case_id not in relevant:
-                doc = cases[case_id] if case_id in cases else cases.setdefault(case_id, self.store.get(CASES, case_id))
-                relevant[case_id] = doc is not None and (
-                    access.can_see_case(actor, doc.data) or bool(mine & set(doc.data.get("seen_by", ()))))
+                aud = cases[case_id] if case_id in cases else cases.setdefault(case_id, self.audience(case_id))
+                relevant[case_id] = aud is not None and (
+                    access.can_see_case(actor, aud) or bool(mine & set(aud.get("seen_by") or ())))
             return relevant[case_id]
 
         def keep(collection: str, doc_id: str, deleted: bool) -> bool:
@@ -191,14 +228,14 @@ class Feed:
         if entity == "alert":
             return self._full(entity, doc, doc.data) if alert_visible(actor, doc.data) else None
         if entity == "case":
-            case_doc = cases[doc.id] = doc
+            case = doc.data
+            cases[doc.id] = self._remember(doc)
         else:
             case_id = doc.data["case_id"]
-            case_doc = cases[case_id] if case_id in cases else cases.setdefault(case_id, self.store.get(CASES, case_id))
-        if case_doc is None:
+            case = cases[case_id] if case_id in cases else cases.setdefault(case_id, self.audience(case_id))
+        if case is None:
             return None
-        case = case_doc.data
-        could_see = bool(mine & set(case.get("seen_by", ())))
+        could_see = bool(mine & set(case.get("seen_by") or ()))
         if entity == "case":
             if access.can_see_case(actor, case):
                 return self._full(entity, doc, self.reader.case_summary(actor, doc) | {

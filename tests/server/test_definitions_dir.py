@@ -123,6 +123,29 @@ def test_the_pull_feed_sends_the_local_definitions_even_to_an_old_cursor(old_cur
     assert not any(ch["entity"] in ("form", "case_type") for ch in after["changes"])  # sent once per hash
 
 
+def test_a_definition_edited_in_place_is_sent_again(defs, tmp_path):
+    """The feed's definitions hash covers content, not only ids and versions: a title corrected in
+    place (no new version) reaches devices that already hold the old text."""
+    edited = tmp_path / "defs"
+    shutil.copytree(defs, edited)
+    yaml_file = edited / "case_types" / "practice_learning_review.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("title: Practice learning review",
+                                                       "title: Practice learning review (corrected)", 1))
+    data = tmp_path / "data"
+    first = LiveServer(data, env={"CASEFLOW_DEFINITIONS_DIR": str(defs)}).start()
+    try:
+        cursor = Client(first.url, "esx.business").get("/api/v1/sync/pull", params={"limit": 500}).json()["cursor"]
+    finally:
+        first.stop()
+    second = LiveServer(data, env={"CASEFLOW_DEFINITIONS_DIR": str(edited)}).start()
+    try:
+        page = Client(second.url, "esx.business").get("/api/v1/sync/pull", params={"cursor": cursor}).json()
+    finally:
+        second.stop()
+    (ct,) = [c for c in page["changes"] if c["id"] == "practice_learning_review@1"]
+    assert ct["data"]["title"] == "Practice learning review (corrected)"
+
+
 # -- refusals ---------------------------------------------------------------------------------------
 def test_a_broken_local_case_type_stops_serve_naming_the_file(defs, tmp_path):
     bad = tmp_path / "defs"

@@ -272,6 +272,22 @@ def test_scan_changes_filters_by_key_before_reading(s):
     assert Store.scan_changes(s, 0, 100, keep)[0] == s.scan_changes(0, 100, keep)[0]
 
 
+def test_version_of_reads_no_data(s):
+    assert s.version_of("cases", "v") is None
+    with s.transaction() as u:
+        u.insert("cases", "v", {"n": 1}, publish=True)
+    assert s.version_of("cases", "v") == 1
+    with s.transaction() as u:
+        u.update("cases", "v", {"n": 2}, expected_version=1, publish=True)
+    assert s.version_of("cases", "v") == 2 == s.get("cases", "v").version
+    with s.transaction() as u:
+        u.delete("cases", "v", expected_version=2, publish=True)
+    assert s.version_of("cases", "v") is None
+    from store.base import Store
+
+    assert Store.version_of(s, "cases", "v") is None
+
+
 def test_seq_reused_for_a_document_rewritten_in_the_same_unit(s):
     with s.transaction() as u:
         a = u.insert("c", "a", {}, publish=True)
