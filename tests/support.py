@@ -108,3 +108,49 @@ def assert_problem(resp: requests.Response, status: int, slug: str | None = None
     if slug:
         assert body["type"].endswith("/" + slug), body
     return body
+
+
+class InProcessApp:
+    """The real app in this process (so a test can pin and step its clock), served over real
+    loopback HTTP by werkzeug in a thread, on a demo-loaded store of its own."""
+
+    def __init__(self, data_dir: Path, today=None, **settings):
+        import datetime as dt
+        import logging
+        import threading
+
+        from werkzeug.serving import make_server
+
+        from server.app import create_app
+        from server.config import Settings
+        from server.demo import load_demo
+        from sync.clock import LONDON, Clock
+
+        self._dt, self._london = dt, LONDON
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.clock = Clock(dt.datetime.combine(today, dt.time(10), tzinfo=LONDON) if today else None)
+        self.app = create_app(Settings(data_dir=data_dir, demo=True, demo_password=DEMO_PASSWORD, **settings),
+                              clock=self.clock)
+        self.services = self.app.extensions["caseflow"]
+        self.store = self.services.store
+        load_demo(self.services.accounts, DEMO_PASSWORD)
+        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.port = self.http.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.clients: dict[str, Client] = {}
+
+    def on(self, day) -> None:
+        """Pin the clock to 10:00 in England on ``day`` (a date or ``YYYY-MM-DD``)."""
+        day = self._dt.date.fromisoformat(day) if isinstance(day, str) else day
+        self.clock.set(self._dt.datetime.combine(day, self._dt.time(10), tzinfo=self._london))
+
+    def client(self, username: str) -> Client:
+        """One logged-in device per user, shared by the test."""
+        if username not in self.clients:
+            self.clients[username] = Client(self.url, username)
+        return self.clients[username]
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.store.close()

@@ -8,19 +8,13 @@ import copy
 import datetime as dt
 import json
 import logging
-import threading
 import uuid
 
 import pytest
-from werkzeug.serving import make_server
 
 from forms.registry import FormRegistry
-from server.app import create_app
-from server.config import Settings
-from server.demo import load_demo
 from server.logs import JsonFormatter
-from sync.clock import LONDON, Clock
-from tests.support import DEMO_PASSWORD, Client, assert_problem
+from tests.support import Client, InProcessApp, assert_problem
 
 FORMS = FormRegistry.load_default()
 TODAY = dt.date(2026, 3, 2)  # a Monday; the rapid review is due 15 working days after the SIN
@@ -30,35 +24,9 @@ THREE = ["esx-schools", "uh-sussex", "sussex-police"]
 DSL = {"esx-schools": "esx.school-dsl", "uh-sussex": "esx.health-dsl", "sussex-police": "esx.police-dsl"}
 
 
-class App:
-    def __init__(self, tmp_path):
-        settings = Settings(data_dir=tmp_path / "data", public_url="https://caseflow.example", demo=True,
-                            demo_password=DEMO_PASSWORD)
-        self.clock = Clock(dt.datetime.combine(TODAY, dt.time(10), tzinfo=LONDON))
-        self.app = create_app(settings, clock=self.clock)
-        self.services = self.app.extensions["caseflow"]
-        load_demo(self.services.accounts, DEMO_PASSWORD)
-        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.http.server_port}"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        self.clients: dict[str, Client] = {}
-
-    def client(self, username: str) -> Client:
-        if username not in self.clients:
-            self.clients[username] = Client(self.url, username)
-        return self.clients[username]
-
-    def set_today(self, day: dt.date) -> None:
-        self.clock.set(dt.datetime.combine(day, dt.time(10), tzinfo=LONDON))
-
-    def close(self):
-        self.http.shutdown()
-        self.services.store.close()
-
-
 @pytest.fixture
 def app(tmp_path):
-    a = App(tmp_path)
+    a = InProcessApp(tmp_path / "data", TODAY, public_url="https://caseflow.example")
     yield a
     a.close()
 
@@ -80,7 +48,7 @@ def _save(client: Client, case_id: str, form_id: str, data: dict, status: str = 
     return r.json()
 
 
-def _open_case(app: App) -> str:
+def _open_case(app: InProcessApp) -> str:
     referral = _example("crg_referral")
     referral["involved_agencies"] = THREE
     referral["child"]["name"] = CHILD_NAME
@@ -95,7 +63,7 @@ def _open_case(app: App) -> str:
     return case_id
 
 
-def _to_rapid_review(app: App, case_id: str) -> None:
+def _to_rapid_review(app: InProcessApp, case_id: str) -> None:
     sin = _example("sin_decision")
     sin["decision_date"] = sin["notified_on"] = TODAY.isoformat()
     _save(app.client("esx.hos"), case_id, "sin_decision", sin)
@@ -162,7 +130,7 @@ def test_three_disagreeing_agencies_one_overdue_a_send_back_seen_through_pull_an
                          RETURNS["sussex-police"], status="draft")
     assert_problem(_amend(crg, case_id, "sussex-police"), 409, "return-not-final")  # only a draft so far
 
-    app.set_today(due + dt.timedelta(days=1))
+    app.on(due + dt.timedelta(days=1))
     view = crg.get(f"/api/v1/cases/{case_id}/agency-returns").json()
     lines = {a["agency_id"]: a for a in view["agencies"]}
     assert view["rapid_review_clock"]["status"] == "overdue"

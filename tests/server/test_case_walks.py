@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 
 import holidays
 import pytest
-from werkzeug.serving import make_server
 
-from server.app import create_app
-from server.config import Settings
-from server.demo import load_demo
-from sync.clock import LONDON, Clock
 from tests.server.walks import (
     AGENCIES,
     CHILD_DOB,
@@ -45,7 +39,7 @@ from tests.server.walks import (
     to_lcspr_in_progress,
     to_pre_publication,
 )
-from tests.support import DEMO_PASSWORD
+from tests.support import InProcessApp
 
 B, CRG, HOS, REV = "esx.business", "esx.crg", "esx.hos", "esx.reviewer"
 SCHOOL, HEALTH, POLICE = "esx.school-dsl", "esx.health-dsl", "esx.police-dsl"
@@ -626,30 +620,9 @@ def test_the_referring_agency_sees_the_case_but_returns_only_if_involved(server)
 
 
 # -- deadlines over HTTP with a pinned clock --------------------------------------------------------
-class PinnedApp:
-    """The real app in this process (so the test can step its clock), served on a loopback port."""
-
-    def __init__(self, tmp_path, when: dt.date):
-        settings = Settings(data_dir=tmp_path / "data", demo=True, demo_password=DEMO_PASSWORD)
-        self.clock = Clock(dt.datetime.combine(when, dt.time(10), tzinfo=LONDON))
-        self.app = create_app(settings, clock=self.clock)
-        self.services = self.app.extensions["caseflow"]
-        load_demo(self.services.accounts, DEMO_PASSWORD)
-        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.http.server_port}"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def on(self, day: str) -> None:
-        self.clock.set(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(10), tzinfo=LONDON))
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.services.store.close()
-
-
 @pytest.fixture(scope="module")
 def pinned_app(tmp_path_factory):
-    app = PinnedApp(tmp_path_factory.mktemp("pinned"), dt.date(2026, 12, 21))
+    app = InProcessApp(tmp_path_factory.mktemp("pinned") / "data", dt.date(2026, 12, 21))
     yield app
     app.close()
 
@@ -658,7 +631,7 @@ def pinned_app(tmp_path_factory):
 def pinned(pinned_app):
     """The shared pinned app, its clock set to the test's first day (each test opens its own cases)."""
 
-    def start(day: str) -> PinnedApp:
+    def start(day: str) -> InProcessApp:
         pinned_app.on(day)
         return pinned_app
 

@@ -4,19 +4,15 @@ reference client, and the exactly-once / nothing-lost checks read straight from 
 from __future__ import annotations
 
 import copy
-import logging
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import make_server
 
 from forms.registry import FormRegistry
 from sync.client import Http, RetryPolicy, SyncClient
 from sync.context import CONFLICTS, REVISIONS, SUBMISSIONS
 from sync.service import MUTATION_LOG
-from tests.support import DEMO_PASSWORD
+from tests.support import DEMO_PASSWORD, InProcessApp
 
 FORM = "crg_referral"
 #: Free-text fields of the referral that devices edit (JSON Pointers into the form data).
@@ -51,27 +47,11 @@ def set_ptr(data: dict, pointer: str, value: Any) -> None:
     data[parts[-1]] = value
 
 
-class InProcessServer:
-    """The real app, in this process, served over real loopback HTTP (werkzeug, threaded)."""
+class InProcessServer(InProcessApp):
+    """The real app, in this process, on real time, served over real loopback HTTP."""
 
     def __init__(self, data_dir: Path):
-        from server.app import create_app
-        from server.config import Settings
-        from server.demo import load_demo
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.app = create_app(Settings(data_dir=data_dir, demo=True, demo_password=DEMO_PASSWORD))
-        self.services = self.app.extensions["caseflow"]
-        self.store = self.services.store
-        load_demo(self.services.accounts, DEMO_PASSWORD)
-        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.port = self.http.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.store.close()
+        super().__init__(data_dir)
 
 
 def device(state: Path, url: str, username: str, *, attempts: int = 6, timeout: float = 10.0, seed: int = 0,
