@@ -166,6 +166,9 @@ def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
                       "This form was submitted as final; amend it by submitting a final again.")
     result = _write_submission(ctx, case, sub_id, form_id, payload["form_version"], payload["data"], status,
                                agency_id, base_version, existing=existing)
+    sent_back = existing.data.get("amendment_requested") if existing is not None else None
+    if sent_back and status == "final":  # the amended return is in: tell whoever sent it back
+        ctx.alert(case, "amendment_returned", [sent_back["requested_by"]], agency_id=agency_id, form_id=form_id)
     meta = dict(case["submissions"])
     meta[sub_id] = {"form_id": form_id, "agency_id": agency_id, "status": status}
     if meta != case["submissions"]:

@@ -255,9 +255,20 @@ def test_send_back_offline_through_sync_push_exactly_once(app):
                   base_version=first["version"])
     line = next(a for a in school.get(f"/api/v1/cases/{case_id}/agency-returns").json()["agencies"])
     assert line["status"] == "returned_for_amendment" and line["amendment_request"]["reasons"] == REASONS
+
+    def returned_alerts(client) -> list[dict]:
+        return [c["data"] for c in _pull_all(client)
+                if c["entity"] == "alert" and c["data"]["kind"] == "amendment_returned" and c["data"]["case_id"] == case_id]
+
+    assert returned_alerts(business) == []  # a draft is not the amended return
     _save(school, case_id, "rapid_review_agency_return", RETURNS["esx-schools"], base_version=draft["version"])
     line = next(a for a in school.get(f"/api/v1/cases/{case_id}/agency-returns").json()["agencies"])
     assert line["status"] == "returned" and line["amendment_request"] is None
+    # whoever sent it back is told it is in (ids only), and nobody else is
+    (alert,) = returned_alerts(business)
+    assert alert["recipients"] == [business.user["user_id"]] and alert["agency_id"] == "esx-schools"
+    assert REASONS not in json.dumps(alert)
+    assert returned_alerts(app.client("esx.crg")) == []
 
 
 def test_refusals_are_problem_details(app):
