@@ -4,12 +4,14 @@ reference client, and the exactly-once / nothing-lost checks read straight from 
 from __future__ import annotations
 
 import copy
+import random
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from forms.registry import FormRegistry
-from sync.client import Http, RetryPolicy, SyncClient
+from sync.client import Http, RetryPolicy, SyncClient, Unavailable
 from sync.context import CONFLICTS, REVISIONS, SUBMISSIONS
 from sync.service import MUTATION_LOG
 from tests.support import DEMO_PASSWORD, InProcessApp
@@ -18,6 +20,9 @@ FORM = "crg_referral"
 #: Free-text fields of the referral that devices edit (JSON Pointers into the form data).
 FIELDS = ("/incident_summary", "/reason_for_referral", "/harm_details", "/child/area_of_normal_residence")
 APPLIED = ("applied", "conflict")
+#: The devices of the kill tests: everyone syncs, the creators also open cases and edit forms.
+USERS = ("esx.business", "esx.crg", "esx.school-dsl", "esx.health-dsl")
+CREATORS = ("esx.business", "esx.school-dsl", "esx.health-dsl")
 
 
 def form_version() -> int:
@@ -57,14 +62,62 @@ class InProcessServer(InProcessApp):
 def device(state: Path, url: str, username: str, *, attempts: int = 6, timeout: float = 10.0, seed: int = 0,
            login: bool = True) -> SyncClient:
     """A device on the reference client with fast backoff (tests do not wait seconds)."""
-    import random
-
     http = Http(url, timeout=timeout, retry=RetryPolicy(attempts=attempts, base=0.002, cap=0.05,
                                                         rng=random.Random(seed)))
     client = SyncClient(state, http=http)
     if login:
         client.login(username, DEMO_PASSWORD)
     return client
+
+
+def queue_offline_work(rng: random.Random, devices: dict[str, SyncClient], cases: list[str],
+                       written: dict[str, dict[str, Any]], values, version: int) -> None:
+    """One round of offline work on every device: the creators open cases and type into the
+    referrals they hold (``written`` records what each mutation typed), the business team and the
+    CRG move cases on from the state they last saw (so some transitions go stale)."""
+    for who in CREATORS:
+        d = devices[who]
+        for _ in range(rng.randint(1, 2)):
+            cases.append(d.create_case("serious_incident", FORM, version, referral_data()).case_id)
+        known = [c for c in cases if d.local_submission(c, FORM) is not None]
+        for case_id in rng.sample(known, min(len(known), 3)):
+            form = d.local_submission(case_id, FORM)
+            typed = {p: f"{who} {next(values)}" for p in rng.sample(FIELDS, 2)}
+            for p, v in typed.items():
+                set_ptr(form, p, v)
+            written[d.save_submission(case_id, FORM, version, form, "final").mutation_id] = typed
+    for who in ("esx.business", "esx.crg"):
+        d = devices[who]
+        for case_id in rng.sample(cases, min(len(cases), 2)):
+            known = d.local.entity("case", case_id)
+            if known:
+                d.transition(case_id, rng.choice(["put_to_crg", "escalate_to_statutory_leads"]), known[1]["state"])
+
+
+def start_syncing(devices: dict[str, SyncClient], acked: dict[str, dict[str, Any]]
+                  ) -> tuple[list[threading.Thread], list[BaseException]]:
+    """Everyone syncs at once, a thread each: push then pull, the whole sync again whenever the
+    server stays unreachable past the retry budget. ``acked`` keeps the first answer to each mutation;
+    the list collects anything else raised (the caller asserts it empty after joining)."""
+    errors: list[BaseException] = []
+
+    def work(d: SyncClient) -> None:
+        try:
+            while True:
+                try:
+                    for r in d.push():
+                        acked.setdefault(r["mutation_id"], r)
+                    d.pull()
+                    return
+                except Unavailable:
+                    continue
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(d,)) for d in devices.values()]
+    for t in threads:
+        t.start()
+    return threads, errors
 
 
 def settle(clients: list[SyncClient], rounds: int = 3) -> None:

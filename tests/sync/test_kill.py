@@ -11,29 +11,24 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from store import open_store
-from sync.client import Unavailable
 from tests.support import ROOT
 from tests.sync.harness import (
-    FIELDS,
-    FORM,
+    USERS,
     check_converged,
     check_exactly_once,
     device,
     form_version,
-    referral_data,
-    set_ptr,
+    queue_offline_work,
     settle,
+    start_syncing,
 )
 
 KILLS = 220
-USERS = ("esx.business", "esx.crg", "esx.school-dsl", "esx.health-dsl")
-CREATORS = ("esx.business", "esx.school-dsl", "esx.health-dsl")
 HOOKS = ("before_journal_write", "mid_journal_write", "after_journal_write_before_fsync", "after_fsync_before_apply")
 
 
@@ -103,45 +98,10 @@ def test_sigkill_during_push_batches_applies_everything_exactly_once(tmp_path):
         values = iter(range(10**9))
         while kills < KILLS:
             rounds += 1
-            # offline work on every device
-            for who in CREATORS:
-                d = devices[who]
-                for _ in range(rng.randint(1, 2)):
-                    cases.append(d.create_case("serious_incident", FORM, version, referral_data()).case_id)
-                known = [c for c in cases if d.local_submission(c, FORM) is not None]
-                for case_id in rng.sample(known, min(len(known), 3)):
-                    form = d.local_submission(case_id, FORM)
-                    typed = {p: f"{who} {next(values)}" for p in rng.sample(FIELDS, 2)}
-                    for p, v in typed.items():
-                        set_ptr(form, p, v)
-                    written[d.save_submission(case_id, FORM, version, form, "final").mutation_id] = typed
-            for who in ("esx.business", "esx.crg"):
-                d = devices[who]
-                for case_id in rng.sample(cases, min(len(cases), 2)):
-                    known = d.local.entity("case", case_id)
-                    if known:
-                        d.transition(case_id, rng.choice(["put_to_crg", "escalate_to_statutory_leads"]),
-                                     known[1]["state"])
+            queue_offline_work(rng, devices, cases, written, values, version)
             # everyone syncs at once while the server is killed at random moments
-            errors: list[BaseException] = []
             crash = None
-
-            def work(d, errors):
-                try:
-                    while True:
-                        try:
-                            for r in d.push():
-                                acked.setdefault(r["mutation_id"], r)
-                            d.pull()
-                            return
-                        except Unavailable:
-                            continue
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=work, args=(d, errors)) for d in devices.values()]
-            for t in threads:
-                t.start()
+            threads, errors = start_syncing(devices, acked)
             while any(t.is_alive() for t in threads):
                 time.sleep(rng.uniform(0.0, 0.05))
                 assert fs.kill() == signal.SIGKILL
