@@ -214,10 +214,10 @@ class Feed:
             if sub is None:
                 continue
             out.append({"entity": "submission", "id": sub.id, "version": sub.version, "deleted": True})
-            for cid in sub.data.get("open_conflicts", []):
-                c = self.store.get(CONFLICTS, cid)
-                if c is not None:
-                    out.append({"entity": "conflict", "id": c.id, "version": c.version, "deleted": True})
+        # every conflict of the case, resolved ones too: each holds two people's values
+        for c in self.store.scan(CONFLICTS, where=lambda d: d.get("case_id") == case["case_id"]):
+            if saw_all or c.data.get("agency_id") in (None, actor.agency):
+                out.append({"entity": "conflict", "id": c.id, "version": c.version, "deleted": True})
         return out
 
     def _change_for(self, actor: Actor, mine: set[str], doc: Any, cases: dict[str, Any]) -> dict[str, Any] | None:
