@@ -1,7 +1,8 @@
-"""Approvals given offline (issue 5: "an approval given offline counts if that approval is still
+"""Decisions made offline. Approvals (issue 5: "an approval given offline counts if that approval is still
 open"): a vote pushed later counts while the request it was cast on is open; a vote cast on a
 request that has since been rejected and asked again, or on one already decided, changes nothing
-and comes back as a conflict that says why."""
+and comes back as a conflict that says why. A transition pushed from a state the case has left is a
+conflict too, never applied."""
 
 from __future__ import annotations
 
@@ -78,3 +79,20 @@ def test_a_vote_on_a_request_asked_again_since_does_not_count(server):
     assert fresh["status"] == "applied" and fresh.get("awaiting_approvals"), fresh
     votes = {m["sector"] for m in w.view(B)["pending_approvals"]["missing"]}
     assert "local_authority" not in votes and {"health", "police"} <= votes
+
+
+def test_a_transition_pushed_from_a_stale_state_is_a_conflict_and_changes_nothing(server):
+    w = Walk(server.url)
+    w.open(B, referral(agencies=list(AGENCIES.values())))
+    phone = Device(server, CRG)
+    seen = phone.client.get(w.path("")).json()  # the CRG's phone last saw the case in `referred`
+    w.run([T(B, "put_to_crg", "referred")])  # meanwhile the business team moves it on
+    before = w.view(B)
+    phone.seq += 1
+    r = phone.client.post("/api/v1/sync/push", json={"device_id": phone.client.device_id, "mutations": [{
+        "mutation_id": str(uuid.uuid4()), "seq": phone.seq, "kind": "transition", "case_id": w.case_id,
+        "base_version": seen["version"], "payload": {"event": "put_to_crg", "expected_state": seen["state"]}}]})
+    (result,) = r.json()["results"]
+    assert (result["status"], result["reason"], result["state"]) == ("conflict", "stale-state", "sin_consideration")
+    after = w.view(B)
+    assert (after["version"], after["state"]) == (before["version"], before["state"])
