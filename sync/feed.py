@@ -205,10 +205,13 @@ class Feed:
     def _dependent_tombstones(self, actor: Actor, case: dict[str, Any]) -> list[dict[str, Any]]:
         """Losing a case loses its forms and open conflicts too: they are not changed, so without
         these tombstones the device would keep them. Only what this actor could have seen."""
-        saw_all = actor.has_role(access.REVIEWER_ROLE, *access.COORDINATING_ROLES)
+        # the same rule as a single entity's tombstone: an invited partnership never saw a return
+        def could_see(meta: dict[str, Any]) -> bool:
+            return access.could_ever_see_submission(actor, case, meta)
+
         out = []
         for sub_id, meta in case.get("submissions", {}).items():
-            if not saw_all and meta.get("agency_id") not in (None, actor.agency):
+            if not could_see(meta):
                 continue
             sub = self.store.get(SUBMISSIONS, sub_id)
             if sub is None:
@@ -216,7 +219,7 @@ class Feed:
             out.append({"entity": "submission", "id": sub.id, "version": sub.version, "deleted": True})
         # every conflict of the case, resolved ones too: each holds two people's values
         for c in self.store.scan(CONFLICTS, where=lambda d: d.get("case_id") == case["case_id"]):
-            if saw_all or c.data.get("agency_id") in (None, actor.agency):
+            if could_see({"agency_id": c.data.get("agency_id")}):
                 out.append({"entity": "conflict", "id": c.id, "version": c.version, "deleted": True})
         return out
 
