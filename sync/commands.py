@@ -425,7 +425,8 @@ def resolve_conflict(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], 
     ctx.uow.update(CONFLICTS, conflict.id, {**conflict.data, "resolved": True, "resolution": choose,
                                             "resolved_by": ctx.actor.user_id, "resolved_at": ctx.at},
                    expected_version=conflict.version, publish=True)
-    ctx.audit("conflict.resolve", case_doc.id, conflict_id=conflict.id, choose=choose, submission_id=sub.id)
+    ctx.audit("conflict.resolve", case_doc.id, conflict_id=conflict.id, choose=choose, submission_id=sub.id,
+              agency_id=sub.data["agency_id"])  # history hides an agency's own work from other agencies
     return {"status": "applied", "submission_id": sub.id, "version": doc.version}
 
 

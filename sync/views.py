@@ -218,6 +218,9 @@ class Reader:
             e = entry.entry
             if not full and e.get("agency_id") not in (None, actor.agency):
                 continue  # an agency's own activity is not shown to other agencies
+            sub_meta = case.get("submissions", {}).get(e.get("submission_id"))
+            if not full and sub_meta is not None and not access.can_see_submission(actor, case, sub_meta):
+                continue  # entries written before they carried agency_id name the form they touched
             if not full and e.get("action") == "sync.read" and e.get("by", {}).get("user_id") != actor.user_id:
                 continue  # a pull lists entity ids (other agencies' returns among them): coordinators only
             out.append({"n": entry.n, "at": entry.at, "action": e.get("action"),
