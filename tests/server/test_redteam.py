@@ -99,3 +99,82 @@ def test_resolving_an_agency_returns_conflict_is_hidden_from_other_agencies_hist
         r = app.client(user).get(f"/api/v1/cases/{case_id}/history")
         assert r.status_code == 200, r.text
         assert conflict_id not in r.text and sub_id not in r.text, user
+
+
+def _open_esx_case(client: Client, agencies=("esx-schools",)) -> str:
+    from tests.server.walks import latest, referral
+
+    data = referral("2026-02-20", "2026-02-18", agencies=agencies)
+    r = client.post("/api/v1/cases", json={"case_type": "serious_incident", "referral": {
+        "form_id": "crg_referral", "form_version": latest("crg_referral"), "data": data}})
+    assert r.status_code == 201, r.text
+    return r.json()["case_id"]
+
+
+# -- the pull feed's per-case audience cache -----------------------------------------------------------
+def _holds(changes: list[dict], case_id: str) -> bool | None:
+    """True if the pull delivered the case, False if it tombstoned it, None if it said nothing."""
+    mine = [c for c in changes if c["entity"] == "case" and c["id"] == case_id]
+    return None if not mine else not mine[-1].get("deleted", False)
+
+
+def test_the_audience_cache_never_serves_a_stale_decision(app):
+    """Each field that decides who sees a case changes, and the next pull (immediately, on a warm
+    cache) follows it: reviewers, invited partnerships and involved agencies, both ways."""
+    from sync.context import CASES
+
+    business = app.client("esx.business")
+    case_id = _open_esx_case(business)
+    watchers = ("esx.reviewer", "wsx.business", "esx.health-dsl", "wsx.school-dsl", "esx.police-dsl")
+    cursors = {}
+    for user in watchers:  # warm the cache with "cannot see" for each of them
+        changes, cursors[user] = _pull(app.client(user))
+        assert _of_case(changes, case_id) == [], user
+
+    def pull(user: str) -> bool | None:
+        changes, cursors[user] = _pull(app.client(user), cursors[user])
+        return _holds(changes, case_id)
+
+    def write_case(**fields) -> None:  # as an administrative correction would: one versioned write
+        from sync import access
+        with app.store.transaction() as uow:
+            doc = uow.get(CASES, case_id)
+            new = {**doc.data, **fields}
+            new["seen_by"] = sorted(set(doc.data["seen_by"]) | access.case_principals(new))
+            uow.update(CASES, case_id, new, expected_version=doc.version, publish=True)
+
+    reviewer_id = app.client("esx.reviewer").user["user_id"]
+    for assigned, expect in ((True, True), (False, False)):
+        r = business.post(f"/api/v1/cases/{case_id}/assignments", json={"user_id": reviewer_id, "assigned": assigned})
+        assert r.status_code == 200, r.text
+        assert pull("esx.reviewer") is expect
+    for invited, expect in ((True, True), (False, False)):
+        r = business.post(f"/api/v1/cases/{case_id}/invitations", json={"partnership": "west-sussex",
+                                                                         "invited": invited})
+        assert r.status_code == 200, r.text
+        assert pull("wsx.business") is expect
+        assert pull("wsx.school-dsl") is None  # an invitation is for coordinating staff only
+    for agencies, expect in ((["esx-schools", "uh-sussex"], True), (["esx-schools"], False)):
+        write_case(involved_agencies=agencies)
+        assert pull("esx.health-dsl") is expect
+        assert pull("esx.police-dsl") is None
+
+
+def test_a_case_id_names_one_case_only_so_no_partnership_decides_for_another(app):
+    """The cache is keyed by case id; ids are unique in the store, so another partnership cannot
+    open a case under an id already used and share (or poison) its cached audience."""
+    from tests.server.walks import latest, referral
+
+    case_id = _open_esx_case(app.client("esx.business"))
+    wsx = app.client("wsx.business")
+    changes, cursor = _pull(wsx)  # the esx case's audience is now cached
+    assert _of_case(changes, case_id) == []
+    data = referral("2026-02-20", "2026-02-18", agencies=["wsx-schools"])
+    data["referrer"]["agency_id"] = "wsx-schools"
+    r = wsx.post("/api/v1/cases", json={"case_id": case_id, "case_type": "serious_incident", "referral": {
+        "form_id": "crg_referral", "form_version": latest("crg_referral"), "data": data}})
+    assert r.status_code == 409, r.text
+    changes, _ = _pull(wsx, cursor)
+    assert _of_case(changes, case_id) == []
+    changes, _ = _pull(app.client("esx.school-dsl"))
+    assert _holds(changes, case_id) is True
