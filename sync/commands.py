@@ -252,7 +252,7 @@ def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_v
     case = case_doc.data
     if payload["expected_state"] != case["state"]:
         return {"status": "conflict", "reason": "stale-state", "state": case["state"], "version": case_doc.version,
-                "detail": f"The case is no longer in {payload['expected_state']}; nothing was changed."}
+                "detail": f"The case is in {case['state']}, not the state you expected; nothing was changed."}
     ct = ctx.case_type_of(case)
     event = payload["event"]
     forms = ctx.final_forms(case)
@@ -285,7 +285,8 @@ def _raise_if_refused(decision) -> None:
         return
     kinds = {p.kind for p in decision.problems}
     if "unknown_event" in kinds:
-        raise Problem(422, "unknown-event", decision.reasons[0], reasons=decision.reasons)
+        # the engine's reason repeats the caller's text, and a push result is stored: say it plainly
+        raise Problem(422, "unknown-event", "There is no such event for this case type.")
     if decision.forbidden:
         raise Problem(403, "forbidden-role", "; ".join(decision.reasons), reasons=decision.reasons)
     if "not_from_state" in kinds:

@@ -178,3 +178,21 @@ def test_a_case_id_names_one_case_only_so_no_partnership_decides_for_another(app
     assert _of_case(changes, case_id) == []
     changes, _ = _pull(app.client("esx.school-dsl"))
     assert _holds(changes, case_id) is True
+
+
+def test_refusals_do_not_echo_what_the_caller_typed(app):
+    """A stale state or an unknown event is refused without repeating the caller's text: the
+    result of a push is stored (mutation log) and replayed, so it must never hold free text that a
+    device put in the wrong field (here a child's name)."""
+    from tests.server.casehelpers import SENTINEL_NAME, Device
+
+    business = Device(app.url, "esx.business")
+    case_id = _open_esx_case(business.client)
+    stale = business.push("transition", case_id, {"event": "put_to_crg", "expected_state": SENTINEL_NAME})
+    assert stale["status"] == "conflict" and SENTINEL_NAME not in str(stale), stale
+    unknown = business.push("transition", case_id, {"event": SENTINEL_NAME, "expected_state": "referred"})
+    assert unknown["status"] == "rejected" and SENTINEL_NAME not in str(unknown), unknown
+    for body in ({"event": "put_to_crg", "expected_state": SENTINEL_NAME},
+                 {"event": SENTINEL_NAME, "expected_state": "referred"}):
+        r = business.post(f"/api/v1/cases/{case_id}/transitions", body)
+        assert r.status_code in (409, 422) and SENTINEL_NAME not in r.text, r.text
