@@ -196,3 +196,64 @@ def test_refusals_do_not_echo_what_the_caller_typed(app):
                  {"event": SENTINEL_NAME, "expected_state": "referred"}):
         r = business.post(f"/api/v1/cases/{case_id}/transitions", body)
         assert r.status_code in (409, 422) and SENTINEL_NAME not in r.text, r.text
+
+
+def test_the_new_case_endpoints_answer_malformed_input_with_a_problem_on_a_real_case(app):
+    """The OpenAPI fuzz logs in as the administrator, who sees no case, so every case operation
+    stops at 404 there. Here the CRG (who may send returns back) and an agency hit the newer
+    endpoints of a case they can see with malformed input: a 4xx problem, never a 5xx, nothing written."""
+    from tests.server.casehelpers import Device
+
+    crg, school = app.client("esx.crg"), app.client("esx.school-dsl")
+    case_id = _open_case(app)
+    _to_rapid_review(app, case_id)
+    first = _save(school, case_id, "rapid_review_agency_return", RETURNS["esx-schools"])
+    version = app.store.get("cases", case_id).version
+    base = f"/api/v1/cases/{case_id}/agency-returns"
+    bodies = [{}, {"reasons": 5}, {"reasons": ""}, {"reasons": "x" * 5000}, {"reasons": None},
+              {"reasons": "ok", "base_version": -1}, {"reasons": "ok", "base_version": "1"},
+              {"reasons": "ok", "base_version": 10 ** 30}, {"reasons": "ok", "base_version": first["version"] + 9},
+              {"reasons": "ok", "extra": {"a": [1]}}, [], "text", {"reasons": {"nested": ["x"]}}]
+    for body in bodies:
+        r = crg.post(f"{base}/esx-schools/amendment-requests", body)
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+        assert r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    for agency in ("nope", "uh-sussex", "wsx-schools", "x" * 500, "..", "esx-schools%00", "é"):
+        r = crg.post(f"{base}/{agency}/amendment-requests", {"reasons": "Add the visits."})
+        assert 400 <= r.status_code < 500 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    device = Device(app.url, "esx.crg")
+    for payload in ({}, {"agency_id": 5, "reasons": "x"}, {"agency_id": "esx-schools", "reasons": ["x"]},
+                    {"agency_id": "esx-schools"}, {"agency_id": ["esx-schools"], "reasons": "x"}):
+        result = device.push("request_amendment", case_id, payload)
+        assert result["status"] == "rejected" and 400 <= result["problem"]["status"] < 500, (payload, result)
+    subs = ("x", "", f"{case_id}.crg_referral.", f"{case_id}.rapid_review_agency_return.uh-sussex", "." * 300)
+    for sub in subs:
+        r = school.get(f"/api/v1/cases/{case_id}/submissions/{sub}/revisions")
+        assert 400 <= r.status_code < 500 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    assert app.store.get("cases", case_id).version == version  # nothing was written
+    sub = app.store.get("submissions", first["submission_id"])
+    assert sub.version == first["version"] and not sub.data.get("amendment_requested")
+
+
+def test_a_reused_mutation_id_never_answers_with_another_users_result(app):
+    """A duplicate answers the first result only to the user who wrote it: another user replaying
+    the id (pushed or as an Idempotency-Key) learns neither the case id nor its reference."""
+    from tests.server.casehelpers import create_payload, mutation
+
+    school = app.client("esx.school-dsl")
+    m = mutation(1, "create_case", "0b6f1a2e-8c4d-4f5e-9a1b-2c3d4e5f6a7b", create_payload(("esx-schools",)))
+    m["payload"]["referral"]["data"].update({"referral_date": "2026-02-20", "incident_date": "2026-02-18",
+                                             "la_aware_date": "2026-02-20"})
+    r = school.post("/api/v1/sync/push", {"device_id": school.device_id, "mutations": [m]})
+    first = r.json()["results"][0]
+    assert first["status"] == "applied", first
+    for user in ("esx.health-dsl", "wsx.business"):
+        other = app.client(user)
+        r = other.post("/api/v1/sync/push", {"device_id": other.device_id, "mutations": [{**m, "seq": 1}]})
+        result = r.json()["results"][0]
+        assert result["status"] == "rejected", result
+        assert first["case_id"] not in r.text and first["reference"] not in r.text
+        r = other.http.post(f"{app.url}/api/v1/cases/{first['case_id']}/transitions",
+                            json={"event": "put_to_crg", "expected_state": "referred"},
+                            headers={**other.headers(), "Idempotency-Key": m["mutation_id"]})
+        assert r.status_code in (404, 409) and first["reference"] not in r.text, r.text
