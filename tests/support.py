@@ -99,6 +99,18 @@ class Client:
     def post(self, path: str, json=None, **kw) -> requests.Response:
         return self.http.post(self.base + path, json=json, headers=self.headers(), **kw)
 
+    def pull_all(self, cursor: str = "") -> tuple[list[dict], str]:
+        """Page the sync feed from ``cursor`` to its end: every change, and the cursor to go on from."""
+        changes: list[dict] = []
+        while True:
+            r = self.get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 500})
+            assert r.status_code == 200, r.text
+            page = r.json()
+            changes += page["changes"]
+            cursor = page["cursor"]
+            if not page["has_more"]:
+                return changes, cursor
+
 
 def assert_problem(resp: requests.Response, status: int, slug: str | None = None) -> dict:
     assert resp.status_code == status, (resp.status_code, resp.text)

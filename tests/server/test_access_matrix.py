@@ -66,14 +66,7 @@ class World:
 
     def pull_all(self, username: str) -> list[dict]:
         if username not in self.pulls:
-            changes, cursor = [], ""
-            while True:
-                page = ok(self.dev(username).get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 500}))
-                changes += page["changes"]
-                cursor = page["cursor"]
-                if not page["has_more"]:
-                    break
-            self.pulls[username] = changes
+            self.pulls[username] = self.dev(username).client.pull_all()[0]
         return self.pulls[username]
 
     def snapshot(self, key: str) -> tuple[Any, ...]:

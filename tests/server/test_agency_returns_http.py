@@ -99,16 +99,6 @@ def _amend(client: Client, case_id: str, agency: str, reasons=REASONS, **extra):
                        json={"reasons": reasons, **extra})
 
 
-def _pull_all(client: Client) -> list[dict]:
-    changes, cursor = [], ""
-    while True:
-        body = client.get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 500}).json()
-        changes += body["changes"]
-        cursor = body["cursor"]
-        if not body["has_more"]:
-            return changes
-
-
 def test_three_disagreeing_agencies_one_overdue_a_send_back_seen_through_pull_and_cleared(app, caplog):
     caplog.set_level(logging.DEBUG)
     crg, business = app.client("esx.crg"), app.client("esx.business")
@@ -187,7 +177,7 @@ def test_three_disagreeing_agencies_one_overdue_a_send_back_seen_through_pull_an
     assert police.user["user_id"] in alert["recipients"]
     assert REASONS not in json.dumps(alert) and MOTHER not in json.dumps(alert)
     # other agencies see neither the police return nor the alert
-    school_changes = _pull_all(app.client("esx.school-dsl"))
+    school_changes = app.client("esx.school-dsl").pull_all()[0]
     assert not any(c["id"] == sub_id for c in school_changes)  # not even a tombstone: its id names the agency
     assert not any(c["entity"] == "alert" and c["data"]["kind"] == "amendment_requested" for c in school_changes)
     assert REASONS not in json.dumps(school_changes)
@@ -257,7 +247,7 @@ def test_send_back_offline_through_sync_push_exactly_once(app):
     assert line["status"] == "returned_for_amendment" and line["amendment_request"]["reasons"] == REASONS
 
     def returned_alerts(client) -> list[dict]:
-        alerts = [c["data"] for c in _pull_all(client) if c["entity"] == "alert"]
+        alerts = [c["data"] for c in client.pull_all()[0] if c["entity"] == "alert"]
         return [a for a in alerts if a["kind"] == "amendment_returned" and a["case_id"] == case_id]
 
     assert returned_alerts(business) == []  # a draft is not the amended return

@@ -9,16 +9,6 @@ from tests.server.walks import latest, referral
 from tests.support import Client
 
 
-def _pull_everything(client: Client) -> list[dict]:
-    cursor, changes = "", []
-    while True:
-        page = client.get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 500}).json()
-        changes += page["changes"]
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            return changes
-
-
 def _create(server) -> tuple[Client, str]:
     business = Client(server.url, "esx.business")
     r = business.post("/api/v1/cases", json={"case_type": "serious_incident", "referral": {
@@ -32,7 +22,7 @@ def test_a_pull_that_delivers_a_case_is_in_its_history(server):
     crg = Client(server.url, "esx.crg")
     before = [e for e in business.get(f"/api/v1/cases/{case_id}/history").json()["entries"]
               if e["action"] == "sync.read"]
-    delivered = [c for c in _pull_everything(crg) if c["entity"] == "case" and c["id"] == case_id]
+    delivered = [c for c in crg.pull_all()[0] if c["entity"] == "case" and c["id"] == case_id]
     assert delivered, "the coordinator's pull delivers the case"
     after = [e for e in business.get(f"/api/v1/cases/{case_id}/history").json()["entries"]
              if e["action"] == "sync.read"]
@@ -46,7 +36,7 @@ def test_a_pull_that_delivers_a_case_is_in_its_history(server):
 def test_a_pull_that_delivers_nothing_writes_nothing(server):
     _business, case_id = _create(server)
     outsider = Client(server.url, "wsx.business")
-    assert not any(c["id"] == case_id for c in _pull_everything(outsider))
+    assert not any(c["id"] == case_id for c in outsider.pull_all()[0])
     crg = Client(server.url, "esx.crg")
     history = crg.get(f"/api/v1/cases/{case_id}/history").json()["entries"]
     assert not any(e["action"] == "sync.read" and e["device_id"] == outsider.device_id for e in history)
@@ -55,7 +45,7 @@ def test_a_pull_that_delivers_nothing_writes_nothing(server):
 def test_agency_users_do_not_see_other_peoples_pulls(server):
     _business, case_id = _create(server)
     crg = Client(server.url, "esx.crg")
-    assert _pull_everything(crg)
+    assert crg.pull_all()[0]
     school = Client(server.url, "esx.school-dsl")
     history = school.get(f"/api/v1/cases/{case_id}/history")
     assert history.status_code == 200, history.text

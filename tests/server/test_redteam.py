@@ -26,18 +26,6 @@ def app(tmp_path):
     a.close()
 
 
-def _pull(client: Client, cursor: str = "") -> tuple[list[dict], str]:
-    changes = []
-    while True:
-        r = client.get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 500})
-        assert r.status_code == 200, r.text
-        page = r.json()
-        changes += page["changes"]
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            return changes, cursor
-
-
 def _of_case(changes: list[dict], case_id: str) -> list[dict]:
     return [c for c in changes if c["entity"] != "alert" and (
         c["id"] == case_id or c["id"].startswith(case_id + ".") or c.get("data", {}).get("case_id") == case_id)]
@@ -70,12 +58,12 @@ def test_an_uninvited_partnership_gets_no_tombstone_naming_an_agency_return(app)
     sub_id, conflict_id = _schools_conflict(app, case_id)
     r = business.post(f"/api/v1/cases/{case_id}/invitations", json={"partnership": "west-sussex"})
     assert r.status_code == 200, r.text
-    seen, cursor = _pull(wsx)
+    seen, cursor = wsx.pull_all()
     assert ("case", case_id) in {(c["entity"], c["id"]) for c in seen}
     assert sub_id not in str(seen) and conflict_id not in str(seen)
     r = business.post(f"/api/v1/cases/{case_id}/invitations", json={"partnership": "west-sussex", "invited": False})
     assert r.status_code == 200, r.text
-    later, _ = _pull(wsx, cursor)
+    later, _ = wsx.pull_all(cursor)
     gone = {(c["entity"], c["id"]) for c in later if c.get("deleted")}
     assert ("case", case_id) in gone
     assert sub_id not in str(later) and conflict_id not in str(later)
@@ -128,11 +116,11 @@ def test_the_audience_cache_never_serves_a_stale_decision(app):
     watchers = ("esx.reviewer", "wsx.business", "esx.health-dsl", "wsx.school-dsl", "esx.police-dsl")
     cursors = {}
     for user in watchers:  # warm the cache with "cannot see" for each of them
-        changes, cursors[user] = _pull(app.client(user))
+        changes, cursors[user] = app.client(user).pull_all()
         assert _of_case(changes, case_id) == [], user
 
     def pull(user: str) -> bool | None:
-        changes, cursors[user] = _pull(app.client(user), cursors[user])
+        changes, cursors[user] = app.client(user).pull_all(cursors[user])
         return _holds(changes, case_id)
 
     def write_case(**fields) -> None:  # as an administrative correction would: one versioned write
@@ -167,16 +155,16 @@ def test_a_case_id_names_one_case_only_so_no_partnership_decides_for_another(app
 
     case_id = _open_esx_case(app.client("esx.business"))
     wsx = app.client("wsx.business")
-    changes, cursor = _pull(wsx)  # the esx case's audience is now cached
+    changes, cursor = wsx.pull_all()  # the esx case's audience is now cached
     assert _of_case(changes, case_id) == []
     data = referral("2026-02-20", "2026-02-18", agencies=["wsx-schools"])
     data["referrer"]["agency_id"] = "wsx-schools"
     r = wsx.post("/api/v1/cases", json={"case_id": case_id, "case_type": "serious_incident", "referral": {
         "form_id": "crg_referral", "form_version": latest("crg_referral"), "data": data}})
     assert r.status_code == 409, r.text
-    changes, _ = _pull(wsx, cursor)
+    changes, _ = wsx.pull_all(cursor)
     assert _of_case(changes, case_id) == []
-    changes, _ = _pull(app.client("esx.school-dsl"))
+    changes, _ = app.client("esx.school-dsl").pull_all()
     assert _holds(changes, case_id) is True
 
 

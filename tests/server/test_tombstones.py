@@ -16,16 +16,6 @@ def app(tmp_path):
     a.close()
 
 
-def _pull(client, cursor=""):
-    changes = []
-    while True:
-        page = client.get("/api/v1/sync/pull", params={"cursor": cursor, "limit": 500}).json()
-        changes += page["changes"]
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            return changes, cursor
-
-
 def test_an_unassigned_reviewer_loses_the_case_its_forms_and_all_its_conflicts(app):
     business, hos, reviewer = app.client("esx.business"), app.client("esx.hos"), app.client("esx.reviewer")
     version = latest("crg_referral")
@@ -46,7 +36,7 @@ def test_an_unassigned_reviewer_loses_the_case_its_forms_and_all_its_conflicts(a
     assert r.status_code == 200, r.text
     r = business.post(f"/api/v1/cases/{case_id}/assignments", json={"user_id": reviewer.user["user_id"]})
     assert r.status_code == 200, r.text
-    seen, cursor = _pull(reviewer)
+    seen, cursor = reviewer.pull_all()
     # (alerts addressed to the reviewer stay theirs: ids and a reference only, no case content)
     held = {(c["entity"], c["id"]) for c in seen if c["entity"] != "alert" and (
         c["id"] == case_id or c.get("data", {}).get("case_id") == case_id)}
@@ -54,7 +44,7 @@ def test_an_unassigned_reviewer_loses_the_case_its_forms_and_all_its_conflicts(a
     r = business.post(f"/api/v1/cases/{case_id}/assignments",
                       json={"user_id": reviewer.user["user_id"], "assigned": False})
     assert r.status_code == 200, r.text
-    later, _ = _pull(reviewer, cursor)
+    later, _ = reviewer.pull_all(cursor)
     gone = {(c["entity"], c["id"]) for c in later if c.get("deleted")}
     assert held <= gone, held - gone  # nothing of the case stays on the reviewer's device
     assert not [c for c in later if not c.get("deleted") and c["entity"] != "alert"
