@@ -7,14 +7,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+def env_number(name: str, default: float, cast: type = int, minimum: float | None = None):
+    """A whole number (``cast=int``) or a number (``cast=float``) from the environment; unset or
+    blank gives ``default``; anything else invalid stops the start with a message naming it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
     try:
-        return int(raw)
+        value = cast(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+        kind = "an integer" if cast is int else "a number"
+        raise SystemExit(f"{name} must be {kind}, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}")
+    return value
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -53,16 +59,16 @@ class Settings:
             jwt_secret=os.environ.get("CASEFLOW_JWT_SECRET") or None,
             jwt_issuer=os.environ.get("CASEFLOW_JWT_ISSUER", "caseflow"),
             jwt_audience=os.environ.get("CASEFLOW_JWT_AUDIENCE", "caseflow-api"),
-            access_token_minutes=_env_int("CASEFLOW_ACCESS_TOKEN_MINUTES", 15),
-            refresh_token_days=_env_int("CASEFLOW_REFRESH_TOKEN_DAYS", 30),
-            max_body_bytes=_env_int("CASEFLOW_MAX_BODY_BYTES", 1024 * 1024),
-            login_max_failures=_env_int("CASEFLOW_LOGIN_MAX_FAILURES", 5),
-            login_window_seconds=_env_int("CASEFLOW_LOGIN_WINDOW_SECONDS", 900),
+            access_token_minutes=env_number("CASEFLOW_ACCESS_TOKEN_MINUTES", 15),
+            refresh_token_days=env_number("CASEFLOW_REFRESH_TOKEN_DAYS", 30),
+            max_body_bytes=env_number("CASEFLOW_MAX_BODY_BYTES", 1024 * 1024),
+            login_max_failures=env_number("CASEFLOW_LOGIN_MAX_FAILURES", 5),
+            login_window_seconds=env_number("CASEFLOW_LOGIN_WINDOW_SECONDS", 900),
             demo=_env_bool("CASEFLOW_DEMO"),
             demo_password=os.environ.get("CASEFLOW_DEMO_PASSWORD") or "caseflow-demo",  # noqa: S106
             push_allow_http_loopback=_env_bool("CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK"),
             log_level=os.environ.get("CASEFLOW_LOG_LEVEL", "INFO"),
-            threads=_env_int("CASEFLOW_THREADS", 8),
+            threads=env_number("CASEFLOW_THREADS", 8),
             public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "http://127.0.0.1:8000"),
             definitions_dir=Path(os.environ["CASEFLOW_DEFINITIONS_DIR"]) if os.environ.get("CASEFLOW_DEFINITIONS_DIR")
             else None,

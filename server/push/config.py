@@ -11,33 +11,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.config import env_number
+
 DEFAULT_LEADS: tuple[int, ...] = (2, 0)
-
-
-def _int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
-        raise SystemExit(f"{name} must be at least {minimum}")
-    return value
-
-
-def _float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
-    if value < minimum:
-        raise SystemExit(f"{name} must be at least {minimum}")
-    return value
 
 
 def parse_leads(text: str) -> dict[str, tuple[int, ...]]:
@@ -106,19 +82,19 @@ class PushConfig:
             raise SystemExit("CASEFLOW_PUSH_SUBJECT must be a mailto: or https: URL (the VAPID contact)")
         return cls(
             subject=subject,
-            timeout=_float("CASEFLOW_PUSH_TIMEOUT_SECONDS", 10.0, 0.1),
-            interval=_float("CASEFLOW_PUSH_INTERVAL_SECONDS", 2.0, 0.05),
-            concurrency=_int("CASEFLOW_PUSH_CONCURRENCY", 8, 1),
-            max_attempts=_int("CASEFLOW_PUSH_MAX_ATTEMPTS", 12, 1),
-            backoff_base=_float("CASEFLOW_PUSH_BACKOFF_BASE_SECONDS", 5.0, 0.0),
-            backoff_max=_float("CASEFLOW_PUSH_BACKOFF_MAX_SECONDS", 3600.0, 0.0),
-            default_ttl=_int("CASEFLOW_PUSH_TTL_SECONDS", 86_400, 0),
+            timeout=env_number("CASEFLOW_PUSH_TIMEOUT_SECONDS", 10.0, float, 0.1),
+            interval=env_number("CASEFLOW_PUSH_INTERVAL_SECONDS", 2.0, float, 0.05),
+            concurrency=env_number("CASEFLOW_PUSH_CONCURRENCY", 8, int, 1),
+            max_attempts=env_number("CASEFLOW_PUSH_MAX_ATTEMPTS", 12, int, 1),
+            backoff_base=env_number("CASEFLOW_PUSH_BACKOFF_BASE_SECONDS", 5.0, float, 0.0),
+            backoff_max=env_number("CASEFLOW_PUSH_BACKOFF_MAX_SECONDS", 3600.0, float, 0.0),
+            default_ttl=env_number("CASEFLOW_PUSH_TTL_SECONDS", 86_400, int, 0),
             allowed_hosts=hosts,
             leads=leads,
             escalation_roles=roles,
-            scan_minutes=_float("CASEFLOW_DEADLINE_SCAN_MINUTES", 15.0, 0.01),
-            from_hour=_int("CASEFLOW_REMINDER_FROM_HOUR", 8, 0),
-            retention_days=_int("CASEFLOW_PUSH_RETENTION_DAYS", 30, 1),
+            scan_minutes=env_number("CASEFLOW_DEADLINE_SCAN_MINUTES", 15.0, float, 0.01),
+            from_hour=env_number("CASEFLOW_REMINDER_FROM_HOUR", 8, int, 0),
+            retention_days=env_number("CASEFLOW_PUSH_RETENTION_DAYS", 30, int, 1),
         )
 
 
