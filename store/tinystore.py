@@ -259,16 +259,21 @@ class TinyUnitOfWork(UnitOfWork):
         self._set(key, rec)
         return Document(collection, doc_id, 1, json.loads(text), rec.seq)
 
+    def _expect(self, key: tuple[str, str], expected_version: int) -> _Rec:
+        """The live record at ``key``, if it is at ``expected_version`` (compare-and-set)."""
+        cur = self._current(key)
+        if cur is None or cur.deleted:
+            raise VersionConflict(*key, expected_version, 0)
+        if cur.version != expected_version:
+            raise VersionConflict(*key, expected_version, cur.version)
+        return cur
+
     def update(self, collection: str, doc_id: str, data: Mapping[str, Any], *, expected_version: int,
                publish: bool = False) -> Document:
         self._check()
         text = _dump_data(data)
         key = (collection, doc_id)
-        cur = self._current(key)
-        if cur is None or cur.deleted:
-            raise VersionConflict(collection, doc_id, expected_version, 0)
-        if cur.version != expected_version:
-            raise VersionConflict(collection, doc_id, expected_version, cur.version)
+        cur = self._expect(key, expected_version)
         rec = _Rec(cur.version + 1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
         return Document(collection, doc_id, rec.version, json.loads(text), rec.seq)
@@ -276,11 +281,7 @@ class TinyUnitOfWork(UnitOfWork):
     def delete(self, collection: str, doc_id: str, *, expected_version: int, publish: bool = False) -> None:
         self._check()
         key = (collection, doc_id)
-        cur = self._current(key)
-        if cur is None or cur.deleted:
-            raise VersionConflict(collection, doc_id, expected_version, 0)
-        if cur.version != expected_version:
-            raise VersionConflict(collection, doc_id, expected_version, cur.version)
+        cur = self._expect(key, expected_version)
         if publish:
             self._set(key, _Rec(cur.version + 1, self._seq_for(key, True), True, None))
         else:
