@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from forms.registry import FormRegistry
+from store import open_store
 from sync.client import Http, RetryPolicy, SyncClient, Unavailable
 from sync.context import CONFLICTS, REVISIONS, SUBMISSIONS
 from sync.service import MUTATION_LOG
@@ -70,54 +71,89 @@ def device(state: Path, url: str, username: str, *, attempts: int = 6, timeout: 
     return client
 
 
-def queue_offline_work(rng: random.Random, devices: dict[str, SyncClient], cases: list[str],
-                       written: dict[str, dict[str, Any]], values, version: int) -> None:
-    """One round of offline work on every device: the creators open cases and type into the
-    referrals they hold (``written`` records what each mutation typed), the business team and the
-    CRG move cases on from the state they last saw (so some transitions go stale)."""
-    for who in CREATORS:
-        d = devices[who]
-        for _ in range(rng.randint(1, 2)):
-            cases.append(d.create_case("serious_incident", FORM, version, referral_data()).case_id)
-        known = [c for c in cases if d.local_submission(c, FORM) is not None]
-        for case_id in rng.sample(known, min(len(known), 3)):
-            form = d.local_submission(case_id, FORM)
-            typed = {p: f"{who} {next(values)}" for p in rng.sample(FIELDS, 2)}
-            for p, v in typed.items():
-                set_ptr(form, p, v)
-            written[d.save_submission(case_id, FORM, version, form, "final").mutation_id] = typed
-    for who in ("esx.business", "esx.crg"):
-        d = devices[who]
-        for case_id in rng.sample(cases, min(len(cases), 2)):
-            known = d.local.entity("case", case_id)
-            if known:
-                d.transition(case_id, rng.choice(["put_to_crg", "escalate_to_statutory_leads"]), known[1]["state"])
+class Fleet:
+    """The four demo devices of the kill tests, with what they typed and what the server answered."""
 
+    def __init__(self, tmp_path: Path, url: str, rng: random.Random):
+        # the retry budget (400 fast attempts) outlasts a server restart, and a device that
+        # exhausts it starts its sync over: the clients never give up
+        self.rng = rng
+        self.devices = {u: device(tmp_path / f"{u}.db", url, u, attempts=400, timeout=5, seed=rng.randrange(1 << 30))
+                        for u in USERS}
+        self.cases: list[str] = []
+        self.written: dict[str, dict[str, Any]] = {}  # mutation id -> {pointer: value typed}
+        self.acked: dict[str, dict[str, Any]] = {}  # mutation id -> the first answer the device got
+        self._values = iter(range(10**9))
+        self._version = form_version()
 
-def start_syncing(devices: dict[str, SyncClient], acked: dict[str, dict[str, Any]]
-                  ) -> tuple[list[threading.Thread], list[BaseException]]:
-    """Everyone syncs at once, a thread each: push then pull, the whole sync again whenever the
-    server stays unreachable past the retry budget. ``acked`` keeps the first answer to each mutation;
-    the list collects anything else raised (the caller asserts it empty after joining)."""
-    errors: list[BaseException] = []
+    @property
+    def clients(self) -> list[SyncClient]:
+        return list(self.devices.values())
 
-    def work(d: SyncClient) -> None:
+    @property
+    def retries(self) -> int:
+        return sum(d.http.retries for d in self.clients)
+
+    def queue_offline_work(self) -> None:
+        """One round of offline work on every device: the creators open cases and type into the
+        referrals they hold (``written`` records what each mutation typed), the business team and
+        the CRG move cases on from the state they last saw (so some transitions go stale)."""
+        rng, version = self.rng, self._version
+        for who in CREATORS:
+            d = self.devices[who]
+            for _ in range(rng.randint(1, 2)):
+                self.cases.append(d.create_case("serious_incident", FORM, version, referral_data()).case_id)
+            known = [c for c in self.cases if d.local_submission(c, FORM) is not None]
+            for case_id in rng.sample(known, min(len(known), 3)):
+                form = d.local_submission(case_id, FORM)
+                typed = {p: f"{who} {next(self._values)}" for p in rng.sample(FIELDS, 2)}
+                for p, v in typed.items():
+                    set_ptr(form, p, v)
+                self.written[d.save_submission(case_id, FORM, version, form, "final").mutation_id] = typed
+        for who in ("esx.business", "esx.crg"):
+            d = self.devices[who]
+            for case_id in rng.sample(self.cases, min(len(self.cases), 2)):
+                known = d.local.entity("case", case_id)
+                if known:
+                    d.transition(case_id, rng.choice(["put_to_crg", "escalate_to_statutory_leads"]), known[1]["state"])
+
+    def start_syncing(self) -> tuple[list[threading.Thread], list[BaseException]]:
+        """Everyone syncs at once, a thread each: push then pull, the whole sync again whenever the
+        server stays unreachable past the retry budget. ``acked`` keeps the first answer to each
+        mutation; the list collects anything else raised (the caller asserts it empty after joining)."""
+        errors: list[BaseException] = []
+
+        def work(d: SyncClient) -> None:
+            try:
+                while True:
+                    try:
+                        for r in d.push():
+                            self.acked.setdefault(r["mutation_id"], r)
+                        d.pull()
+                        return
+                    except Unavailable:
+                        continue
+            except BaseException as exc:  # noqa: BLE001 - reported by the caller
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(d,)) for d in self.clients]
+        for t in threads:
+            t.start()
+        return threads, errors
+
+    def converge(self) -> None:
+        """A clean sync round after the faults; every device then holds the server's view."""
+        settle(self.clients)
+        check_converged(self.clients)
+
+    def check_store(self, data_dir: Path) -> dict[str, int]:
+        """With the server down: the store verifies and every mutation was applied exactly once."""
+        store = open_store(data_dir / "store")
         try:
-            while True:
-                try:
-                    for r in d.push():
-                        acked.setdefault(r["mutation_id"], r)
-                    d.pull()
-                    return
-                except Unavailable:
-                    continue
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(d,)) for d in devices.values()]
-    for t in threads:
-        t.start()
-    return threads, errors
+            assert store.verify() == []
+            return check_exactly_once(store, self.clients, self.written, self.acked)
+        finally:
+            store.close()
 
 
 def settle(clients: list[SyncClient], rounds: int = 3) -> None:

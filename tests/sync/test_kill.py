@@ -15,18 +15,8 @@ import time
 
 import pytest
 
-from store import open_store
 from tests.support import ROOT
-from tests.sync.harness import (
-    USERS,
-    check_converged,
-    check_exactly_once,
-    device,
-    form_version,
-    queue_offline_work,
-    settle,
-    start_syncing,
-)
+from tests.sync.harness import Fleet
 
 KILLS = 220
 HOOKS = ("before_journal_write", "mid_journal_write", "after_journal_write_before_fsync", "after_fsync_before_apply")
@@ -85,23 +75,17 @@ def test_sigkill_during_push_batches_applies_everything_exactly_once(tmp_path):
     rng = random.Random(seed)
     data = tmp_path / "data"
     fs = ForkServer(data)
-    version = form_version()
     kills = hooks_armed = rounds = 0
     started = time.monotonic()
     try:
         fs.spawn()
-        devices = {u: device(tmp_path / f"{u}.db", fs.url, u, attempts=400, timeout=5, seed=rng.randrange(1 << 30))
-                   for u in USERS}
-        cases: list[str] = []
-        written: dict[str, dict] = {}
-        acked: dict[str, dict] = {}
-        values = iter(range(10**9))
+        fleet = Fleet(tmp_path, fs.url, rng)
         while kills < KILLS:
             rounds += 1
-            queue_offline_work(rng, devices, cases, written, values, version)
+            fleet.queue_offline_work()
             # everyone syncs at once while the server is killed at random moments
             crash = None
-            threads, errors = start_syncing(devices, acked)
+            threads, errors = fleet.start_syncing()
             while any(t.is_alive() for t in threads):
                 time.sleep(rng.uniform(0.0, 0.05))
                 assert fs.kill() == signal.SIGKILL
@@ -117,19 +101,12 @@ def test_sigkill_during_push_batches_applies_everything_exactly_once(tmp_path):
             if crash:  # the armed hook may not have fired yet: start the next round clean
                 fs.kill()
                 fs.spawn()
-        clients = list(devices.values())
-        settle(clients)
-        check_converged(clients)
+        fleet.converge()
         fs.kill()
-        store = open_store(data / "store")
-        try:
-            assert store.verify() == []
-            stats = check_exactly_once(store, clients, written, acked)
-        finally:
-            store.close()
+        stats = fleet.check_store(data)
     finally:
         fs.close()
-    retries = sum(d.http.retries for d in devices.values())
+    retries = fleet.retries
     print(f"\nkill test (seed {seed}): {kills} SIGKILLs during push/pull ({hooks_armed} children armed with a crash "
           f"hook, {fs.hook_fired} died by it), "
           f"{rounds} rounds, {retries} retried requests, {time.monotonic() - started:.1f}s; {stats}")

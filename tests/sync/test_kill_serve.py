@@ -14,18 +14,8 @@ import time
 
 import pytest
 
-from store import open_store
 from tests.support import ROOT, LiveServer
-from tests.sync.harness import (
-    USERS,
-    check_converged,
-    check_exactly_once,
-    device,
-    form_version,
-    queue_offline_work,
-    settle,
-    start_syncing,
-)
+from tests.sync.harness import Fleet
 
 KILLS = 10
 
@@ -59,23 +49,15 @@ def test_sigkill_of_caseflow_serve_during_sync_applies_everything_exactly_once(t
     rng = random.Random(seed)
     data = tmp_path / "data"
     srv = LiveServer(data).start()
-    version = form_version()
     kills = rounds = busy = 0
     started = time.monotonic()
     try:
-        # the retry budget (400 fast attempts) outlasts a restart (about a second), and a device
-        # that exhausts it starts its sync over: the clients never give up
-        devices = {u: device(tmp_path / f"{u}.db", srv.url, u, attempts=400, timeout=5, seed=rng.randrange(1 << 30))
-                   for u in USERS}
-        cases: list[str] = []
-        written: dict[str, dict] = {}
-        acked: dict[str, dict] = {}
-        values = iter(range(10**9))
+        fleet = Fleet(tmp_path, srv.url, rng)  # a restart takes about a second: within the retry budget
         while kills < KILLS:
             rounds += 1
-            queue_offline_work(rng, devices, cases, written, values, version)
+            fleet.queue_offline_work()
             mark = committed(srv)
-            threads, errors = start_syncing(devices, acked)
+            threads, errors = fleet.start_syncing()
             while kills < KILLS:
                 wait_for_commits(srv, mark, threads)
                 time.sleep(rng.uniform(0.0, 0.05))
@@ -89,23 +71,16 @@ def test_sigkill_of_caseflow_serve_during_sync_applies_everything_exactly_once(t
             for t in threads:
                 t.join()
             assert not errors, errors
-        clients = list(devices.values())
-        settle(clients)
-        check_converged(clients)
+        fleet.converge()
     finally:
         srv.kill()  # the last stop is a SIGKILL too: the checks below see what a crash leaves
     for args in (("store", "check"), ("audit", "verify")):
         out = caseflow(*args, "--data", str(data))
         assert out.returncode == 0, (args, out.stdout, out.stderr)
-    store = open_store(data / "store")
-    try:
-        assert store.verify() == []
-        stats = check_exactly_once(store, clients, written, acked)
-    finally:
-        store.close()
-    retries = sum(d.http.retries for d in devices.values())
+    stats = fleet.check_store(data)
+    retries = fleet.retries
     # a first answer of "duplicate": the push was committed but its answer died with the server
-    cut = sum(r["status"] == "duplicate" for r in acked.values())
+    cut = sum(r["status"] == "duplicate" for r in fleet.acked.values())
     print(f"\nkill serve test (seed {seed}): {kills} SIGKILLs of caseflow serve during push/pull ({busy} after the "
           f"killed process had processed mutations), {cut} answers lost after commit, {rounds} rounds, "
           f"{retries} retried requests, {time.monotonic() - started:.1f}s; {stats}")
