@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
@@ -18,6 +18,7 @@ from server.auth.throttle import LoginThrottle
 from server.auth.tokens import init_jwt
 from server.config import Settings
 from server.definitions import load_definitions
+from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
 from server.problems import Problem, flatten_marshmallow, problem_response
 from server.secrets_store import load_or_create_secret
@@ -28,6 +29,8 @@ from sync.service import WritePath
 from sync.views import Reader
 
 log = logging.getLogger("caseflow.http")
+DOCS_ASSETS = "/api/v1/docs/assets/"
+STATIC = Path(__file__).parent / "static"
 
 # flask-smorest parses bodies with webargs; make it read our strict parse
 Blueprint.ARGUMENTS_PARSER = StrictParser()
@@ -106,7 +109,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_REDOC_PATH="docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # vendored in the package (server/static/redoc/VERSION.md): the docs work offline, no CDN script
+        OPENAPI_REDOC_URL=DOCS_ASSETS + "redoc.standalone.js",
         JSON_SORT_KEYS=False,
     )
     secret = settings.jwt_secret or load_or_create_secret(settings.data_dir, "jwt.secret")
@@ -133,6 +137,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         "info": {"description": "Offline-first statutory case work. Errors are RFC 9457 problem+json."},
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     })
+    app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(settings.trusted_proxies))
+    app.add_url_rule(DOCS_ASSETS + "<path:name>", "docs_assets",
+                     lambda name: send_from_directory(STATIC / "redoc", name, max_age=86_400))
     _install_request_hooks(app)
     _install_error_handlers(app)
 
@@ -145,7 +152,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def _start():
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        g.request_id = request_id_for(request.environ, request.headers.get("X-Request-Id"))
         g.started = time.perf_counter()
         if request.method in {"POST", "PUT", "PATCH"}:
             has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
@@ -155,8 +162,10 @@ def _install_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
+        security_headers(response.headers, mimetype=response.mimetype or "",
+                         https=app.extensions["caseflow"].settings.public_url.startswith("https://"),
+                         docs_page=request.endpoint == "api-docs.openapi_redoc")
         actor = g.get("actor")
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method,

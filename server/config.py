@@ -48,6 +48,8 @@ class Settings:
     log_level: str = "INFO"
     threads: int = 8
     public_url: str = "http://127.0.0.1:8000"
+    #: reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks)
+    trusted_proxies: str = ""
     #: a deployment's own definitions (``forms/`` and ``case_types/``), loaded beside the shipped ones
     definitions_dir: Path | None = None
     extra: dict = field(default_factory=dict)
@@ -70,6 +72,7 @@ class Settings:
             log_level=os.environ.get("CASEFLOW_LOG_LEVEL", "INFO"),
             threads=env_number("CASEFLOW_THREADS", 8),
             public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "http://127.0.0.1:8000"),
+            trusted_proxies=os.environ.get("CASEFLOW_TRUSTED_PROXIES", ""),
             definitions_dir=Path(os.environ["CASEFLOW_DEFINITIONS_DIR"]) if os.environ.get("CASEFLOW_DEFINITIONS_DIR")
             else None,
         )
