@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from forms.registry import FormRegistry
 from server.auth.accounts import Accounts
-from server.auth.throttle import LoginThrottle
+from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePolicy
 from server.auth.tokens import init_jwt
 from server.config import Settings
 from server.definitions import load_definitions
@@ -44,8 +44,7 @@ class Services:
     store: Store
     clock: Clock
     accounts: Accounts
-    throttle: LoginThrottle  # failed logins per username
-    address_throttle: LoginThrottle  # failed logins per client address (NAT-shared: a higher limit)
+    throttle: LoginThrottle  # failed logins per (username, address) and per address, in DATA/throttle.sqlite3
     forms: FormRegistry
     case_types: Any
     write_path: WritePath
@@ -123,9 +122,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     forms, case_types = load_definitions(settings.definitions_dir)
     services = Services(
         settings=settings, store=store, clock=clock,
-        accounts=Accounts(store, clock),
-        throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
-        address_throttle=LoginThrottle(settings.login_max_failures * 10, settings.login_window_seconds),
+        accounts=Accounts(store, clock, refresh_grace_seconds=settings.refresh_grace_seconds,
+                          max_devices_per_user=settings.max_devices_per_user),
+        throttle=_login_throttle(settings),
         forms=forms, case_types=case_types,
         write_path=WritePath(store, forms, case_types, clock),
         reader=(reader := Reader(store, forms, case_types, clock)),
@@ -147,6 +146,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
 
     register_all(api, with_cases=case_types is not None)
     return app
+
+
+def _login_throttle(settings: Settings) -> LoginThrottle:
+    policy = ThrottlePolicy(
+        free_failures=settings.login_max_failures, base_delay=settings.login_delay_base_seconds,
+        max_delay=settings.login_delay_max_seconds, address_max_failures=settings.login_address_max_failures,
+        window=settings.login_window_seconds)
+    key = load_or_create_secret(settings.data_dir, "throttle.key").encode()
+    return LoginThrottle(SQLiteThrottleStore(settings.data_dir / "throttle.sqlite3"), key, policy)
 
 
 def _install_request_hooks(app: Flask) -> None:
