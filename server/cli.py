@@ -51,12 +51,12 @@ def main() -> None:
                    "ones (default: CASEFLOW_DEFINITIONS_DIR).")
 def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path | None) -> None:
     """Run the API on waitress (one process, threads: the embedded store is single-process)."""
-    import waitress
-
     from server import logs
     from server.app import create_app
     from server.definitions import DefinitionsBroken
     from server.demo import load_demo
+    from server.edge import parse_networks
+    from server.httpserver import make_server
 
     settings = _settings(data, definitions_dir=definitions)
     settings.demo = demo or settings.demo
@@ -88,9 +88,8 @@ def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path 
     click.echo(f"caseflow listening on http://{host}:{port} (data: {settings.data_dir})", err=True)
     sys.stderr.flush()
     try:
-        waitress.serve(app, host=host, port=port, threads=settings.threads,
-                       max_request_body_size=settings.max_body_bytes + 1024, ident="caseflow",
-                       clear_untrusted_proxy_headers=True)
+        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
+                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
     finally:
         for stop in stops:
             stop()
