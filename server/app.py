@@ -13,6 +13,8 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from forms.registry import FormRegistry
+from server.admin.handlers import ADMIN_HANDLERS
+from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
 from server.auth.throttle import LoginThrottle
 from server.auth.tokens import init_jwt
@@ -123,10 +125,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
         address_throttle=LoginThrottle(settings.login_max_failures * 10, settings.login_window_seconds),
         forms=forms, case_types=case_types,
-        write_path=WritePath(store, forms, case_types, clock),
+        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
         reader=(reader := Reader(store, forms, case_types, clock)),
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
+    services.extra["operator_secret"] = operator_secret(settings.data_dir)  # the CLI's channel (ADR 0020)
     app.extensions["caseflow"] = services
 
     api = ProblemApi(app, spec_kwargs={

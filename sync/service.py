@@ -97,8 +97,11 @@ def parse_batch(body: Any) -> tuple[str, list[Mutation]]:
 
 
 class WritePath:
-    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock):
+    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock,
+                 extra_handlers: Mapping[str, Any] | None = None):
         self.store = store
+        # online-only kinds (administration): apply_one runs them, a sync push never does
+        self.handlers = {**HANDLERS, **(extra_handlers or {})}
         self.forms = forms
         self.case_types = case_types
         self.clock = clock
@@ -114,7 +117,7 @@ class WritePath:
         """The handler inside a savepoint: a rejection undoes exactly its own writes."""
         try:
             with uow.savepoint():
-                return HANDLERS[mutation.kind](self._ctx(uow, actor, mutation, device_id), mutation.case_id,
+                return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id), mutation.case_id,
                                                mutation.payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
