@@ -6,10 +6,18 @@ from flask_smorest import Api
 
 
 def register_all(api: Api, *, with_cases: bool = True) -> None:
-    from server.resources import account, admin, auth, case_types, cases, devices, forms, health, push, sync
+    from server.resources import auth, case_types, cases, devices, forms, health, push, sync
 
-    modules = [health, auth, account, admin, devices, forms, push]
+    modules = [health, auth, devices, forms, push]
     if with_cases:  # the case engine's definitions are loaded
         modules += [case_types, cases, sync]
+    modules += partnership_modules(with_cases)
     for module in modules:
         api.register_blueprint(module.blp)
+
+
+def partnership_modules(with_cases: bool) -> list:
+    """Running a partnership (issue #12): administration, pickers, oversight, exports, documents."""
+    from server.resources import account, admin, lookups
+
+    return [account, admin, lookups]
