@@ -20,4 +20,9 @@ def partnership_modules(with_cases: bool) -> list:
     """Running a partnership (issue #12): administration, pickers, oversight, exports, documents."""
     from server.resources import account, admin, lookups
 
-    return [account, admin, lookups]
+    modules = [account, admin, lookups]
+    if with_cases:
+        from server.resources import oversight
+
+        modules += [oversight]
+    return modules
