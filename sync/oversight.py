@@ -65,6 +65,7 @@ def case_row(reader: Any, doc: Any, today: dt.date) -> dict[str, Any]:
     return {"case_id": case["case_id"], "reference": case["reference"], "case_type": case["case_type"],
             "state": case["state"], "partnership": case["partnership"], "opened_on": case["created_at"][:10],
             "state_entered_on": case["state_history"][-1]["entered_on"], "clocks": clocks,
+            "involved_agencies": list(case.get("involved_agencies", ())),
             "overdue": any(c["status"] == "overdue" for c in clocks),
             "due_soon": any(c["status"] == "due_soon" for c in clocks)}
 

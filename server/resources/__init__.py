@@ -22,7 +22,7 @@ def partnership_modules(with_cases: bool) -> list:
 
     modules = [account, admin, lookups]
     if with_cases:
-        from server.resources import oversight
+        from server.resources import exports, oversight
 
-        modules += [oversight]
+        modules += [oversight, exports]
     return modules

@@ -39,6 +39,7 @@ class CaseRow(Schema):
     state_entered_on = fields.Str()
     overdue = fields.Bool()
     due_soon = fields.Bool()
+    involved_agencies = fields.List(fields.Str())
     clocks = fields.List(fields.Nested(Clock))
 
 
