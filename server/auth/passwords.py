@@ -66,3 +66,14 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, _normal(password)) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def password_problems(password: str, username: str | None = None) -> list[str]:
+    """Every rule a new password breaks, in words (never echoing it). One door for every way a
+    password is set: sign-up, an admin's temporary password, a reset, a change."""
+    problems = []
+    if not isinstance(password, str) or len(password) < MIN_LENGTH:
+        problems.append(f"password must have at least {MIN_LENGTH} characters")
+    elif username and password.strip().lower() == username.strip().lower():
+        problems.append("password must not be the username")
+    return problems
