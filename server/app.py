@@ -148,6 +148,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     from server.resources import register_all
 
     register_all(api, with_cases=case_types is not None)
+    from server.webapp import bp as webapp
+
+    app.register_blueprint(webapp)  # the built web client at /app/
     return app
 
 
