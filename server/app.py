@@ -13,6 +13,8 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from forms.registry import FormRegistry
+from server.admin.handlers import ADMIN_HANDLERS
+from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
 from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePolicy
 from server.auth.tokens import init_jwt
@@ -126,10 +128,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
                           max_devices_per_user=settings.max_devices_per_user),
         throttle=_login_throttle(settings),
         forms=forms, case_types=case_types,
-        write_path=WritePath(store, forms, case_types, clock),
+        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
         reader=(reader := Reader(store, forms, case_types, clock)),
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
+    services.extra["operator_secret"] = operator_secret(settings.data_dir)  # the CLI's channel (ADR 0020)
     app.extensions["caseflow"] = services
 
     api = ProblemApi(app, spec_kwargs={
@@ -145,6 +148,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     from server.resources import register_all
 
     register_all(api, with_cases=case_types is not None)
+    from server.webapp import bp as webapp
+
+    app.register_blueprint(webapp)  # the built web client at /app/
     return app
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from server.admin.handlers import write_directory
 from server.auth.passwords import hash_password, password_problems, verify_password
 from server.problems import Problem
 from server.push.subscriptions import remove_device_subscriptions
@@ -39,6 +40,12 @@ def role_problems(roles: Iterable[str]) -> list[str]:
         return [f"roles must be some of: {', '.join(sorted(ROLES))}"]
     if roles & ADMIN_ONLY and roles - ADMIN_ONLY:
         return ["admin cannot be combined with case roles (separation of duties): use two accounts"]
+    return []
+
+
+def username_problems(username: str) -> list[str]:
+    if not isinstance(username, str) or not _ID.match(username):
+        return ["username must be 2-63 lower-case letters, digits, '.', '_' or '-'"]
     return []
 
 
@@ -74,19 +81,20 @@ class Accounts:
         if self.store.get("partnerships", partnership) is None:
             raise ValueError(f"unknown partnership {partnership}")
         return self._insert_if_missing(
-            "agencies", agency_id, {"id": agency_id, "partnership": partnership, "sector": sector, "name": name}
-        )
+            "agencies", agency_id,
+            {"id": agency_id, "partnership": partnership, "sector": sector, "name": name, "active": True},
+            publish=True)  # agencies are in the pull feed (pickers' look-ups)
 
     def agency(self, agency_id: str) -> dict | None:
         doc = self.store.get("agencies", agency_id)
         return doc.data if doc else None
 
-    def _insert_if_missing(self, collection: str, doc_id: str, data: dict) -> bool:
+    def _insert_if_missing(self, collection: str, doc_id: str, data: dict, publish: bool = False) -> bool:
         if not _ID.match(doc_id):
             raise ValueError(f"invalid id {doc_id!r}")
         try:
             with self.store.transaction() as uow:
-                uow.insert(collection, doc_id, data)
+                uow.insert(collection, doc_id, data, publish=publish)
                 uow.audit({"action": f"{collection}.create", "id": doc_id})
         except DuplicateKey:
             return False
@@ -100,8 +108,7 @@ class Accounts:
         ``caseflow init``, the demo fixture). Raises ValueError naming every problem, never the password."""
         roles = sorted(set(roles))
         problems = []
-        if not _ID.match(username):
-            problems.append("username must be 2-63 lower-case letters, digits, '.', '_' or '-'")
+        problems += username_problems(username)
         problems += password_problems(password, username)
         problems += role_problems(roles)
         if self.store.get("partnerships", partnership) is None:
@@ -121,6 +128,7 @@ class Accounts:
         with self.store.transaction() as uow:
             uow.insert("usernames", username, {"user_id": user_id})  # DuplicateKey if taken
             uow.insert("users", user_id, user)
+            write_directory(uow, user)
             uow.audit({"action": "user.create", "user_id": user_id})
         return user
 
@@ -165,6 +173,8 @@ class Accounts:
         return {
             "user_id": user["user_id"], "username": user["username"], "partnership": user["partnership"],
             "agency": user.get("agency"), "sector": actor.sector, "roles": list(user["roles"]),
+            "display_name": user.get("display_name") or user["username"],
+            "password_change_required": bool(user.get("must_change_password")),
         }
 
     # -- login sessions and devices -------------------------------------------

@@ -39,15 +39,18 @@ def is_common(password: str) -> bool:
     return lowered in _common() or (len(stripped) >= 4 and stripped in _common())
 
 
-def password_problems(password: str, username: str = "") -> list[str]:
-    """Why ``password`` cannot be used (empty when it can). Messages never repeat the password."""
+def password_problems(password: str, username: str | None = "") -> list[str]:
+    """Why ``password`` cannot be used (empty when it can). Messages never repeat the password. One door
+    for every way a password is set: sign-up, an admin's temporary password, a reset, a change."""
+    if not isinstance(password, str):
+        return [f"password must have at least {MIN_LENGTH} characters"]
     normal = _normal(password)
     if len(normal) < MIN_LENGTH:
         return [f"password must have at least {MIN_LENGTH} characters"]
     if len(normal) > MAX_LENGTH:
         return [f"password must have at most {MAX_LENGTH} characters"]
     problems = []
-    name = username.lower()
+    name = (username or "").lower()
     if name and (name in normal.lower() or normal.lower() in name):
         problems.append("password must not be or contain the username")
     if len(set(normal)) < 4:
@@ -66,3 +69,4 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, _normal(password)) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+

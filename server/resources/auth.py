@@ -28,6 +28,9 @@ class UserSchema(Schema):
     agency = fields.Str(allow_none=True)
     sector = fields.Str(allow_none=True)
     roles = fields.List(fields.Str())
+    display_name = fields.Str()
+    password_change_required = fields.Bool(metadata={
+        "description": "true after an admin set a temporary password: only POST /api/v1/auth/password works"})
 
 
 class TokensSchema(Schema):
