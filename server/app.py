@@ -179,7 +179,8 @@ def _install_request_hooks(app: Flask) -> None:
         response.headers.setdefault("Cache-Control", "no-store")
         security_headers(response.headers, mimetype=response.mimetype or "",
                          https=app.extensions["caseflow"].settings.public_url.startswith("https://"),
-                         docs_page=request.endpoint == "api-docs.openapi_redoc")
+                         docs_page=request.endpoint == "api-docs.openapi_redoc",
+                         app_page=request.path.startswith("/app/"))
         actor = g.get("actor")
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method,
