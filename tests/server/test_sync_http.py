@@ -41,10 +41,6 @@ def sync_server(tmp_path_factory):
     from tests.support import LiveServer
 
     srv = LiveServer(tmp_path_factory.mktemp("sync") / "data").start()
-    spec = requests.get(srv.url + "/api/v1/openapi.json").json()
-    if "/api/v1/sync/push" not in spec["paths"]:
-        srv.stop()
-        pytest.skip("the case engine's definitions are not loaded in this build")
     yield srv
     srv.stop()
 
