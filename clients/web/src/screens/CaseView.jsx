@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import * as db from '../db.js'
 import { useLocal } from '../hooks.js'
-import { queue, refreshView } from '../sync.js'
+import { queue, refreshView, syncNow } from '../sync.js'
 import { caseTypeOf, eventTitle, formDoc, humanise, stateTitle, STATE_NAMES } from '../labels.js'
 
 async function load(caseId) {
@@ -27,6 +27,8 @@ export default function CaseView({ caseId }) {
   const [voteComment, setVoteComment] = useState('')
   const [said, setSaid] = useState('')
   useEffect(() => { if (navigator.onLine) refreshView(caseId).catch(() => {}) }, [caseId])
+  const missing = d?.missing
+  useEffect(() => { if (missing && navigator.onLine) syncNow() }, [missing]) // e.g. opened from an alert
   if (!d) return <p>Loading…</p>
   if (d.missing) return <><h1>Case not found</h1><p>This case is not on this device. It may not be yours to see, or it has not been downloaded yet.</p></>
   const { c, view, ct, subs, conflicts, outbox, titles } = d
