@@ -7,6 +7,7 @@ shown as a notification with no personal data, which opens the case."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -19,8 +20,10 @@ from tests.server.test_case_type_guide import guide_files
 from tests.support import Client, LiveServer
 
 # the guide's worked example under names no shipped definition (and no app code) uses
-RENAMES = {"practice_learning_review": "harbour_learning_review", "practice_learning_request": "harbour_learning_request",
-           "Practice learning review": "Harbour learning review", "Practice learning request": "Harbour learning request"}
+RENAMES = {"practice_learning_review": "harbour_learning_review",
+           "practice_learning_request": "harbour_learning_request",
+           "Practice learning review": "Harbour learning review",
+           "Practice learning request": "Harbour learning request"}
 SECRET_SUMMARY = "Pupil Zebedee Quartermaine-Oyelaran missed six weeks"  # personal data that must not travel by push
 
 
@@ -63,22 +66,17 @@ def test_a_deployment_case_type_is_referred_offline_and_walked_in_the_app(deploy
 
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    link = page.get_by_role("link", name=lambda_ref())
+    link = page.get_by_role("link", name=re.compile(r"^ESX-\d{4}-\d{4}$"))
     link.first.wait_for(timeout=20_000)
     link.first.click()
     page.get_by_role("button", name="Accept the request for a learning review").click()
     page.locator("dd.state", has_text="In review").wait_for(timeout=20_000)
 
     cases = Client(base, "esx.business").get("/api/v1/cases").json()
-    mine = [c for c in (cases["cases"] if isinstance(cases, dict) else cases) if c["case_type"] == "harbour_learning_review"]
+    listed = cases["cases"] if isinstance(cases, dict) else cases
+    mine = [c for c in listed if c["case_type"] == "harbour_learning_review"]
     assert len(mine) == 1 and mine[0]["state"] == "in_review"
     context.close()
-
-
-def lambda_ref():
-    import re
-
-    return re.compile(r"^ESX-\d{4}-\d{4}$")
 
 
 def test_a_push_alert_is_shown_without_personal_data_and_opens_the_case(deployment, browser):
