@@ -4,7 +4,7 @@ resolves the conflict in the app; a statutory lead on a 375 px phone votes on a 
 from __future__ import annotations
 
 from tests.app import world
-from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, shot
+from tests.app.conftest import PHONE, TABLET, login, new_page, screen
 from tests.support import Client
 
 FORM = "rapid_review_agency_return"
@@ -47,8 +47,7 @@ def test_two_devices_edit_one_form_offline_and_the_second_resolves_the_conflict(
 
     b.goto(server.url + f"/app/#/case/{case_id}")
     b.get_by_role("heading", name="Conflicts to resolve").wait_for()
-    shot(b, "conflict")
-    assert_accessible(b, "a conflict")
+    screen(b, "conflict")
     b.get_by_role("radio", name="Enter a new value").check()
     b.get_by_role("textbox", name="New value").fill("University Hospitals Sussex")
     b.get_by_role("button", name="Resolve conflict").click()
@@ -87,8 +86,7 @@ def test_a_statutory_lead_votes_on_a_phone(server, browser):
     page.get_by_role("link", name=ref).click()
     page.get_by_role("heading", name="Waiting for approval: Notify the National Panel (SIN) on the statutory "
                                       "leads' decision").wait_for()
-    shot(page, "approval")
-    assert_accessible(page, "a pending approval")
+    screen(page, "approval")
     page.get_by_label("Comment on your decision (optional)").fill("Agreed for health.")
     page.get_by_role("button", name="Approve").click()
     page.get_by_text("Your decision is queued.").wait_for()
