@@ -20,6 +20,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from . import lock as lockfile
+from .bounds import with_default_bounds
 from .errors import DefinitionError, FieldError, MigrationError, RetiredVersion, UnknownForm, UnknownVersion
 from .fastcheck import Check, compile_check
 from .format import DEFINITION_FORMAT, FILE_NAME
@@ -301,7 +302,9 @@ class FormRegistry:
     def _build(name: str, raw: dict[str, Any], published: bool) -> FormVersion:
         accept_until = date.fromisoformat(raw["accept_until"]) if raw.get("accept_until") else None
         roles = tuple(raw["roles"])
-        final_schema, lenient_schema = validation_schema(raw["schema"]), draft_schema(raw["schema"])
+        # every array and string bounded in the copies the validators run on (ADR 0012)
+        final_schema = with_default_bounds(validation_schema(raw["schema"]))
+        lenient_schema = with_default_bounds(draft_schema(raw["schema"]))
         public = _public_document(raw["form_id"], raw["version"], raw["title"], raw["description"], roles,
                                   accept_until, raw["schema"], raw["ui_schema"])
         return FormVersion(
