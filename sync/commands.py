@@ -126,7 +126,8 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
 
 def _agency_in(ctx: Ctx, agency_id: Any, partnership: str) -> bool:
     doc = ctx.uow.get("agencies", agency_id) if isinstance(agency_id, str) else None
-    return doc is not None and doc.data["partnership"] == partnership
+    # an agency an admin made inactive is no longer asked for returns on new cases
+    return doc is not None and doc.data["partnership"] == partnership and doc.data.get("active", True)
 
 
 def _next_reference(ctx: Ctx, partnership: str) -> str:
