@@ -20,22 +20,6 @@ def _settings(data: str | None, **overrides) -> Settings:
     return Settings.from_env(data_dir=Path(data) if data else None, **overrides)
 
 
-def _open_store(settings: Settings):
-    from store import open_store
-
-    try:
-        return open_store(settings.data_dir / "store")
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _accounts(settings: Settings):
-    from server.auth.accounts import Accounts
-    from sync.clock import Clock
-
-    return Accounts(_open_store(settings), Clock())
-
-
 @click.group()
 def main() -> None:
     """caseflow: offline-first statutory case work."""
@@ -51,12 +35,12 @@ def main() -> None:
                    "ones (default: CASEFLOW_DEFINITIONS_DIR).")
 def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path | None) -> None:
     """Run the API on waitress (one process, threads: the embedded store is single-process)."""
-    import waitress
-
     from server import logs
     from server.app import create_app
     from server.definitions import DefinitionsBroken
     from server.demo import load_demo
+    from server.edge import parse_networks
+    from server.httpserver import make_server
 
     settings = _settings(data, definitions_dir=definitions)
     settings.demo = demo or settings.demo
@@ -87,94 +71,17 @@ def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path 
         stops.append(start_scheduler(app))
     click.echo(f"caseflow listening on http://{host}:{port} (data: {settings.data_dir})", err=True)
     sys.stderr.flush()
+    from server.admin.operator import clear_address, record_address
+
+    record_address(settings.data_dir, host, port)  # where the caseflow command finds this server (ADR 0020)
     try:
-        waitress.serve(app, host=host, port=port, threads=settings.threads,
-                       max_request_body_size=settings.max_body_bytes + 1024, ident="caseflow",
-                       clear_untrusted_proxy_headers=True)
+        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
+                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
     finally:
+        clear_address(settings.data_dir)
         for stop in stops:
             stop()
         services.store.close()
-
-
-# -- users ---------------------------------------------------------------------
-@main.group()
-def users() -> None:
-    """Manage user accounts."""
-
-
-@users.command("add")
-@click.argument("username")
-@click.option("--partnership", required=True)
-@click.option("--agency", default=None)
-@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
-@click.option("--password", envvar="CASEFLOW_NEW_USER_PASSWORD", prompt=True, hide_input=True,
-              confirmation_prompt=True)
-@click.option("--data", default=None)
-def users_add(username, partnership, agency, roles, password, data) -> None:
-    """Create a user."""
-    from store import DuplicateKey
-
-    accounts = _accounts(_settings(data))
-    try:
-        user = accounts.add_user(username, password, partnership, roles, agency=agency)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except DuplicateKey:
-        raise click.ClickException(f"username {username} is taken") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"created {user['username']} ({user['user_id']})")
-
-
-@users.command("list")
-@click.option("--data", default=None)
-def users_list(data) -> None:
-    """List users (username, partnership, agency, roles, status)."""
-    accounts = _accounts(_settings(data))
-    try:
-        for u in accounts.list_users():
-            state = "disabled" if u["disabled"] else "active"
-            click.echo(f"{u['username']}\t{u['partnership']}\t{u.get('agency') or '-'}\t"
-                       f"{','.join(u['roles'])}\t{state}")
-    finally:
-        accounts.store.close()
-
-
-@users.command("disable")
-@click.argument("username")
-@click.option("--data", default=None)
-def users_disable(username, data) -> None:
-    """Disable a user: their tokens stop working on the next request."""
-    accounts = _accounts(_settings(data))
-    try:
-        accounts.set_disabled(username, True)
-    except KeyError:
-        raise click.ClickException(f"no user {username}") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"disabled {username}")
-
-
-# -- devices -------------------------------------------------------------------
-@main.group()
-def devices() -> None:
-    """Manage devices."""
-
-
-@devices.command("revoke")
-@click.argument("device_id")
-@click.option("--data", default=None)
-def devices_revoke(device_id, data) -> None:
-    """Revoke a lost device: its next request fails and tells it to wipe local data."""
-    accounts = _accounts(_settings(data))
-    try:
-        accounts.revoke_device(device_id, by_user_id=None)
-    except KeyError:
-        raise click.ClickException(f"no device {device_id}") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"revoked {device_id}")
 
 
 # -- store ---------------------------------------------------------------------
@@ -257,6 +164,10 @@ def audit_show(case_id, data) -> None:
 
 def _mount_optional() -> None:
     """Definition tools live in their pure packages; mount them when present."""
+    from server.admin.cli import COMMANDS
+
+    for command in COMMANDS:  # init, users, agencies, devices: the admin API (server/admin/cli.py)
+        main.add_command(command)
     try:
         from forms.cli import forms_cli
 

@@ -98,6 +98,7 @@ class Ctx:
     mutation_id: str
     device_id: str | None
     directory: Any = None  # sync.recipients.Directory
+    validations: Any = None  # sync.prevalidate.Validations: forms validated before the write lock
 
     @property
     def at(self) -> str:

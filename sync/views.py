@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forms.registry import FormRegistry
+from statemachines.calendar import working_days_between
 from statemachines.engine import Actor as EngineActor
 from statemachines.engine import approval_status, eligible_slots
 from store import Store
@@ -60,7 +61,8 @@ class Reader:
         ct = self.case_types.get(case["case_type"], case["case_type_version"])
         history = [(h["state"], dt.date.fromisoformat(h["entered_on"])) for h in case["state_history"]]
         forms = self.final_forms(case) if forms is None else forms
-        return [d.to_dict() for d in ct.deadlines(forms, history, today or self.clock.today())]
+        today = today or self.clock.today()
+        return [_with_days_left(d.to_dict(), today) for d in ct.deadlines(forms, history, today)]
 
     # -- cases ---------------------------------------------------------------------------------
     def case_summary(self, actor: Actor, doc: Any, deadlines: list[dict] | None = None) -> dict[str, Any]:
@@ -229,6 +231,16 @@ class Reader:
                         "device_id": e.get("device_id"),
                         "what": {k: v for k, v in e.items() if k not in ("action", "by", "device_id", "case_id")}})
         return out
+
+
+def _with_days_left(deadline: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """Working days (England) from today to an open deadline's due date, negative once overdue;
+    None for a deadline met or missed (the app shows it beside the due date)."""
+    if deadline["status"] in ("met", "missed"):
+        return {**deadline, "working_days_left": None}
+    due = dt.date.fromisoformat(deadline["due"])
+    left = working_days_between(today, due) if due >= today else -working_days_between(due, today)
+    return {**deadline, "working_days_left": left}
 
 
 def conflict_view(doc: Any) -> dict[str, Any]:

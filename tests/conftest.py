@@ -4,6 +4,8 @@ import pytest
 
 from tests.support import LiveServer
 
+pytest_plugins = ["tests.pgfixtures"]
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
