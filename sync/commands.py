@@ -20,6 +20,7 @@ from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
 from sync.problems import Problem
+from sync.tasks import record_task
 
 # the one spelling of a case id: upper-case or dash-less forms of one UUID would be separate cases
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -581,4 +582,5 @@ HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], R
     "assign_reviewer": assign_reviewer,
     "invite_partnership": invite_partnership,
     "request_amendment": request_amendment,
+    "record_task": record_task,
 }
