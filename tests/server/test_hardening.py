@@ -159,3 +159,42 @@ def test_a_fault_in_a_handler_rejects_that_mutation_only_and_the_device_goes_on(
 
 def _user_id(app: InProcessApp, username: str) -> str:
     return app.services.accounts.user_by_username(username)["user_id"]
+
+
+def test_a_replayed_transition_answers_the_first_result_as_recorded_and_is_audited(app):
+    """Replaying an Idempotency-Key of a transition answered the case as it is now (fields edited
+    since included) and audited nothing; now it answers the recorded view, audited as a read."""
+    business = Client(app.url, "esx.business")
+    r = business.post("/api/v1/cases", json=_referral())
+    case_id = r.json()["case_id"]
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    step = {"event": "put_to_crg", "expected_state": "referred"}
+    url = f"{app.url}/api/v1/cases/{case_id}/transitions"
+    first = business.http.post(url, json=step, headers={**business.headers(), **key})
+    assert first.status_code == 200, first.text
+    r = business.post(f"/api/v1/cases/{case_id}/assignments", json={"user_id": _user_id(app, "esx.reviewer")})
+    assert r.status_code == 200, r.text
+    replay = business.http.post(url, json=step, headers={**business.headers(), **key})
+    assert replay.status_code == 200, replay.text
+    assert replay.json() == first.json() and replay.json()["assigned_reviewers"] == []
+    entries = business.get(f"/api/v1/cases/{case_id}/history").json()["entries"]
+    reads = [e for e in entries if e["action"] == "case.read"]
+    assert [e["what"].get("read") for e in reads] == [None, None, "replay"]  # create, transition, replay
+
+
+def test_history_reads_and_refused_attempts_are_audited_with_ids_only(app):
+    business, outsider = Client(app.url, "esx.business"), Client(app.url, "wsx.business")
+    case_id = business.post("/api/v1/cases", json=_referral()).json()["case_id"]
+    assert_problem(outsider.get(f"/api/v1/cases/{case_id}"), 404, "case-not-found")
+    assert_problem(outsider.post(f"/api/v1/cases/{case_id}/transitions",
+                                 json={"event": "put_to_crg", "expected_state": "referred"}), 404)
+    assert_problem(outsider.get("/api/v1/cases/not-a-case-id<script>/history"), 404)
+    business.get(f"/api/v1/cases/{case_id}/history")
+    entries = business.get(f"/api/v1/cases/{case_id}/history").json()["entries"]
+    refused = [e for e in entries if e["action"] == "access.refused"]
+    assert [(e["by"], e["what"]["attempt"], e["what"]["status"]) for e in refused] == [
+        (outsider.user["user_id"], "read", 404), (outsider.user["user_id"], "transition", 404)]
+    assert [e for e in entries if e["action"] == "case.read" and e["what"].get("read") == "history"]
+    log = [a.entry for a in app.store.audit_log() if a.entry.get("action") == "access.refused"]
+    assert any(e["case_id"] is None for e in log)  # a malformed id is not written down
+    assert "script" not in str(log) and "Child A" not in str(log)
