@@ -82,20 +82,18 @@ def _reject_constant(name: str) -> Any:
 
 def _depth(value: Any, limit: int) -> int:
     """Nesting depth (a scalar is 1, ``{"a": 1}`` is 2), stopping once past ``limit``. Only
-    containers are walked: a push of 50 drafts holds thousands of scalars."""
+    containers are walked, one level at a time (a 1 MiB body can hold 75,000 small objects)."""
     if not isinstance(value, (dict, list)):
         return 1
-    stack = [(value, 1)]
-    deepest = 1
-    while stack:
-        item, d = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if children and d + 1 > deepest:
-            deepest = d + 1
-            if deepest > limit:
-                return deepest
-        stack.extend((v, d + 1) for v in children if isinstance(v, (dict, list)))
-    return deepest
+    level, depth = [value], 1
+    while level:
+        if any(level):  # some container of this level holds something: one level deeper
+            depth += 1
+            if depth > limit:
+                return depth
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+    return depth
 
 
 def is_json_mimetype(mimetype: str) -> bool:
