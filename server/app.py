@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
              settings.access_token_minutes, settings.refresh_token_days)
 
     clock = clock or Clock()
-    store = store or open_store(settings.data_dir / "store")
+    store = store or open_store(settings.store_url or settings.data_dir / "store")
     # shipped definitions plus the deployment's own (CASEFLOW_DEFINITIONS_DIR); raises DefinitionsBroken
     forms, case_types = load_definitions(settings.definitions_dir)
     services = Services(

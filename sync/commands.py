@@ -20,6 +20,7 @@ from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
 from sync.problems import Problem
+from sync.tasks import record_task
 
 # the one spelling of a case id: upper-case or dash-less forms of one UUID would be separate cases
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -126,7 +127,8 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
 
 def _agency_in(ctx: Ctx, agency_id: Any, partnership: str) -> bool:
     doc = ctx.uow.get("agencies", agency_id) if isinstance(agency_id, str) else None
-    return doc is not None and doc.data["partnership"] == partnership
+    # an agency an admin made inactive is no longer asked for returns on new cases
+    return doc is not None and doc.data["partnership"] == partnership and doc.data.get("active", True)
 
 
 def _next_reference(ctx: Ctx, partnership: str) -> str:
@@ -580,4 +582,5 @@ HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], R
     "assign_reviewer": assign_reviewer,
     "invite_partnership": invite_partnership,
     "request_amendment": request_amendment,
+    "record_task": record_task,
 }

@@ -23,9 +23,9 @@ from sync.context import (
     CONFLICTS,
     REVISIONS,
     SUBMISSIONS,
+    engine_context,
     final_forms,
     per_agency,
-    returns_context,
     submission_id,
     timeline,
 )
@@ -51,7 +51,7 @@ class Reader:
 
     @staticmethod
     def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
-        return returns_context(case)
+        return engine_context(case)
 
     def timeline(self, case: Mapping[str, Any]) -> Any:
         return timeline(case, lambda sub_id: self.store.get(SUBMISSIONS, sub_id))
@@ -100,6 +100,7 @@ class Reader:
             "assigned_reviewers": case["assigned_reviewers"],
             "invited_partnerships": case["invited_partnerships"],
             "pending_approvals": self._pending(actor, case, ct, forms, context),
+            "tasks": ct.task_view(case["state"], engine_actor, forms, context),
             "last_rejection": case.get("last_rejection"),
             "open_conflicts": self._open_conflicts(actor, case),
             "state_history": [{k: h[k] for k in ("state", "entered_at", "event")} for h in case["state_history"]],
