@@ -21,6 +21,7 @@ from sync.actor import Actor
 from sync.clock import Clock
 from sync.commands import HANDLERS
 from sync.context import Ctx
+from sync.payloads import load_payload
 from sync.problems import Problem
 from sync.recipients import Directory
 
@@ -113,9 +114,10 @@ class WritePath:
     def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None) -> dict[str, Any]:
         """The handler inside a savepoint: a rejection undoes exactly its own writes."""
         try:
+            payload = load_payload(mutation.kind, mutation.payload)  # the kind's one schema (sync.payloads)
             with uow.savepoint():
                 return HANDLERS[mutation.kind](self._ctx(uow, actor, mutation, device_id), mutation.case_id,
-                                               mutation.payload, mutation.base_version)
+                                               payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
 
