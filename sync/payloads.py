@@ -48,6 +48,16 @@ class StrictInt(fields.Integer):
         return super()._validated(value)
 
 
+class JsonObject(fields.Dict):
+    """A JSON object passed on as it came (no copy): the form data is validated by its form's JSON
+    schema, and the write path's lock-free form validation (sync.prevalidate) knows it by identity."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dict:
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        return value
+
+
 def _id(**kwargs: Any) -> fields.String:
     return fields.Str(validate=validate.Length(min=1, max=ID_MAX), **kwargs)
 
@@ -69,7 +79,7 @@ class PayloadSchema(Schema):
 class ReferralPayload(PayloadSchema):
     form_id = _id(required=True)
     form_version = StrictInt(required=True)
-    data = fields.Dict(required=True, metadata={"description": "The form's data (validated by its JSON schema)."})
+    data = JsonObject(required=True, metadata={"description": "The form's data (validated by its JSON schema)."})
 
 
 class CreateCasePayload(PayloadSchema):
@@ -80,7 +90,7 @@ class CreateCasePayload(PayloadSchema):
 class SaveSubmissionPayload(PayloadSchema):
     form_id = _id(required=True)
     form_version = StrictInt(required=True)
-    data = fields.Dict(required=True, metadata={"description": "The form's data (validated by its JSON schema)."})
+    data = JsonObject(required=True, metadata={"description": "The form's data (validated by its JSON schema)."})
     status = fields.Str(required=True, validate=validate.OneOf(["draft", "final"]))
 
 
@@ -119,6 +129,16 @@ class RequestAmendmentPayload(PayloadSchema):
                          metadata={"description": "What the agency should amend (shown to that agency only)."})
 
 
+class RecordTaskPayload(PayloadSchema):
+    """A task of the case type recorded with its evidence; which evidence a task takes (and which it
+    requires) is declared in the case type, and the write path checks it (sync.tasks)."""
+
+    task = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    date = fields.Str(validate=validate.Length(equal=10), metadata={"description": "YYYY-MM-DD, not in the future"})
+    choice = fields.Str(validate=validate.Length(min=1, max=64))
+    note = fields.Str(validate=validate.Length(min=1, max=2000))
+
+
 PAYLOADS: dict[str, type[PayloadSchema]] = {
     "create_case": CreateCasePayload,
     "save_submission": SaveSubmissionPayload,
@@ -128,6 +148,7 @@ PAYLOADS: dict[str, type[PayloadSchema]] = {
     "assign_reviewer": AssignReviewerPayload,
     "invite_partnership": InvitePartnershipPayload,
     "request_amendment": RequestAmendmentPayload,
+    "record_task": RecordTaskPayload,
 }
 
 _INSTANCES = {kind: schema() for kind, schema in PAYLOADS.items()}

@@ -17,6 +17,7 @@ from sync.payloads import (
     AssignReviewerPayload,
     CreateCasePayload,
     InvitePartnershipPayload,
+    RecordTaskPayload,
     RequestAmendmentPayload,
     ResolveConflictPayload,
     SaveSubmissionPayload,
@@ -147,6 +148,17 @@ def record_approval(body, case_id: str, actor):
         raise _conflict(result)
     view = services().reader.case_view(actor, case_id, audit=False)
     return {**view, "approval": {k: result[k] for k in ("rejected", "awaiting_approvals") if k in result}}
+
+
+@blp.route("/<string:case_id>/tasks", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(RecordTaskPayload)
+@blp.response(200)
+@auth_required
+def record_task(body, case_id: str, actor):
+    """Record a task (a duty of the case type) with its evidence; answers the case view."""
+    _apply(actor, "record_task", case_id, body)
+    return services().reader.case_view(actor, case_id, audit=False)
 
 
 @blp.route("/<string:case_id>/assignments", methods=["POST"])

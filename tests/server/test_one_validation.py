@@ -34,6 +34,7 @@ REST_DOORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "assign_reviewer": ("/api/v1/cases/{case_id}/assignments", ()),
     "invite_partnership": ("/api/v1/cases/{case_id}/invitations", ()),
     "request_amendment": ("/api/v1/cases/{case_id}/agency-returns/{agency_id}/amendment-requests", ("agency_id",)),
+    "record_task": ("/api/v1/cases/{case_id}/tasks", ()),
 }
 
 
