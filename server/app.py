@@ -22,7 +22,7 @@ from server.config import Settings
 from server.definitions import load_definitions
 from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
-from server.problems import Problem, flatten_marshmallow, problem_response
+from server.problems import Problem, flatten_marshmallow, invalid, problem_response
 from server.secrets_store import load_or_create_secret
 from store import Store, StoreError, open_store
 from sync.clock import Clock
@@ -69,10 +69,7 @@ class ProblemApi(Api):
                     if location != "json":
                         item["in"] = location
                     errors.append(item)
-            count = len(errors)
-            return problem_response(Problem(
-                422, "validation-error", f"{count} field{'s' if count != 1 else ''} failed validation.",
-                title="Your request has invalid fields", errors=errors))
+            return problem_response(invalid(errors))
         if status == 400 and "messages" in data:
             return problem_response(Problem(400, "malformed-json", "The request body is not valid JSON."))
         if status >= 500:
