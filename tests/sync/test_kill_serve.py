@@ -105,5 +105,5 @@ def test_sigkill_of_caseflow_serve_during_sync_applies_everything_exactly_once(t
     at_least("answers lost after commit (first answer `duplicate`)", cut, 3,
              "a kill among pushes must catch some committed batches before their answers")
     at_least("retried requests", retries, kills, "every kill interrupts at least one device's request")
-    at_least("mutations applied", stats.get("applied", 0), 50, "the devices' work got through")
-    at_least("typed values kept", stats.get("values_kept", 0), 20, "edits reached the record")
+    at_least("mutations applied", stats.get("applied", 0), 20, "the devices' work got through")
+    at_least("typed values kept", stats.get("values_kept", 0), 10, "edits reached the record")
