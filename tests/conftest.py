@@ -5,6 +5,8 @@ import pytest
 from tests.faults import KILL_TESTS, RUN_KILL_FLOOR
 from tests.support import LiveServer
 
+pytest_plugins = ["tests.pgfixtures"]
+
 #: The only skips the suite accepts: a fragment of the skip's reason -> why it is acceptable. Each is
 #: listed in docs/testing.md ("Skips"). Any other skip fails the run, so that a missing registry, a
 #: failed import or an absent service turns red instead of quietly testing less.

@@ -276,7 +276,7 @@ def test_a_commit_is_fdatasynced_before_it_returns(tmp_path, monkeypatch):
     """A process kill keeps the page cache, so no kill test can see a skipped fsync; power loss is not
     simulated here (docs/store.md). This pins the ordering instead: each unit of work syncs the journal
     segment it wrote to, and does so before the commit returns (the acknowledgement)."""
-    import store.tinystore as ts
+    import store.tinystore.commit as ts
 
     synced: list[tuple[int, int]] = []  # (fd, journal size when synced)
     real = ts._fsync_data
