@@ -75,6 +75,7 @@ def build(app: InProcessApp) -> dict[str, str]:
     report["child"]["name"] = CHILD
     report["facts"] = f"{CHILD} was admitted with a fractured arm."
     report.pop("sent_to_panel_on", None)
+    report.pop("lcspr_agreed_on", None)  # agreed at sign-off, not yet (rapid_review_report v3)
     save(app.client("esx.crg"), review, "rapid_review_report", report)
     notice = example("delay_notice")
     notice.update({"deadline": "sin_notification", "due_date": subtract_working_days(TODAY, 5).isoformat(),
