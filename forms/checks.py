@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lock as lockfile
+from .bounds import GRANDFATHERED, unbounded_fields
 from .errors import DefinitionError, FieldError
 from .registry import FormRegistry, FormVersion, default_definitions_dir, read_layers, structural_problems
 from .schema_tools import escape_pointer, iter_subschemas, split_path, validation_schema
@@ -48,7 +49,9 @@ def check_definitions(directory: Path | str | None = None, *, today: date | None
     """Every problem with the definitions of ``directory`` (the shipped ones by default).
 
     Checks: file names and format, each schema against the 2020-12 meta-schema, no ``$ref``,
-    versions without gaps, the ui_schema names real fields and valid choices, every example
+    versions without gaps, every array and string of a version that is not grandfathered declares
+    its own limit (``maxItems``/``maxLength``, ADR 0012), the ui_schema names real fields and valid
+    choices, every example
     instance is valid (final and draft) and every counter-example fails with exactly the paths
     it expects, each migration names real fields and accounts for every field the previous version
     had, and the lock file: published versions unchanged, every version published (unless
@@ -72,6 +75,8 @@ def check_definitions(directory: Path | str | None = None, *, today: date | None
         for number in registry.versions(form_id):
             fv = registry.get(form_id, number)
             problems += [f"{fv.filename}: {p}" for p in _extension_problems(fv)]
+            if (form_id, number) not in GRANDFATHERED:  # ADR 0012: new versions declare their own limits
+                problems += [f"{fv.filename}: /schema{p}" for p in unbounded_fields(fv.schema)]
             problems += [f"{fv.filename}: {p}" for p in ui_schema_problems(fv)]
             problems += [f"{fv.filename}: {p}" for p in example_problems(fv, today)]
             if previous is not None:

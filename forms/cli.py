@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import lock as lockfile
+from .bounds import with_default_bounds
 from .checks import check_definitions
 from .registry import LOCAL_SUBDIR, default_definitions_dir, read_layers
 
@@ -107,6 +108,7 @@ def new_version_cmd(directory: Path | None, definitions: Path | None, form_id: s
     new = copy.deepcopy(versions[latest])
     new.pop("accept_until", None)
     new["version"] = latest + 1
+    new["schema"] = with_default_bounds(new["schema"])  # every array and string with its limit (ADR 0012)
     new["migration"] = {"from_version": latest, "notes": "Describe what changed.", "renamed": [], "dropped": [],
                         "defaulted": []}
     target = Path(local or directory) / f"{form_id}.v{latest + 1}.json"

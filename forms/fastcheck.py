@@ -19,8 +19,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from jsonschema._utils import equal, uniq
+from jsonschema._utils import equal
 
+from .bounds import all_unique
 from .validation import _DATE_RE, FORMAT_CHECKER
 
 Check = Callable[[Any, date | None], bool]
@@ -73,6 +74,13 @@ def _compile(schema: Any) -> Check:
     if unknown:
         raise Unsupported(", ".join(sorted(unknown)))
     checks: list[Check] = []
+    # size limits first: an oversized array or string is refused before its items are walked
+    if "maxItems" in schema:
+        high = schema["maxItems"]
+        checks.append(lambda x, t: not isinstance(x, list) or len(x) <= high)
+    if "maxLength" in schema:
+        high_len = schema["maxLength"]
+        checks.append(lambda x, t: not isinstance(x, str) or len(x) <= high_len)
 
     if "type" in schema:
         kinds = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
@@ -133,11 +141,8 @@ def _compile(schema: Any) -> Check:
     if "minItems" in schema:
         low = schema["minItems"]
         checks.append(lambda x, t: not isinstance(x, list) or len(x) >= low)
-    if "maxItems" in schema:
-        high = schema["maxItems"]
-        checks.append(lambda x, t: not isinstance(x, list) or len(x) <= high)
     if schema.get("uniqueItems"):
-        checks.append(lambda x, t: not isinstance(x, list) or uniq(x))
+        checks.append(lambda x, t: not isinstance(x, list) or all_unique(x))
     if "contains" in schema:
         contains = _compile(schema["contains"])
         min_c = schema.get("minContains", 1)
@@ -174,9 +179,6 @@ def _compile(schema: Any) -> Check:
     if "minLength" in schema:
         low_len = schema["minLength"]
         checks.append(lambda x, t: not isinstance(x, str) or len(x) >= low_len)
-    if "maxLength" in schema:
-        high_len = schema["maxLength"]
-        checks.append(lambda x, t: not isinstance(x, str) or len(x) <= high_len)
     if "pattern" in schema:
         search = re.compile(schema["pattern"]).search
         checks.append(lambda x, t: not isinstance(x, str) or search(x) is not None)

@@ -20,11 +20,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from . import lock as lockfile
+from .bounds import with_default_bounds
 from .errors import DefinitionError, FieldError, MigrationError, RetiredVersion, UnknownForm, UnknownVersion
 from .fastcheck import Check, compile_check
 from .format import DEFINITION_FORMAT, FILE_NAME
 from .migration import MigrationReport, apply_step
 from .schema_tools import draft_schema, field_schemas, iter_subschemas, sha256_hex, to_pointer, validation_schema
+from .ui_rjsf import to_rjsf
 from .validation import build_validator, check_schema, to_field_errors, today_is
 
 
@@ -130,7 +132,9 @@ def _public_document(form_id: str, version: int, title: str, description: str, r
                      ) -> dict[str, Any]:
     return {"form_id": form_id, "version": version, "title": title, "description": description,
             "roles": list(roles), "accept_until": accept_until.isoformat() if accept_until else None,
-            "schema": copy.deepcopy(schema), "ui_schema": copy.deepcopy(ui_schema)}
+            "schema": copy.deepcopy(schema), "ui_schema": copy.deepcopy(ui_schema),
+            # ui_schema format 2 (RJSF's uiSchema conventions), derived; old clients ignore it (ADR 0019)
+            "ui_schema_v2": to_rjsf(ui_schema, schema)}
 
 
 def _enum_labels(ui_schema: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -298,7 +302,9 @@ class FormRegistry:
     def _build(name: str, raw: dict[str, Any], published: bool) -> FormVersion:
         accept_until = date.fromisoformat(raw["accept_until"]) if raw.get("accept_until") else None
         roles = tuple(raw["roles"])
-        final_schema, lenient_schema = validation_schema(raw["schema"]), draft_schema(raw["schema"])
+        # every array and string bounded in the copies the validators run on (ADR 0012)
+        final_schema = with_default_bounds(validation_schema(raw["schema"]))
+        lenient_schema = with_default_bounds(draft_schema(raw["schema"]))
         public = _public_document(raw["form_id"], raw["version"], raw["title"], raw["description"], roles,
                                   accept_until, raw["schema"], raw["ui_schema"])
         return FormVersion(

@@ -9,6 +9,12 @@ with nothing obligatory, see :func:`forms.schema_tools.draft_schema`). Both are
 ``x-unique-keys: ["row_id"]``
     on an array of rows: each row's value of those keys must differ from every earlier row's.
 
+Cost is linear in the size of the submission (ADR 0012): ``uniqueItems`` hashes each item once
+(:func:`forms.bounds.all_unique`) instead of comparing every pair, and an array longer than its
+``maxItems`` (or a string longer than its ``maxLength``) gets that one error without its items being
+walked (or its pattern and format run): the validators run on a copy of the schema where every
+array and string has a limit (:func:`forms.bounds.with_default_bounds`).
+
 Messages are built from the schema alone (rule, limits, option labels). They never contain the
 submitted value, which may be a child's name or date of birth.
 """
@@ -24,6 +30,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
 
+from .bounds import all_unique
 from .errors import FieldError
 from .schema_tools import escape_pointer, to_pattern, to_pointer
 
@@ -48,7 +55,7 @@ def _not_future(validator: Any, value: Any, instance: Any, schema: Mapping[str, 
 
 def _unique_keys(validator: Any, keys: Any, instance: Any, schema: Mapping[str, Any]
                  ) -> Iterator[ValidationError]:
-    if not isinstance(instance, list):
+    if not isinstance(instance, list) or _too_long(instance, schema):
         return
     for key in keys:
         seen: set[Any] = set()
@@ -65,6 +72,34 @@ def _unique_keys(validator: Any, keys: Any, instance: Any, schema: Mapping[str, 
             seen.add(marker)
 
 
+_BASE = Draft202012Validator.VALIDATORS
+
+
+def _too_long(instance: Any, schema: Mapping[str, Any]) -> bool:
+    """Over its limit: the maxItems/maxLength error is the answer; walking it would only cost time."""
+    if isinstance(instance, list):
+        return len(instance) > schema.get("maxItems", len(instance))
+    if isinstance(instance, str):
+        return len(instance) > schema.get("maxLength", len(instance))
+    return False
+
+
+def _unless_too_long(keyword: str) -> Any:
+    base = _BASE[keyword]
+
+    def check(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if not _too_long(instance, schema):
+            yield from base(validator, value, instance, schema)
+
+    return check
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Mapping[str, Any]
+                  ) -> Iterator[ValidationError]:
+    if unique and isinstance(instance, list) and not _too_long(instance, schema) and not all_unique(instance):
+        yield ValidationError("Each entry may appear only once")
+
+
 def _noop(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
     return iter(())
 
@@ -72,7 +107,8 @@ def _noop(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) 
 FormValidator = extend(
     Draft202012Validator,
     validators={"x-not-future": _not_future, "x-unique-keys": _unique_keys,
-                "x-messages": _noop, "x-pattern-hint": _noop},
+                "x-messages": _noop, "x-pattern-hint": _noop, "uniqueItems": _unique_items,
+                **{k: _unless_too_long(k) for k in ("items", "prefixItems", "contains", "pattern", "format")}},
 )
 
 

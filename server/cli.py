@@ -20,22 +20,6 @@ def _settings(data: str | None, **overrides) -> Settings:
     return Settings.from_env(data_dir=Path(data) if data else None, **overrides)
 
 
-def _open_store(settings: Settings):
-    from store import open_store
-
-    try:
-        return open_store(settings.store_url or settings.data_dir / "store")
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _accounts(settings: Settings):
-    from server.auth.accounts import Accounts
-    from sync.clock import Clock
-
-    return Accounts(_open_store(settings), Clock())
-
-
 @click.group()
 def main() -> None:
     """caseflow: offline-first statutory case work."""
@@ -76,17 +60,19 @@ def serve(host: str, port: int, data: str | None, store_url: str | None, workers
         app.extensions["caseflow"].store.close()  # no pool may cross the fork: each worker opens its own
         _serve_workers(settings, host, port, workers)
         return
-    import waitress
-
+    from server.admin.operator import clear_address, record_address
+    from server.edge import parse_networks
+    from server.httpserver import make_server
     from server.leader import start_background_jobs
 
     stop_jobs = start_background_jobs(app)
     services = app.extensions["caseflow"]
+    record_address(settings.data_dir, host, port)  # where the caseflow command finds this server (ADR 0020)
     try:
-        waitress.serve(app, host=host, port=port, threads=settings.threads,
-                       max_request_body_size=settings.max_body_bytes + 1024, ident="caseflow",
-                       clear_untrusted_proxy_headers=True)
+        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
+                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
     finally:
+        clear_address(settings.data_dir)
         stop_jobs()
         services.store.close()
 
@@ -137,86 +123,6 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
 
     serve_workers(build_app, host=host, port=port, workers=workers, threads=settings.threads,
                   max_body=settings.max_body_bytes)
-
-
-# -- users ---------------------------------------------------------------------
-@main.group()
-def users() -> None:
-    """Manage user accounts."""
-
-
-@users.command("add")
-@click.argument("username")
-@click.option("--partnership", required=True)
-@click.option("--agency", default=None)
-@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
-@click.option("--password", envvar="CASEFLOW_NEW_USER_PASSWORD", prompt=True, hide_input=True,
-              confirmation_prompt=True)
-@click.option("--data", default=None)
-def users_add(username, partnership, agency, roles, password, data) -> None:
-    """Create a user."""
-    from store import DuplicateKey
-
-    accounts = _accounts(_settings(data))
-    try:
-        user = accounts.add_user(username, password, partnership, roles, agency=agency)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except DuplicateKey:
-        raise click.ClickException(f"username {username} is taken") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"created {user['username']} ({user['user_id']})")
-
-
-@users.command("list")
-@click.option("--data", default=None)
-def users_list(data) -> None:
-    """List users (username, partnership, agency, roles, status)."""
-    accounts = _accounts(_settings(data))
-    try:
-        for u in accounts.list_users():
-            state = "disabled" if u["disabled"] else "active"
-            click.echo(f"{u['username']}\t{u['partnership']}\t{u.get('agency') or '-'}\t"
-                       f"{','.join(u['roles'])}\t{state}")
-    finally:
-        accounts.store.close()
-
-
-@users.command("disable")
-@click.argument("username")
-@click.option("--data", default=None)
-def users_disable(username, data) -> None:
-    """Disable a user: their tokens stop working on the next request."""
-    accounts = _accounts(_settings(data))
-    try:
-        accounts.set_disabled(username, True)
-    except KeyError:
-        raise click.ClickException(f"no user {username}") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"disabled {username}")
-
-
-# -- devices -------------------------------------------------------------------
-@main.group()
-def devices() -> None:
-    """Manage devices."""
-
-
-@devices.command("revoke")
-@click.argument("device_id")
-@click.option("--data", default=None)
-def devices_revoke(device_id, data) -> None:
-    """Revoke a lost device: its next request fails and tells it to wipe local data."""
-    accounts = _accounts(_settings(data))
-    try:
-        accounts.revoke_device(device_id, by_user_id=None)
-    except KeyError:
-        raise click.ClickException(f"no device {device_id}") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"revoked {device_id}")
 
 
 # -- store ---------------------------------------------------------------------
@@ -316,6 +222,10 @@ _mount_store_tools()
 
 def _mount_optional() -> None:
     """Definition tools live in their pure packages; mount them when present."""
+    from server.admin.cli import COMMANDS
+
+    for command in COMMANDS:  # init, users, agencies, devices: the admin API (server/admin/cli.py)
+        main.add_command(command)
     try:
         from forms.cli import forms_cli
 

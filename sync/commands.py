@@ -20,8 +20,20 @@ from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
 from sync.problems import Problem
+from sync.tasks import record_task
 
-UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+# the one spelling of a case id: upper-case or dash-less forms of one UUID would be separate cases
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def unusable_case_id() -> Problem:
+    """One answer for a malformed id and for one already taken (in any partnership), so a refusal
+    never confirms that a case exists elsewhere. The client's remedy is the same: a new UUID."""
+    return Problem(422, "invalid-case-id", "A new case's id must be a new lower-case hyphenated UUID chosen by "
+                   "the client; this one cannot be used.",
+                   errors=[{"path": "/case_id", "message": "Use a new lower-case UUID with hyphens."}])
+
+
 Result = dict[str, Any]
 
 
@@ -47,7 +59,10 @@ def _form_problem(exc: FormError, path: str) -> Problem:
 
 def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool, path: str) -> None:
     try:
-        errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today)
+        if ctx.validations is not None:  # usually answered from the validation done before the lock
+            errors = ctx.validations.run(form_id, version, data, final=final, today=ctx.today)
+        else:
+            errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today)
     except FormError as exc:
         raise _form_problem(exc, path) from None
     if errors:
@@ -85,8 +100,7 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
     if case_id is None:
         case_id = str(uuid.uuid4())
     elif not isinstance(case_id, str) or not UUID.match(case_id):
-        raise Problem(422, "invalid-case-id", "A new case's id must be a UUID chosen by the client.",
-                      errors=[{"path": "/case_id", "message": "Use a UUID."}])
+        raise unusable_case_id()
     reference = _next_reference(ctx, ctx.actor.partnership)
     sub_id = submission_id(case_id, form_id, None)
     case = {
@@ -103,7 +117,7 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
     try:
         doc = ctx.uow.insert(CASES, case_id, case, publish=True)
     except DuplicateKey:
-        raise Problem(409, "case-id-taken", "A case with this id already exists.") from None
+        raise unusable_case_id() from None
     _write_submission(ctx, case, sub_id, form_id, version, data, "final", None, None)
     ctx.audit("case.create", case_id, case_type=ct.case_type, state=initial, form_id=form_id)
     _alert_state_entered(ctx, ct, case, None)
@@ -113,7 +127,8 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
 
 def _agency_in(ctx: Ctx, agency_id: Any, partnership: str) -> bool:
     doc = ctx.uow.get("agencies", agency_id) if isinstance(agency_id, str) else None
-    return doc is not None and doc.data["partnership"] == partnership
+    # an agency an admin made inactive is no longer asked for returns on new cases
+    return doc is not None and doc.data["partnership"] == partnership and doc.data.get("active", True)
 
 
 def _next_reference(ctx: Ctx, partnership: str) -> str:
@@ -410,9 +425,11 @@ def resolve_conflict(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], 
     if choose == "kept":
         data = sub.data["data"]
     else:
-        value = conflict.data["incoming"] if choose == "incoming" else payload.get("value")
-        absent = conflict.data["incoming_absent"] if choose == "incoming" else "value" not in payload
-        data = _set_pointer(sub.data["data"], conflict.data["path"], value, absent)
+        data = resolved_data(sub.data["data"], conflict.data, payload)
+        if data is None:
+            raise Problem(409, "conflict-target-gone",
+                          "The field or row this conflict is about is no longer in the form (a later save removed "
+                          "it), so no value can be set there; resolve the conflict with choose=kept.")
         _validate_form(ctx, sub.data["form_id"], sub.data["form_version"], data, sub.data["status"] == "final",
                        "/payload")
     open_conflicts = [c for c in sub.data.get("open_conflicts", []) if c != conflict.id]
@@ -431,6 +448,22 @@ def resolve_conflict(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], 
     return {"status": "applied", "submission_id": sub.id, "version": doc.version}
 
 
+def resolved_data(data: Any, conflict: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
+    """The form's data with the conflict's field set to the incoming edit (``choose=incoming``) or to
+    ``payload["value"]``; None when that field's parent is gone (a later save removed its row)."""
+    incoming = payload.get("choose") == "incoming"
+    value = conflict["incoming"] if incoming else payload.get("value")
+    absent = conflict["incoming_absent"] if incoming else "value" not in payload
+    try:
+        return _set_pointer(data, conflict["path"], value, absent)
+    except _Gone:
+        return None
+
+
+class _Gone(Exception):
+    """The pointer's parent does not exist (any more) in the data."""
+
+
 def _set_pointer(data: Any, pointer: str, value: Any, absent: bool) -> Any:
     import copy
 
@@ -443,8 +476,7 @@ def _set_pointer(data: Any, pointer: str, value: Any, absent: bool) -> Any:
         node = _step(node, part)
     last = parts[-1]
     if isinstance(node, list) and last.startswith("row_id="):
-        rid = last[len("row_id="):]
-        idx = next((i for i, r in enumerate(node) if r.get("row_id") == rid), None)
+        idx = _row_index(node, last[len("row_id="):])
         if absent:
             if idx is not None:
                 node.pop(idx)
@@ -452,6 +484,8 @@ def _set_pointer(data: Any, pointer: str, value: Any, absent: bool) -> Any:
             node.append(value)
         else:
             node[idx] = value
+    elif not isinstance(node, dict):
+        raise _Gone(pointer)
     elif absent:
         node.pop(last, None)
     else:
@@ -459,10 +493,18 @@ def _set_pointer(data: Any, pointer: str, value: Any, absent: bool) -> Any:
     return root
 
 
+def _row_index(rows: list[Any], row_id: str) -> int | None:
+    return next((i for i, r in enumerate(rows) if isinstance(r, dict) and r.get("row_id") == row_id), None)
+
+
 def _step(node: Any, part: str) -> Any:
     if isinstance(node, list) and part.startswith("row_id="):
-        rid = part[len("row_id="):]
-        return next(r for r in node if r.get("row_id") == rid)
+        idx = _row_index(node, part[len("row_id="):])
+        if idx is None:
+            raise _Gone(part)
+        return node[idx]
+    if not isinstance(node, dict) or part not in node:
+        raise _Gone(part)
     return node[part]
 
 
@@ -540,4 +582,5 @@ HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], R
     "assign_reviewer": assign_reviewer,
     "invite_partnership": invite_partnership,
     "request_amendment": request_amendment,
+    "record_task": record_task,
 }

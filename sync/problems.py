@@ -9,6 +9,10 @@ from typing import Any
 
 PROBLEM_BASE = "https://caseflow.example/problems/"
 
+#: a problem lists at most this many field errors and counts the rest in ``errors_omitted``
+#: (a 60,000-item array once got a 5 MB answer; ADR 0012)
+MAX_LISTED_ERRORS = 100
+
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -27,7 +31,10 @@ TITLES = {
 
 
 class Problem(Exception):
-    """An error with an HTTP status, a stable ``type`` slug and a plain-English detail."""
+    """An error with an HTTP status, a stable ``type`` slug and a plain-English detail.
+
+    ``errors`` longer than :data:`MAX_LISTED_ERRORS` keeps its first entries (callers sort by path)
+    and ``errors_omitted`` says how many more there were."""
 
     def __init__(
         self,
@@ -48,6 +55,9 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers or {}
         self.extra = extra
+        if errors is not None and len(errors) > MAX_LISTED_ERRORS:
+            self.errors = errors[:MAX_LISTED_ERRORS]
+            self.extra["errors_omitted"] = len(errors) - MAX_LISTED_ERRORS + extra.get("errors_omitted", 0)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -5,6 +5,11 @@ command handler inside a savepoint, and record the result under the mutation's i
 (``(device, seq)`` and ``mutation_id``) in the same unit of work as the effect: the store refuses a
 second insert of either key, so a retried batch can never apply anything twice, and the batch is
 durable (fsync) before the answer leaves.
+
+Forms are validated before the unit of work opens (:mod:`sync.prevalidate`), so the write lock is
+held only for the cheap checks and the writes (ADR 0012). Any failure inside a handler, expected
+(a :class:`Problem`) or not, undoes that handler's writes and becomes its ``rejected`` result: a
+batch is never rolled back for one mutation, and the device's later seqs go on (ADR 0013).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sync.actor import Actor
 from sync.clock import Clock
 from sync.commands import HANDLERS
 from sync.context import Ctx
+from sync.prevalidate import Validations, prevalidate
 from sync.problems import Problem
 from sync.recipients import Directory
 
@@ -97,39 +103,62 @@ def parse_batch(body: Any) -> tuple[str, list[Mutation]]:
 
 
 class WritePath:
-    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock):
+    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock,
+                 extra_handlers: Mapping[str, Any] | None = None):
         self.store = store
+        # online-only kinds (administration): apply_one runs them, a sync push never does
+        self.handlers = {**HANDLERS, **(extra_handlers or {})}
         self.forms = forms
         self.case_types = case_types
         self.clock = clock
         self.directory = Directory(store)
 
-    def _ctx(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None) -> Ctx:
+    def _ctx(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None,
+             validations: Validations | None) -> Ctx:
         now = self.clock.now()
         return Ctx(uow=uow, actor=actor, forms=self.forms, case_types=self.case_types, now=now,
                    today=self.clock.today(), mutation_id=mutation.mutation_id, device_id=device_id,
-                   directory=self.directory)
+                   directory=self.directory, validations=validations)
 
-    def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None) -> dict[str, Any]:
-        """The handler inside a savepoint: a rejection undoes exactly its own writes."""
+    def _prevalidate(self, mutations: list[Mutation]) -> Validations:
+        """Validate every form the mutations carry, with no lock held (see :mod:`sync.prevalidate`)."""
+        validations = Validations(self.forms)
+        today = self.clock.today()
+        for m in mutations:
+            prevalidate(validations, self.store, m.kind, m.payload, today)
+        return validations
+
+    def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None,
+             validations: Validations | None = None) -> dict[str, Any]:
+        """The handler inside a savepoint: a rejection, or any failure, undoes exactly its own writes."""
         try:
             with uow.savepoint():
-                return HANDLERS[mutation.kind](self._ctx(uow, actor, mutation, device_id), mutation.case_id,
-                                               mutation.payload, mutation.base_version)
+                return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
+                                                    mutation.case_id, mutation.payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
+        except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on
+            log.error("mutation failed", exc_info=True,
+                      extra={"mutation_id": mutation.mutation_id, "event": f"{mutation.kind}:failed",
+                             "problem": type(exc).__name__})
+            return {"status": "rejected", "problem": Problem(
+                500, "mutation-failed",
+                f"The server could not apply this {mutation.kind} mutation ({type(exc).__name__}); nothing "
+                "of it was written. The fault is logged with the mutation id; the device's later "
+                "mutations are applied as usual.").to_dict()}
 
     # -- online -------------------------------------------------------------------------------
     def apply_one(self, actor: Actor, mutation: Mutation) -> dict[str, Any]:
         """An online command. With an ``Idempotency-Key`` (the mutation id) a retry answers the
         first result; a rejection raises the problem for the HTTP layer."""
+        validations = self._prevalidate([mutation])
         with self.store.transaction() as uow:
             seen = uow.get(MUTATION_IDS, mutation.mutation_id)
             if seen is not None:
                 if seen.data["user_id"] != actor.user_id:
                     raise Problem(409, "idempotency-key-reused", "This idempotency key was used by another request.")
                 return {**seen.data["result"], "duplicate": True}
-            result = self._run(uow, actor, mutation, actor.device_id)
+            result = self._run(uow, actor, mutation, actor.device_id, validations)
             if result["status"] == "rejected":
                 raise Problem.from_dict(result["problem"])
             uow.insert(MUTATION_IDS, mutation.mutation_id, {"device_id": actor.device_id, "seq": None,
@@ -141,18 +170,20 @@ class WritePath:
         if device_id != actor.device_id:
             raise Problem(403, "wrong-device", "A device pushes only its own mutations (the token's device).")
         results: dict[int, dict[str, Any]] = {}
+        validations = self._prevalidate(mutations)
         with self.store.transaction() as uow:
             state = uow.get(DEVICE_SEQ, device_id)
             last = state.data["last_seq"] if state else 0
             for m in sorted(mutations, key=lambda m: m.seq):
-                results[m.seq], last = self._one_in_batch(uow, actor, device_id, m, last)
+                results[m.seq], last = self._one_in_batch(uow, actor, device_id, m, last, validations)
             if state is None:
                 uow.insert(DEVICE_SEQ, device_id, {"last_seq": last})
             elif last != state.data["last_seq"]:
                 uow.update(DEVICE_SEQ, device_id, {"last_seq": last}, expected_version=state.version)
         return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
 
-    def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int):
+    def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int,
+                      validations: Validations):
         logged = uow.get(MUTATION_LOG, f"{device_id}:{m.seq}")
         if logged is not None:
             if logged.data["mutation_id"] != m.mutation_id:
@@ -173,7 +204,7 @@ class WritePath:
         elif seen is not None:
             result = {**seen.data["result"], "status": "duplicate", "first_status": seen.data["result"]["status"]}
         else:
-            result = self._run(uow, actor, m, device_id)
+            result = self._run(uow, actor, m, device_id, validations)
             uow.insert(MUTATION_IDS, m.mutation_id, {"device_id": device_id, "seq": m.seq, "user_id": actor.user_id,
                                                      "result": result})
         uow.insert(MUTATION_LOG, f"{device_id}:{m.seq}", {"mutation_id": m.mutation_id, "result": result})

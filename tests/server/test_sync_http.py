@@ -44,10 +44,6 @@ def sync_server(request, tmp_path_factory):
     data = tmp_path_factory.mktemp("sync") / "data"
     _, env = store_for(request, request.param, data)
     srv = LiveServer(data, env=env).start(timeout=120)  # a loaded CI machine starts slowly
-    spec = requests.get(srv.url + "/api/v1/openapi.json").json()
-    if "/api/v1/sync/push" not in spec["paths"]:
-        srv.stop()
-        pytest.skip("the case engine's definitions are not loaded in this build")
     yield srv
     srv.stop()
 
