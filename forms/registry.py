@@ -26,6 +26,7 @@ from .fastcheck import Check, compile_check
 from .format import DEFINITION_FORMAT, FILE_NAME
 from .migration import MigrationReport, apply_step
 from .schema_tools import draft_schema, field_schemas, iter_subschemas, sha256_hex, to_pointer, validation_schema
+from .ui_rjsf import to_rjsf
 from .validation import build_validator, check_schema, to_field_errors, today_is
 
 
@@ -134,7 +135,9 @@ def _public_document(form_id: str, version: int, title: str, description: str, r
                      ) -> dict[str, Any]:
     return {"form_id": form_id, "version": version, "title": title, "description": description,
             "roles": list(roles), "accept_until": accept_until.isoformat() if accept_until else None,
-            "schema": copy.deepcopy(schema), "ui_schema": copy.deepcopy(ui_schema)}
+            "schema": copy.deepcopy(schema), "ui_schema": copy.deepcopy(ui_schema),
+            # ui_schema format 2 (RJSF's uiSchema conventions), derived; old clients ignore it (ADR 0019)
+            "ui_schema_v2": to_rjsf(ui_schema, schema)}
 
 
 def _enum_labels(ui_schema: dict[str, Any]) -> dict[str, dict[str, str]]:

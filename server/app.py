@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from forms.registry import FormRegistry
+from server.admin.handlers import ADMIN_HANDLERS
+from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
-from server.auth.throttle import LoginThrottle
+from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePolicy
 from server.auth.tokens import init_jwt
 from server.config import Settings
 from server.definitions import load_definitions
+from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
 from server.problems import Problem, flatten_marshmallow, problem_response
 from server.secrets_store import load_or_create_secret
@@ -28,6 +31,8 @@ from sync.service import WritePath
 from sync.views import Reader
 
 log = logging.getLogger("caseflow.http")
+DOCS_ASSETS = "/api/v1/docs/assets/"
+STATIC = Path(__file__).parent / "static"
 
 # flask-smorest parses bodies with webargs; make it read our strict parse
 Blueprint.ARGUMENTS_PARSER = StrictParser()
@@ -41,8 +46,7 @@ class Services:
     store: Store
     clock: Clock
     accounts: Accounts
-    throttle: LoginThrottle  # failed logins per username
-    address_throttle: LoginThrottle  # failed logins per client address (NAT-shared: a higher limit)
+    throttle: LoginThrottle  # failed logins per (username, address) and per address, in DATA/throttle.sqlite3
     forms: FormRegistry
     case_types: Any
     write_path: WritePath
@@ -106,7 +110,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_REDOC_PATH="docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # vendored in the package (server/static/redoc/VERSION.md): the docs work offline, no CDN script
+        OPENAPI_REDOC_URL=DOCS_ASSETS + "redoc.standalone.js",
         JSON_SORT_KEYS=False,
     )
     secret = settings.jwt_secret or load_or_create_secret(settings.data_dir, "jwt.secret")
@@ -114,38 +119,54 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
              settings.access_token_minutes, settings.refresh_token_days)
 
     clock = clock or Clock()
-    store = store or open_store(settings.data_dir / "store")
+    store = store or open_store(settings.store_url or settings.data_dir / "store")
     # shipped definitions plus the deployment's own (CASEFLOW_DEFINITIONS_DIR); raises DefinitionsBroken
     forms, case_types = load_definitions(settings.definitions_dir)
     services = Services(
         settings=settings, store=store, clock=clock,
-        accounts=Accounts(store, clock),
-        throttle=LoginThrottle(settings.login_max_failures, settings.login_window_seconds),
-        address_throttle=LoginThrottle(settings.login_max_failures * 10, settings.login_window_seconds),
+        accounts=Accounts(store, clock, refresh_grace_seconds=settings.refresh_grace_seconds,
+                          max_devices_per_user=settings.max_devices_per_user),
+        throttle=_login_throttle(settings),
         forms=forms, case_types=case_types,
-        write_path=WritePath(store, forms, case_types, clock),
+        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
         reader=(reader := Reader(store, forms, case_types, clock)),
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
+    services.extra["operator_secret"] = operator_secret(settings.data_dir)  # the CLI's channel (ADR 0020)
     app.extensions["caseflow"] = services
 
     api = ProblemApi(app, spec_kwargs={
         "info": {"description": "Offline-first statutory case work. Errors are RFC 9457 problem+json."},
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     })
+    app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(settings.trusted_proxies))
+    app.add_url_rule(DOCS_ASSETS + "<path:name>", "docs_assets",
+                     lambda name: send_from_directory(STATIC / "redoc", name, max_age=86_400))
     _install_request_hooks(app)
     _install_error_handlers(app)
 
     from server.resources import register_all
 
     register_all(api, with_cases=case_types is not None)
+    from server.webapp import bp as webapp
+
+    app.register_blueprint(webapp)  # the built web client at /app/
     return app
+
+
+def _login_throttle(settings: Settings) -> LoginThrottle:
+    policy = ThrottlePolicy(
+        free_failures=settings.login_max_failures, base_delay=settings.login_delay_base_seconds,
+        max_delay=settings.login_delay_max_seconds, address_max_failures=settings.login_address_max_failures,
+        window=settings.login_window_seconds)
+    key = load_or_create_secret(settings.data_dir, "throttle.key").encode()
+    return LoginThrottle(SQLiteThrottleStore(settings.data_dir / "throttle.sqlite3"), key, policy)
 
 
 def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def _start():
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        g.request_id = request_id_for(request.environ, request.headers.get("X-Request-Id"))
         g.started = time.perf_counter()
         if request.method in {"POST", "PUT", "PATCH"}:
             has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
@@ -155,8 +176,11 @@ def _install_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
+        security_headers(response.headers, mimetype=response.mimetype or "",
+                         https=app.extensions["caseflow"].settings.public_url.startswith("https://"),
+                         docs_page=request.endpoint == "api-docs.openapi_redoc",
+                         app_page=request.path.startswith("/app/"))
         actor = g.get("actor")
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method,

@@ -20,22 +20,6 @@ def _settings(data: str | None, **overrides) -> Settings:
     return Settings.from_env(data_dir=Path(data) if data else None, **overrides)
 
 
-def _open_store(settings: Settings):
-    from store import open_store
-
-    try:
-        return open_store(settings.data_dir / "store")
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _accounts(settings: Settings):
-    from server.auth.accounts import Accounts
-    from sync.clock import Clock
-
-    return Accounts(_open_store(settings), Clock())
-
-
 @click.group()
 def main() -> None:
     """caseflow: offline-first statutory case work."""
@@ -45,22 +29,66 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data", "data", default=None, help="Data directory (default ./var or CASEFLOW_DATA_DIR).")
+@click.option("--store", "store_url", default=None,
+              help="postgresql://USER@HOST:PORT/DB to use the PostgreSQL store (default: CASEFLOW_STORE, else "
+                   "the embedded store in the data directory).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Server processes (gunicorn; PostgreSQL store only). Default: CASEFLOW_WORKERS or 1.")
 @click.option("--demo", is_flag=True, help="Load the demo fixture (idempotent). Never in production.")
 @click.option("--definitions", "definitions", default=None, type=click.Path(path_type=Path),
               help="A deployment's own definitions directory (forms/, case_types/), loaded beside the shipped "
                    "ones (default: CASEFLOW_DEFINITIONS_DIR).")
-def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path | None) -> None:
-    """Run the API on waitress (one process, threads: the embedded store is single-process)."""
-    import waitress
-
+def serve(host: str, port: int, data: str | None, store_url: str | None, workers: int | None, demo: bool,
+          definitions: Path | None) -> None:
+    """Run the API: waitress (one process, threads) or, on PostgreSQL, N gunicorn worker processes."""
     from server import logs
+
+    settings = _settings(data, definitions_dir=definitions, store_url=store_url)
+    settings.demo = demo or settings.demo
+    workers = workers or int(os.environ.get("CASEFLOW_WORKERS") or 1)
+    logs.configure(settings.log_level)
+    postgres = bool(settings.store_url)
+    if workers > 1 and not postgres:
+        raise click.ClickException("--workers above 1 needs the PostgreSQL store (--store postgresql://...): "
+                                   "the embedded store belongs to one process")
+    app = _checked_app(settings)  # in this process: migrations, demo, integrity check, secrets, once
+    click.echo(f"caseflow listening on http://{host}:{port} "
+               f"({'store: ' + _redacted(settings.store_url) if postgres else 'data: ' + str(settings.data_dir)}"
+               f"{f', {workers} workers' if postgres else ''})", err=True)
+    sys.stderr.flush()
+    if postgres:
+        app.extensions["caseflow"].store.close()  # no pool may cross the fork: each worker opens its own
+        _serve_workers(settings, host, port, workers)
+        return
+    from server.admin.operator import clear_address, record_address
+    from server.edge import parse_networks
+    from server.httpserver import make_server
+    from server.leader import start_background_jobs
+
+    stop_jobs = start_background_jobs(app)
+    services = app.extensions["caseflow"]
+    record_address(settings.data_dir, host, port)  # where the caseflow command finds this server (ADR 0020)
+    try:
+        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
+                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
+    finally:
+        clear_address(settings.data_dir)
+        stop_jobs()
+        services.store.close()
+
+
+def _redacted(url: str | None) -> str:
+    from store.postgres import redact
+
+    return redact(url or "")
+
+
+def _checked_app(settings: Settings):
+    """The app, with the demo loaded if asked and the store's integrity checked (exits on problems)."""
     from server.app import create_app
     from server.definitions import DefinitionsBroken
     from server.demo import load_demo
 
-    settings = _settings(data, definitions_dir=definitions)
-    settings.demo = demo or settings.demo
-    logs.configure(settings.log_level)
     try:
         app = create_app(settings)
     except StoreError as exc:
@@ -80,101 +108,21 @@ def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path 
     if settings.demo:
         added = load_demo(services.accounts, settings.demo_password)
         click.echo(f"demo fixture loaded (added {json.dumps(added)})", err=True)
-    from server.push import start_push_worker, start_scheduler
-
-    stops = [start_push_worker(app)]
-    if services.case_types is not None:
-        stops.append(start_scheduler(app))
-    click.echo(f"caseflow listening on http://{host}:{port} (data: {settings.data_dir})", err=True)
-    sys.stderr.flush()
-    try:
-        waitress.serve(app, host=host, port=port, threads=settings.threads,
-                       max_request_body_size=settings.max_body_bytes + 1024, ident="caseflow",
-                       clear_untrusted_proxy_headers=True)
-    finally:
-        for stop in stops:
-            stop()
-        services.store.close()
+    return app
 
 
-# -- users ---------------------------------------------------------------------
-@main.group()
-def users() -> None:
-    """Manage user accounts."""
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    from server.app import create_app
+    from server.leader import start_background_jobs
+    from server.multiproc import serve_workers
 
+    def build_app():  # in each worker, after the fork
+        app = create_app(settings)
+        start_background_jobs(app)
+        return app
 
-@users.command("add")
-@click.argument("username")
-@click.option("--partnership", required=True)
-@click.option("--agency", default=None)
-@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
-@click.option("--password", envvar="CASEFLOW_NEW_USER_PASSWORD", prompt=True, hide_input=True,
-              confirmation_prompt=True)
-@click.option("--data", default=None)
-def users_add(username, partnership, agency, roles, password, data) -> None:
-    """Create a user."""
-    from store import DuplicateKey
-
-    accounts = _accounts(_settings(data))
-    try:
-        user = accounts.add_user(username, password, partnership, roles, agency=agency)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except DuplicateKey:
-        raise click.ClickException(f"username {username} is taken") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"created {user['username']} ({user['user_id']})")
-
-
-@users.command("list")
-@click.option("--data", default=None)
-def users_list(data) -> None:
-    """List users (username, partnership, agency, roles, status)."""
-    accounts = _accounts(_settings(data))
-    try:
-        for u in accounts.list_users():
-            state = "disabled" if u["disabled"] else "active"
-            click.echo(f"{u['username']}\t{u['partnership']}\t{u.get('agency') or '-'}\t"
-                       f"{','.join(u['roles'])}\t{state}")
-    finally:
-        accounts.store.close()
-
-
-@users.command("disable")
-@click.argument("username")
-@click.option("--data", default=None)
-def users_disable(username, data) -> None:
-    """Disable a user: their tokens stop working on the next request."""
-    accounts = _accounts(_settings(data))
-    try:
-        accounts.set_disabled(username, True)
-    except KeyError:
-        raise click.ClickException(f"no user {username}") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"disabled {username}")
-
-
-# -- devices -------------------------------------------------------------------
-@main.group()
-def devices() -> None:
-    """Manage devices."""
-
-
-@devices.command("revoke")
-@click.argument("device_id")
-@click.option("--data", default=None)
-def devices_revoke(device_id, data) -> None:
-    """Revoke a lost device: its next request fails and tells it to wipe local data."""
-    accounts = _accounts(_settings(data))
-    try:
-        accounts.revoke_device(device_id, by_user_id=None)
-    except KeyError:
-        raise click.ClickException(f"no device {device_id}") from None
-    finally:
-        accounts.store.close()
-    click.echo(f"revoked {device_id}")
+    serve_workers(build_app, host=host, port=port, workers=workers, threads=settings.threads,
+                  max_body=settings.max_body_bytes)
 
 
 # -- store ---------------------------------------------------------------------
@@ -257,6 +205,10 @@ def audit_show(case_id, data) -> None:
 
 def _mount_optional() -> None:
     """Definition tools live in their pure packages; mount them when present."""
+    from server.admin.cli import COMMANDS
+
+    for command in COMMANDS:  # init, users, agencies, devices: the admin API (server/admin/cli.py)
+        main.add_command(command)
     try:
         from forms.cli import forms_cli
 

@@ -1,4 +1,10 @@
-"""Strict JSON request bodies: valid UTF-8, no NaN/Infinity, bounded nesting.
+"""Strict JSON request bodies: valid UTF-8, no NaN/Infinity, bounded nesting, clean strings.
+
+Every string (keys too) is NFC-normalised, so one text has one spelling in the store, and
+a string holding NUL or another control character (tab, CR and LF aside), a lone surrogate
+or a bidirectional embedding/override/isolate control is refused with a 422 naming its path:
+none of them has a place in case work, and bidi controls can make stored text read other
+than it is (CVE-2021-42574, "Trojan Source").
 
 The body is parsed once here; webargs reads the parsed value through
 :class:`StrictParser`, so handlers never see a lenient parse.
@@ -7,16 +13,67 @@ The body is parsed once here; webargs reads the parsed value through
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
 
 import flask
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
-from server.problems import Problem
+from server.problems import Problem, invalid, pointer
 
 MAX_DEPTH = 32
+MAX_STRING_ERRORS = 20
 _MISSING = object()
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _string_fault(text: str) -> str | None:
+    bad = _FORBIDDEN.search(text)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return "Remove the lone surrogate (an unpaired \\ud800-\\udfff escape): it is not a character."
+    if code >= 0x202A:
+        return f"Remove the bidirectional control U+{code:04X}: it can make text read other than it is stored."
+    return f"Remove the control character U+{code:04X} (only tab, line feed and carriage return are allowed)."
+
+
+def clean_strings(value: Any) -> Any:
+    """``value`` with every string NFC-normalised; raises a 422 naming the paths of refused strings.
+    Call after the depth check (it recurses once per nesting level)."""
+    faults: list[dict[str, str]] = []
+    total = 0
+
+    def clean(text: str, path: tuple, key: bool = False) -> str:
+        nonlocal total
+        fault = _string_fault(text)
+        if fault:
+            total += 1
+            if len(faults) < MAX_STRING_ERRORS:  # a bad key is named by its object's path, never echoed
+                faults.append({"path": pointer(list(path)), "message": ("A key of this object: " if key else "")
+                               + fault})
+            return text
+        return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+    def walk(item: Any, path: tuple) -> Any:
+        if isinstance(item, str):
+            return clean(item, path)
+        if isinstance(item, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(item)]
+        if isinstance(item, dict):
+            return {clean(k, path, True): walk(v, (*path, k)) for k, v in item.items()}
+        return item
+
+    out = walk(value, ())
+    if faults:
+        detail = f"{total} string{'s' if total != 1 else ''} hold characters that are not allowed."
+        if total > len(faults):
+            detail += f" The first {len(faults)} are listed."
+        raise invalid(faults, detail)
+    return out
 
 
 def _reject_constant(name: str) -> Any:
@@ -57,7 +114,7 @@ def parse_request_json(request: flask.Request) -> Any:
         raise Problem(400, "malformed-json", f"The request body is not valid JSON{where}.") from exc
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise Problem(400, "malformed-json", f"The request body is nested deeper than {MAX_DEPTH} levels.")
-    return value
+    return clean_strings(value)
 
 
 def request_json() -> Any:

@@ -20,8 +20,20 @@ from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
 from sync.problems import MAX_LISTED_ERRORS, Problem
+from sync.tasks import record_task
 
-UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+# the one spelling of a case id: upper-case or dash-less forms of one UUID would be separate cases
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def unusable_case_id() -> Problem:
+    """One answer for a malformed id and for one already taken (in any partnership), so a refusal
+    never confirms that a case exists elsewhere. The client's remedy is the same: a new UUID."""
+    return Problem(422, "invalid-case-id", "A new case's id must be a new lower-case hyphenated UUID chosen by "
+                   "the client; this one cannot be used.",
+                   errors=[{"path": "/case_id", "message": "Use a new lower-case UUID with hyphens."}])
+
+
 Result = dict[str, Any]
 
 
@@ -95,8 +107,7 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
     if case_id is None:
         case_id = str(uuid.uuid4())
     elif not isinstance(case_id, str) or not UUID.match(case_id):
-        raise Problem(422, "invalid-case-id", "A new case's id must be a UUID chosen by the client.",
-                      errors=[{"path": "/case_id", "message": "Use a UUID."}])
+        raise unusable_case_id()
     reference = _next_reference(ctx, ctx.actor.partnership)
     sub_id = submission_id(case_id, form_id, None)
     case = {
@@ -113,7 +124,7 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
     try:
         doc = ctx.uow.insert(CASES, case_id, case, publish=True)
     except DuplicateKey:
-        raise Problem(409, "case-id-taken", "A case with this id already exists.") from None
+        raise unusable_case_id() from None
     _write_submission(ctx, case, sub_id, form_id, version, data, "final", None, None)
     ctx.audit("case.create", case_id, case_type=ct.case_type, state=initial, form_id=form_id)
     _alert_state_entered(ctx, ct, case, None)
@@ -123,7 +134,8 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
 
 def _agency_in(ctx: Ctx, agency_id: Any, partnership: str) -> bool:
     doc = ctx.uow.get("agencies", agency_id) if isinstance(agency_id, str) else None
-    return doc is not None and doc.data["partnership"] == partnership
+    # an agency an admin made inactive is no longer asked for returns on new cases
+    return doc is not None and doc.data["partnership"] == partnership and doc.data.get("active", True)
 
 
 def _next_reference(ctx: Ctx, partnership: str) -> str:
@@ -577,4 +589,5 @@ HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], R
     "assign_reviewer": assign_reviewer,
     "invite_partnership": invite_partnership,
     "request_amendment": request_amendment,
+    "record_task": record_task,
 }

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from typing import Any
 
 from store import Store
-from sync import access
+from sync import access, lookups
 from sync.actor import Actor
 from sync.context import ALERTS, CASES, CONFLICTS, SUBMISSIONS
 from sync.problems import Problem
@@ -33,7 +33,8 @@ CASE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 AUDIENCE_FIELDS = ("case_id", "partnership", "involved_agencies", "referring_agency", "assigned_reviewers",
                    "invited_partnerships", "seen_by")  # everything sync.access reads of a case
 AUDIENCE_CACHE = 200_000  # cases; a few hundred bytes each
-FEED_ENTITIES = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert"}
+FEED_ENTITIES = {CASES: "case", SUBMISSIONS: "submission", CONFLICTS: "conflict", ALERTS: "alert",
+                 lookups.AGENCIES: "agency", lookups.DIRECTORY: "user"}
 SCAN_BATCH = 500
 
 
@@ -64,7 +65,8 @@ class Feed:
             for v in info.versions:
                 out.append({"entity": "form", "id": f"{info.form_id}@{v.version}", "version": v.version,
                             "data": forms.public_document(info.form_id, v.version)})
-        for ct in self.reader.case_types.case_types():
+        # every version: a device holding a case opened under an older one still needs its definition
+        for ct in self.reader.case_types.all():
             out.append({"entity": "case_type", "id": f"{ct.case_type}@{ct.version}", "version": ct.version,
                         "data": ct.describe()})
         return out
@@ -230,6 +232,8 @@ class Feed:
         tombstone = {"entity": entity, "id": doc.id, "version": doc.version, "deleted": True}
         if entity == "alert":
             return self._full(entity, doc, doc.data) if alert_visible(actor, doc.data) else None
+        if entity in ("agency", "user"):  # pickers' look-ups (sync.lookups)
+            return lookups.feed_change(actor, doc.collection, doc)
         if entity == "case":
             case = doc.data
             cases[doc.id] = self._remember(doc)
@@ -243,6 +247,7 @@ class Feed:
             if access.can_see_case(actor, case):
                 return self._full(entity, doc, self.reader.case_summary(actor, doc) | {
                     "involved_agencies": case["involved_agencies"], "pending": case.get("pending"),
+                    "tasks": case.get("tasks") or {},
                     "state_history": [{k: h[k] for k in ("state", "entered_at", "event")}
                                       for h in case["state_history"]]})
             return tombstone if could_see else None

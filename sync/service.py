@@ -104,8 +104,11 @@ def parse_batch(body: Any) -> tuple[str, list[Mutation]]:
 
 
 class WritePath:
-    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock):
+    def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock,
+                 extra_handlers: Mapping[str, Any] | None = None):
         self.store = store
+        # online-only kinds (administration): apply_one runs them, a sync push never does
+        self.handlers = {**HANDLERS, **(extra_handlers or {})}
         self.forms = forms
         self.case_types = case_types
         self.clock = clock
@@ -131,8 +134,8 @@ class WritePath:
         """The handler inside a savepoint: a rejection, or any failure, undoes exactly its own writes."""
         try:
             with uow.savepoint():
-                return HANDLERS[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
-                                               mutation.case_id, mutation.payload, mutation.base_version)
+                return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
+                                                    mutation.case_id, mutation.payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
         except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forms.registry import FormRegistry
+from statemachines.calendar import working_days_between
 from statemachines.engine import Actor as EngineActor
 from statemachines.engine import approval_status, eligible_slots
 from store import Store, UnitOfWork
@@ -23,9 +24,9 @@ from sync.context import (
     CONFLICTS,
     REVISIONS,
     SUBMISSIONS,
+    engine_context,
     final_forms,
     per_agency,
-    returns_context,
     submission_id,
     timeline,
 )
@@ -71,7 +72,7 @@ class Reader:
 
     @staticmethod
     def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
-        return returns_context(case)
+        return engine_context(case)
 
     def timeline(self, case: Mapping[str, Any]) -> Any:
         return timeline(case, lambda sub_id: self.store.get(SUBMISSIONS, sub_id))
@@ -81,7 +82,8 @@ class Reader:
         ct = self.case_types.get(case["case_type"], case["case_type_version"])
         history = [(h["state"], dt.date.fromisoformat(h["entered_on"])) for h in case["state_history"]]
         forms = self.final_forms(case) if forms is None else forms
-        return [d.to_dict() for d in ct.deadlines(forms, history, today or self.clock.today())]
+        today = today or self.clock.today()
+        return [_with_days_left(d.to_dict(), today) for d in ct.deadlines(forms, history, today)]
 
     # -- cases ---------------------------------------------------------------------------------
     def case_summary(self, actor: Actor, doc: Any, deadlines: list[dict] | None = None) -> dict[str, Any]:
@@ -119,6 +121,7 @@ class Reader:
             "assigned_reviewers": case["assigned_reviewers"],
             "invited_partnerships": case["invited_partnerships"],
             "pending_approvals": self._pending(actor, case, ct, forms, context),
+            "tasks": ct.task_view(case["state"], engine_actor, forms, context),
             "last_rejection": case.get("last_rejection"),
             "open_conflicts": self._open_conflicts(actor, case),
             "state_history": [{k: h[k] for k in ("state", "entered_at", "event")} for h in case["state_history"]],
@@ -259,6 +262,16 @@ class Reader:
             uow.audit({"action": "case.read", "case_id": case_id, "read": "history", "by": actor.audit_ref(),
                        "device_id": actor.device_id}, subject=case_id)
         return out
+
+
+def _with_days_left(deadline: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """Working days (England) from today to an open deadline's due date, negative once overdue;
+    None for a deadline met or missed (the app shows it beside the due date)."""
+    if deadline["status"] in ("met", "missed"):
+        return {**deadline, "working_days_left": None}
+    due = dt.date.fromisoformat(deadline["due"])
+    left = working_days_between(today, due) if due >= today else -working_days_between(due, today)
+    return {**deadline, "working_days_left": left}
 
 
 def conflict_view(doc: Any) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from server.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from server.admin.handlers import write_directory
+from server.auth.passwords import hash_password, password_problems, verify_password
 from server.problems import Problem
 from server.push.subscriptions import remove_device_subscriptions
 from store import DuplicateKey, Store
@@ -25,8 +26,27 @@ ROLES = frozenset({
     "la_head_of_safeguarding", "independent_scrutineer", "lead_reviewer", "admin",
 })
 SECTORS = frozenset({"local_authority", "health", "police", "education", "other"})
+#: separation of duties: an administrator manages accounts and devices, never case work
+ADMIN_ONLY = frozenset({"admin"})
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+def role_problems(roles: Iterable[str]) -> list[str]:
+    """Why a set of roles cannot be given to one account (empty when it can). Use it wherever roles
+    are set: admin combines with no case role (separation of duties)."""
+    roles = set(roles)
+    if not roles or not roles <= ROLES:
+        return [f"roles must be some of: {', '.join(sorted(ROLES))}"]
+    if roles & ADMIN_ONLY and roles - ADMIN_ONLY:
+        return ["admin cannot be combined with case roles (separation of duties): use two accounts"]
+    return []
+
+
+def username_problems(username: str) -> list[str]:
+    if not isinstance(username, str) or not _ID.match(username):
+        return ["username must be 2-63 lower-case letters, digits, '.', '_' or '-'"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -37,10 +57,16 @@ class Session:
     refresh_jti: str
 
 
+DEVICE_INDEX = "user_devices"  # user id -> {"active": [device ids with a live login]}
+
+
 class Accounts:
-    def __init__(self, store: Store, clock: Clock):
+    def __init__(self, store: Store, clock: Clock, *, refresh_grace_seconds: float = 10.0,
+                 max_devices_per_user: int = 10):
         self.store = store
         self.clock = clock
+        self.refresh_grace_seconds = refresh_grace_seconds
+        self.max_devices_per_user = max_devices_per_user
 
     # -- reference data -------------------------------------------------
     def add_partnership(self, partnership_id: str, name: str, reference_prefix: str | None = None) -> bool:
@@ -55,19 +81,20 @@ class Accounts:
         if self.store.get("partnerships", partnership) is None:
             raise ValueError(f"unknown partnership {partnership}")
         return self._insert_if_missing(
-            "agencies", agency_id, {"id": agency_id, "partnership": partnership, "sector": sector, "name": name}
-        )
+            "agencies", agency_id,
+            {"id": agency_id, "partnership": partnership, "sector": sector, "name": name, "active": True},
+            publish=True)  # agencies are in the pull feed (pickers' look-ups)
 
     def agency(self, agency_id: str) -> dict | None:
         doc = self.store.get("agencies", agency_id)
         return doc.data if doc else None
 
-    def _insert_if_missing(self, collection: str, doc_id: str, data: dict) -> bool:
+    def _insert_if_missing(self, collection: str, doc_id: str, data: dict, publish: bool = False) -> bool:
         if not _ID.match(doc_id):
             raise ValueError(f"invalid id {doc_id!r}")
         try:
             with self.store.transaction() as uow:
-                uow.insert(collection, doc_id, data)
+                uow.insert(collection, doc_id, data, publish=publish)
                 uow.audit({"action": f"{collection}.create", "id": doc_id})
         except DuplicateKey:
             return False
@@ -77,14 +104,13 @@ class Accounts:
     def add_user(
         self, username: str, password: str, partnership: str, roles: Iterable[str], agency: str | None = None
     ) -> dict:
+        """Create an account (every path that creates one comes here: ``caseflow users add``,
+        ``caseflow init``, the demo fixture). Raises ValueError naming every problem, never the password."""
         roles = sorted(set(roles))
         problems = []
-        if not _ID.match(username):
-            problems.append("username must be 2-63 lower-case letters, digits, '.', '_' or '-'")
-        if len(password) < MIN_LENGTH:
-            problems.append(f"password must have at least {MIN_LENGTH} characters")
-        if not roles or not set(roles) <= ROLES:
-            problems.append(f"roles must be some of: {', '.join(sorted(ROLES))}")
+        problems += username_problems(username)
+        problems += password_problems(password, username)
+        problems += role_problems(roles)
         if self.store.get("partnerships", partnership) is None:
             problems.append(f"unknown partnership {partnership}")
         if agency is not None:
@@ -102,6 +128,7 @@ class Accounts:
         with self.store.transaction() as uow:
             uow.insert("usernames", username, {"user_id": user_id})  # DuplicateKey if taken
             uow.insert("users", user_id, user)
+            write_directory(uow, user)
             uow.audit({"action": "user.create", "user_id": user_id})
         return user
 
@@ -146,6 +173,8 @@ class Accounts:
         return {
             "user_id": user["user_id"], "username": user["username"], "partnership": user["partnership"],
             "agency": user.get("agency"), "sector": actor.sector, "roles": list(user["roles"]),
+            "display_name": user.get("display_name") or user["username"],
+            "password_change_required": bool(user.get("must_change_password")),
         }
 
     # -- login sessions and devices -------------------------------------------
@@ -171,20 +200,51 @@ class Accounts:
             elif device.data["user_id"] != user["user_id"]:
                 raise Problem(409, "device-in-use",
                               "This device is registered to another account. Wipe it or use a new device id.")
+            self._activate_device(uow, user["user_id"], device_id)
             uow.insert("sessions", session.session_id, {
                 "session_id": session.session_id, "user_id": user["user_id"], "device_id": device_id,
                 "refresh_jti": session.refresh_jti, "revoked": False, "created_at": now, "rotated_at": now,
+                "previous_jti": None, "rotated_ts": self.clock.now().timestamp(),
             })
             uow.audit({"action": "auth.login", "user_id": user["user_id"], "device_id": device_id,
                        "session_id": session.session_id})
         return session
 
+    def _activate_device(self, uow, user_id: str, device_id: str) -> None:  # noqa: ANN001 - a UnitOfWork
+        """Count the device among the user's logged-in devices; refuse one past the cap."""
+        index = uow.get(DEVICE_INDEX, user_id)
+        active = list(index.data["active"]) if index else []
+        if device_id in active:
+            return
+        if len(active) >= self.max_devices_per_user:
+            raise Problem(409, "device-limit-reached",
+                          f"This account is logged in on {len(active)} devices, the most allowed. Log out on one "
+                          "of them, or ask an administrator to revoke a lost one.", limit=self.max_devices_per_user)
+        data = {"active": [*active, device_id]}
+        if index is None:
+            uow.insert(DEVICE_INDEX, user_id, data)
+        else:
+            uow.update(DEVICE_INDEX, user_id, data, expected_version=index.version)
+
+    @staticmethod
+    def _deactivate_device(uow, user_id: str, device_id: str) -> None:  # noqa: ANN001 - a UnitOfWork
+        index = uow.get(DEVICE_INDEX, user_id)
+        if index is not None and device_id in index.data["active"]:
+            uow.update(DEVICE_INDEX, user_id, {"active": [d for d in index.data["active"] if d != device_id]},
+                       expected_version=index.version)
+
     def rotate_refresh(self, session_id: str, presented_jti: str) -> Session:
-        """Rotate on use. A refresh token used twice means it was copied: end the session."""
+        """Rotate on use. A refresh token used twice means it was copied: end the session; except
+        within ``refresh_grace_seconds`` of its rotation, when parallel refreshes of one client
+        (several tabs, a retry after a lost answer) get the token that rotation issued."""
         with self.store.transaction() as uow:
             doc = uow.get("sessions", session_id)
             if doc is None or doc.data["revoked"]:
                 raise token_revoked()
+            since = self.clock.now().timestamp() - doc.data.get("rotated_ts", 0.0)
+            if (doc.data["refresh_jti"] != presented_jti and doc.data.get("previous_jti") == presented_jti
+                    and 0 <= since <= self.refresh_grace_seconds):
+                return Session(session_id, doc.data["user_id"], doc.data["device_id"], doc.data["refresh_jti"])
             if doc.data["refresh_jti"] != presented_jti:
                 uow.update("sessions", session_id, {**doc.data, "revoked": True}, expected_version=doc.version)
                 uow.audit({"action": "auth.refresh_reuse", "session_id": session_id,
@@ -194,6 +254,7 @@ class Accounts:
                 new_jti = uuid.uuid4().hex
                 uow.update("sessions", session_id, {
                     **doc.data, "refresh_jti": new_jti, "rotated_at": rfc3339(self.clock.now()),
+                    "previous_jti": presented_jti, "rotated_ts": self.clock.now().timestamp(),
                 }, expected_version=doc.version)
                 reuse = False
         if reuse:
@@ -208,6 +269,7 @@ class Accounts:
                 return
             uow.update("sessions", session_id, {**doc.data, "revoked": True}, expected_version=doc.version)
             remove_device_subscriptions(uow, doc.data["device_id"])  # no alerts to a logged-out device
+            self._deactivate_device(uow, doc.data["user_id"], doc.data["device_id"])
             uow.audit({"action": "auth.logout", "session_id": session_id, "user_id": actor_user_id,
                        "device_id": doc.data["device_id"]})
 
@@ -225,6 +287,7 @@ class Accounts:
             if not doc.data["revoked"]:
                 uow.update("devices", device_id, data, expected_version=doc.version)
                 remove_device_subscriptions(uow, device_id)
+                self._deactivate_device(uow, doc.data["user_id"], device_id)
                 uow.audit({"action": "device.revoke", "device_id": device_id, "by_user_id": by_user_id})
         return data
 

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import warnings
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from flask_jwt_extended import (
     JWTManager,
     create_access_token,
@@ -28,6 +28,8 @@ from server.problems import Problem, problem_response
 from sync.actor import Actor
 
 ALGORITHM = "HS256"
+# what a user whose password an admin set may still do: change it, log out
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"account.change_password", "auth.logout"})
 
 
 def init_jwt(app: Flask, secret: str, issuer: str, audience: str, access_minutes: int, refresh_days: int) -> None:
@@ -89,6 +91,10 @@ def load_actor(refresh: bool = False) -> Actor:
         raise Problem(401, "invalid-token", "The token is not valid for this API.")
     actor = _accounts().actor_for(user, device_id=did, session_id=sid)
     g.actor = actor
+    if user.get("must_change_password") and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        raise Problem(403, "password-change-required",
+                      "Your password was set by an administrator: change it (POST /api/v1/auth/password) first.",
+                      title="Change your password")
     return actor
 
 

@@ -28,6 +28,9 @@ class UserSchema(Schema):
     agency = fields.Str(allow_none=True)
     sector = fields.Str(allow_none=True)
     roles = fields.List(fields.Str())
+    display_name = fields.Str()
+    password_change_required = fields.Bool(metadata={
+        "description": "true after an admin set a temporary password: only POST /api/v1/auth/password works"})
 
 
 class TokensSchema(Schema):
@@ -49,17 +52,16 @@ class AccessSchema(Schema):
 def login(body):
     """Log in on a device; the tokens are bound to that device."""
     svc = services()
-    user_key, addr_key = body["username"].lower(), client_address()
-    wait = max(svc.throttle.retry_after(user_key), svc.address_throttle.retry_after(addr_key))
+    username, address = body["username"], client_address()
+    wait = svc.throttle.retry_after(username, address)
     if wait:
-        raise Problem(429, "too-many-logins", "Too many failed logins. Wait before trying again.",
+        raise Problem(429, "too-many-logins", "Too many failed logins from here. Wait before trying again.",
                       headers={"Retry-After": str(wait)})
-    user = svc.accounts.authenticate(body["username"], body["password"])
+    user = svc.accounts.authenticate(username, body["password"])
     if user is None:
-        svc.throttle.failed(user_key)
-        svc.address_throttle.failed(addr_key)
+        svc.throttle.failed(username, address)
         raise Problem(401, "login-failed", "The username or password is wrong, or the account is disabled.")
-    svc.throttle.succeeded(user_key)
+    svc.throttle.succeeded(username, address)
     session = svc.accounts.open_session(user, body["device_id"])
     return {**issue_tokens(session, user), "user": svc.accounts.public_user(user)}
 

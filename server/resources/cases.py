@@ -73,6 +73,16 @@ class AmendmentRequestSchema(Schema):
                               metadata={"description": "The return's submission version the CRG read."})
 
 
+class RecordTaskSchema(Schema):
+    """A task of the case type recorded with its evidence; which evidence a task takes (and which it
+    requires) is declared in the case type, and the write path checks it."""
+
+    task = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    date = fields.Str(validate=validate.Length(equal=10), metadata={"description": "YYYY-MM-DD, not in the future"})
+    choice = fields.Str(validate=validate.Length(min=1, max=64))
+    note = fields.Str(validate=validate.Length(min=1, max=2000))
+
+
 class CaseListQuery(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -183,6 +193,17 @@ def record_approval(body, case_id: str, actor):
         raise _conflict(result)
     view = result["response"]
     return {**view, "approval": {k: result[k] for k in ("rejected", "awaiting_approvals") if k in result}}
+
+
+@blp.route("/<string:case_id>/tasks", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(RecordTaskSchema)
+@blp.response(200)
+@auth_required
+def record_task(body, case_id: str, actor):
+    """Record a task (a duty of the case type) with its evidence; answers the case view."""
+    _apply(actor, "record_task", case_id, body)
+    return services().reader.case_view(actor, case_id, audit=False)
 
 
 @blp.route("/<string:case_id>/assignments", methods=["POST"])

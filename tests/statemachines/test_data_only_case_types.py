@@ -130,7 +130,7 @@ def test_caseflow_check_and_describe_see_the_new_type(definitions: Path):
     runner = CliRunner()
     ok = runner.invoke(check_cli, [str(definitions)])
     assert ok.exit_code == 0, ok.output
-    assert "case types OK (3 file(s), 0 warning(s))" in ok.output
+    assert "case types OK (4 file(s), 0 warning(s))" in ok.output
     described = runner.invoke(check_cli, ["describe", "learning_review", "--dir", str(definitions)])
     assert described.exit_code == 0 and '"case_type": "learning_review"' in described.output
     diagram = runner.invoke(check_cli, ["diagram", "learning_review", "--dir", str(definitions)])

@@ -1,0 +1,73 @@
+// One served form, rendered by RJSF from its schema and its format-2 ui_schema. Every change is
+// saved locally as a draft; "Save final" validates in the browser first (the same schema); the
+// server's errors (JSON Pointers) come back onto the fields.
+import { useMemo, useRef, useState, useCallback } from 'react'
+import Form from '@rjsf/core'
+import * as db from './db.js'
+import { validator, plainEnglish, pointerErrors, fillRowIds, templates, uiSchemaOf } from './forms.jsx'
+
+// rows are added by the person, never made up to satisfy a minItems
+const DEFAULTS = { arrayMinItems: { populate: 'never' } }
+
+export default function FormEditor({ form, draftKey, initial, serverErrors, onSave, busy }) {
+  const [data, setData] = useState(initial)
+  const [live, setLive] = useState(false)
+  const [message, setMessage] = useState('')
+  const ref = useRef(null)
+  const dataRef = useRef(initial)
+  const uiSchema = useMemo(() => uiSchemaOf(form), [form])
+  const extraErrors = useMemo(() => pointerErrors(serverErrors || []), [serverErrors])
+  const transformErrors = useCallback((errors) => plainEnglish(errors, form.schema), [form])
+  const formContext = useMemo(() => ({ rootData: data }), [data])
+
+  const onChange = useCallback(({ formData }) => {
+    const filled = fillRowIds(form.schema, formData)
+    dataRef.current = filled
+    setData(filled)
+    // the draft is kept on this device at every change (IndexedDB survives closing the page)
+    db.put('drafts', { key: draftKey, form_id: form.form_id, form_version: form.version, data: filled,
+      updated_at: new Date().toISOString() })
+  }, [form, draftKey])
+
+  async function save(status) {
+    if (status === 'final') {
+      const ok = ref.current?.validateForm()
+      if (!ok) {
+        setLive(true)
+        setMessage('The form has problems: each one is shown next to its field. Nothing was sent.')
+        return
+      }
+    }
+    setMessage('')
+    await onSave(dataRef.current, status)
+  }
+
+  return (
+    <div className="form-editor">
+      {message && <p className="error" role="alert">{message}</p>}
+      <Form
+        ref={ref}
+        schema={form.schema}
+        uiSchema={uiSchema}
+        formData={data}
+        validator={validator}
+        templates={templates}
+        formContext={formContext}
+        onChange={onChange}
+        transformErrors={transformErrors}
+        extraErrors={extraErrors}
+        extraErrorsBlockSubmit={false}
+        liveValidate={live ? 'onChange' : false}
+        showErrorList="top"
+        noHtml5Validate
+        experimental_defaultFormStateBehavior={DEFAULTS}
+        onSubmit={() => save('final')}
+      >
+        <div className="buttons">
+          <button type="button" className="secondary" disabled={busy} onClick={() => save('draft')}>Save draft</button>
+          <button type="button" disabled={busy} onClick={() => save('final')}>Save final</button>
+        </div>
+      </Form>
+    </div>
+  )
+}

@@ -1,0 +1,93 @@
+// The device's local data in IndexedDB (idb): the replica pulled from /api/v1/sync/pull, cached
+// case views, local drafts, and the persistent outbox of mutations with the contract's (device, seq).
+import { openDB, deleteDB } from 'idb'
+
+const NAME = 'caseflow'
+const REPLICA = ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']
+export const ENTITY_STORE = {
+  case: 'cases', submission: 'submissions', conflict: 'conflicts', form: 'forms', case_type: 'case_types',
+  alert: 'alerts',
+}
+
+let dbp = null
+export function db() {
+  if (!dbp) {
+    dbp = openDB(NAME, 1, {
+      upgrade(d) {
+        d.createObjectStore('meta')
+        for (const s of REPLICA) {
+          const store = d.createObjectStore(s, { keyPath: 'id' })
+          if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
+        }
+        d.createObjectStore('views', { keyPath: 'case_id' })
+        d.createObjectStore('drafts', { keyPath: 'key' })
+        const outbox = d.createObjectStore('outbox', { keyPath: 'seq' })
+        outbox.createIndex('case_id', 'case_id')
+      },
+    })
+  }
+  return dbp
+}
+
+export async function getMeta(key) { return (await db()).get('meta', key) }
+export async function setMeta(key, value) { return (await db()).put('meta', value, key) }
+
+export async function all(store) { return (await db()).getAll(store) }
+export async function get(store, key) { return (await db()).get(store, key) }
+export async function put(store, value) { return (await db()).put(store, value) }
+export async function del(store, key) { return (await db()).delete(store, key) }
+export async function byCase(store, caseId) {
+  const d = await db()
+  return store === 'outbox' ? d.getAllFromIndex('outbox', 'case_id', caseId)
+    : d.getAllFromIndex(store, 'case_id', caseId)
+}
+
+// One pulled page and its cursor in one transaction: a crash never skips a page.
+export async function applyPage(changes, cursor) {
+  const d = await db()
+  const tx = d.transaction([...REPLICA, 'meta', 'views'], 'readwrite')
+  for (const c of changes) {
+    const store = ENTITY_STORE[c.entity]
+    if (!store) continue
+    if (c.deleted) {
+      tx.objectStore(store).delete(c.id)
+      if (c.entity === 'case') tx.objectStore('views').delete(c.id)
+    } else {
+      tx.objectStore(store).put({ id: c.id, version: c.version, data: c.data })
+    }
+  }
+  tx.objectStore('meta').put(cursor, 'cursor')
+  await tx.done
+}
+
+// 410 cursor-reset: empty the replica (not the outbox, nor the drafts) and pull from the start.
+export async function clearReplica() {
+  const d = await db()
+  const tx = d.transaction([...REPLICA, 'views', 'meta'], 'readwrite')
+  for (const s of [...REPLICA, 'views']) tx.objectStore(s).clear()
+  tx.objectStore('meta').put('', 'cursor')
+  await tx.done
+}
+
+// 403 device-revoked, or another person logging in: everything goes, outbox and tokens included.
+export async function wipe() {
+  if (dbp) { (await dbp).close(); dbp = null }
+  await deleteDB(NAME)
+}
+
+// Queue one mutation: the seq is allocated and the mutation stored in one transaction, so no seq
+// is ever reused or skipped (the server holds later seqs as pending until the gap is filled).
+export async function enqueue(kind, caseId, payload, baseVersion, label) {
+  const d = await db()
+  const tx = d.transaction(['meta', 'outbox'], 'readwrite')
+  const meta = tx.objectStore('meta')
+  const seq = (await meta.get('next_seq')) || 1
+  meta.put(seq + 1, 'next_seq')
+  const item = {
+    seq, mutation_id: crypto.randomUUID(), kind, case_id: caseId, base_version: baseVersion ?? null, payload,
+    client_time: new Date().toISOString(), state: 'waiting', label: label || kind, result: null,
+  }
+  tx.objectStore('outbox').put(item)
+  await tx.done
+  return item
+}

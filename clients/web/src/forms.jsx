@@ -1,0 +1,223 @@
+// Form rendering with RJSF 6 and Ajv's JSON Schema 2020-12 class. Everything a form shows comes
+// from the served definition: its schema and its ui_schema in format 2 (RJSF's conventions).
+import { customizeValidator } from '@rjsf/validator-ajv8'
+import Ajv2020 from 'ajv/dist/2020'
+import { getUiOptions } from '@rjsf/utils'
+
+export function todayISO() {
+  const d = new Date()
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+}
+
+// caseflow's x- keywords: x-not-future is checked like the server checks it; the others carry
+// messages and need no checking here (x-unique-keys is the server's).
+function extend(ajv) {
+  ajv.addKeyword({
+    keyword: 'x-not-future', type: 'string', schemaType: 'boolean',
+    validate: (flag, data) => !flag || !/^\d{4}-\d{2}-\d{2}$/.test(data) || data <= todayISO(),
+  })
+  for (const k of ['x-pattern-hint', 'x-messages', 'x-unique-keys', 'x-form-version']) ajv.addKeyword(k)
+  return ajv
+}
+
+export const validator = customizeValidator({ AjvClass: Ajv2020, extenderFn: extend })
+
+function schemaAt(root, schemaPath) {
+  // "#/properties/contact/properties/phone/pattern" -> the subschema holding the keyword
+  const parts = (schemaPath || '').replace(/^#\//, '').split('/').slice(0, -1)
+  let node = root
+  for (const p of parts) {
+    if (node == null) return null
+    node = node[decodeURIComponent(p.replace(/~1/g, '/').replace(/~0/g, '~'))]
+  }
+  return node
+}
+
+function titleAt(root, property) {
+  // ".chronology.3.date" -> "Date" (row 4 of "Chronology of contacts")
+  let node = root
+  const names = []
+  for (const part of (property || '').split('.').filter(Boolean)) {
+    if (!node) break
+    if (/^\d+$/.test(part)) { node = node.items; names.push(`row ${Number(part) + 1}`); continue }
+    node = node.properties?.[part]
+    if (node?.title) names.push(node.title)
+  }
+  return names.join(', ')
+}
+
+// Plain English, built from the schema alone: a message never repeats what was typed.
+export function plainEnglish(errors, rootSchema) {
+  const out = []
+  for (const e of errors) {
+    const sub = schemaAt(rootSchema, e.schemaPath) || {}
+    const custom = sub['x-messages']?.[e.name]
+    let message
+    switch (e.name) {
+      case 'if': case 'then': case 'else': case 'allOf': case 'anyOf': case 'oneOf': case 'const':
+        continue // the specific error (a required field, a choice) is listed on its own
+      case 'required': message = 'This field is required'; break
+      case 'format':
+        message = { date: 'Enter a date as YYYY-MM-DD', email: 'Enter an email address, like name@example.org',
+          uri: 'Enter a web address, like https://example.org' }[e.params?.format] || 'Enter a valid value'
+        break
+      case 'enum': message = 'Choose one of the options'; break
+      case 'pattern': message = sub['x-pattern-hint'] || 'Enter a value in the format asked for'; break
+      case 'maxLength': message = `Use at most ${e.params.limit} characters`; break
+      case 'minLength': message = e.params.limit === 1 ? 'This field is required'
+        : `Use at least ${e.params.limit} characters`; break
+      case 'minItems': message = `Add at least ${e.params.limit}`; break
+      case 'maxItems': message = `Add at most ${e.params.limit}`; break
+      case 'minimum': message = `Enter a number of at least ${e.params.limit}`; break
+      case 'maximum': message = `Enter a number of at most ${e.params.limit}`; break
+      case 'type': message = 'Enter a valid value'; break
+      case 'x-not-future': message = 'Enter a date that is not in the future'; break
+      case 'additionalProperties': message = 'Remove this field: it is not part of this form'; break
+      case 'uniqueItems': message = 'Each entry must be different'; break
+      default: message = 'Check this field'
+    }
+    const where = titleAt(rootSchema, e.property)
+    out.push({ ...e, message: custom || message, stack: where ? `${where}: ${custom || message}` : custom || message })
+  }
+  return out
+}
+
+// Server errors come as JSON Pointers ("/chronology/1/date"): RJSF's extraErrors tree.
+export function pointerErrors(errors, prefix = '') {
+  const tree = {}
+  for (const { path, message } of errors || []) {
+    if (typeof path !== 'string' || !path.startsWith(prefix)) continue
+    const parts = path.slice(prefix.length).split('/').slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    let node = tree
+    for (const p of parts) node = node[p] ||= {}
+    ;(node.__errors ||= []).push(message)
+  }
+  return tree
+}
+
+// Rows carry a string row_id (docs/forms.md); the app fills it for every new row.
+export function fillRowIds(schema, data) {
+  if (!schema || data == null) return data
+  if (schema.type === 'array' && Array.isArray(data) && schema.items) {
+    const hasRowId = schema.items.properties?.row_id
+    return data.map((row) => {
+      const filled = fillRowIds(schema.items, row)
+      return hasRowId && filled && typeof filled === 'object' && !filled.row_id
+        ? { ...filled, row_id: crypto.randomUUID() } : filled
+    })
+  }
+  if (schema.properties && typeof data === 'object' && !Array.isArray(data)) {
+    let out = data
+    for (const [k, sub] of Object.entries(schema.properties)) {
+      if (data[k] === undefined) continue
+      const v = fillRowIds(sub, data[k])
+      if (v !== data[k]) out = { ...out, [k]: v }
+    }
+    return out
+  }
+  return data
+}
+
+function valueAt(ref, local, root) {
+  if (ref.startsWith('/')) {
+    let node = root
+    for (const p of ref.split('/').slice(1)) node = node?.[p]
+    return node
+  }
+  return local?.[ref]
+}
+
+// ui:showIf (format 2): a field shows only while its condition holds.
+export function conditionHolds(cond, local, root) {
+  if (!cond) return true
+  if (cond.all) return cond.all.every((c) => conditionHolds(c, local, root))
+  if (cond.any) return cond.any.some((c) => conditionHolds(c, local, root))
+  const v = valueAt(cond.field, local, root)
+  if ('equals' in cond) return v === cond.equals
+  if ('in' in cond) return cond.in.includes(v)
+  return v !== undefined && v !== null && v !== ''
+}
+
+function ObjectFieldTemplate(props) {
+  const { title, description, properties, uiSchema, formData, registry, fieldPathId } = props
+  const root = registry.formContext?.rootData
+  const visible = properties.filter((p) => !p.hidden && conditionHolds(uiSchema?.[p.name]?.['ui:showIf'], formData, root))
+  const isRoot = fieldPathId?.$id === 'root'
+  const sections = isRoot ? getUiOptions(uiSchema).sections : null
+  if (sections) {
+    const byName = new Map(visible.map((p) => [p.name, p]))
+    const placed = new Set(sections.flatMap((s) => s.fields))
+    const rest = visible.filter((p) => !placed.has(p.name))
+    return (
+      <div className="form-sections">
+        {sections.map((s) => {
+          const shown = s.fields.map((f) => byName.get(f)).filter(Boolean)
+          if (!shown.length) return null
+          return (
+            <section key={s.id} className="form-section" aria-labelledby={`section-${s.id}`}>
+              <h2 id={`section-${s.id}`}>{s.title}</h2>
+              {s.help && <p className="help">{s.help}</p>}
+              {shown.map((p) => p.content)}
+            </section>
+          )
+        })}
+        {rest.map((p) => p.content)}
+        {properties.filter((p) => p.hidden).map((p) => p.content)}
+      </div>
+    )
+  }
+  if (isRoot) return <div>{visible.map((p) => p.content)}{properties.filter((p) => p.hidden).map((p) => p.content)}</div>
+  return (
+    <fieldset id={fieldPathId?.$id}>
+      {title && <legend>{title}</legend>}
+      {description && <p className="help">{description}</p>}
+      {visible.map((p) => p.content)}
+    </fieldset>
+  )
+}
+
+// Labels carry the schema title alone (the accessible name); "required" is shown but not read twice.
+function FieldTemplate(props) {
+  const { id, classNames, style, label, help, required, description, errors, children, displayLabel, hidden } = props
+  if (hidden) return <div className="hidden">{children}</div>
+  return (
+    <div className={classNames} style={style}>
+      {displayLabel && label && (
+        <div className="label-line"><label htmlFor={id}>{label}</label>{required && <span className="required" aria-hidden="true">(required)</span>}</div>
+      )}
+      {displayLabel && description}
+      {children}
+      {errors}
+      {help}
+    </div>
+  )
+}
+
+function TitleFieldTemplate({ id, title }) {
+  return <legend id={id}>{title}</legend>
+}
+
+
+function AddButton({ id, onClick, disabled, uiSchema }) {
+  return (
+    <button type="button" id={id} className="secondary add-row" onClick={onClick} disabled={disabled}>
+      {uiSchema?.['ui:addLabel'] || 'Add'}
+    </button>
+  )
+}
+
+function RemoveButton({ onClick, disabled, id }) {
+  return <button type="button" id={id} className="secondary remove-row" onClick={onClick} disabled={disabled}>Remove</button>
+}
+
+export const templates = {
+  ObjectFieldTemplate, FieldTemplate, TitleFieldTemplate,
+  ButtonTemplates: { AddButton, RemoveButton },
+}
+
+export function uiSchemaOf(form) {
+  // format 2 when the server sends it; a server without it still renders (RJSF's defaults)
+  const ui = form.ui_schema_v2 || {}
+  return { ...ui, 'ui:globalOptions': { orderable: false, copyable: false } }
+}

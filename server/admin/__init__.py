@@ -1,0 +1,1 @@
+"""Partnership administration: handlers on the one write path, the operator channel, the CLI."""

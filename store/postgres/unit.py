@@ -1,0 +1,206 @@
+"""The PostgreSQL store's unit of work.
+
+Writes are kept in the unit (with an undo log for savepoints) and read back from it; anything
+else is read from the database. At commit one short transaction locks the ``feed_head`` row, takes
+the next seqs and extends the audit chain from the head it holds, writes every document with a
+compare-and-set on the version each was read at, and commits. The row lock is taken last and held
+only for that flush, and PostgreSQL makes a commit visible before it releases its locks, so seqs
+become visible strictly in order (ADR 0024).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from ..audit import canonical, make_line
+from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict
+from ..tinystore.records import MISSING, Key, Rec, check_name, dump_data, now
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from .store import PostgresStore
+
+
+class PgUnitOfWork(UnitOfWork):
+    def __init__(self, store: PostgresStore, conn: psycopg.Connection):
+        self._store = store
+        self._conn = conn
+        self._pending: dict[Key, Rec | None] = {}  # None: hard delete
+        self._base: dict[Key, Rec | None] = {}  # committed state when first read (what CAS checks)
+        self._undo: list[tuple[Key, Any]] = []
+        self._audit: list[tuple[str | None, JSON]] = []
+        self._base_seq = store._head_seq(conn)
+        self._next_seq = self._base_seq  # provisional: final seqs are taken at commit
+        self._open = True
+        self.result: CommitResult | None = None
+
+    # -- reads -----------------------------------------------------------------
+    def _committed(self, key: Key) -> Rec | None:
+        if key not in self._base:
+            self._base[key] = self._store._read(self._conn, key)
+        return self._base[key]
+
+    def _current(self, key: Key) -> Rec | None:
+        if key in self._pending:
+            return self._pending[key]
+        return self._committed(key)
+
+    def _check(self) -> None:
+        if not self._open:
+            raise StoreError("this unit of work has ended; start a new store.transaction()")
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        self._check()
+        rec = self._current((collection, doc_id))
+        if rec is None or rec.deleted:
+            return None
+        return Document(collection, doc_id, rec.version, json.loads(rec.data), rec.seq)  # type: ignore[arg-type]
+
+    # -- writes ----------------------------------------------------------------
+    def _seq_for(self, key: Key, publish: bool) -> int:
+        if not publish:
+            return 0
+        prev = self._pending.get(key)
+        if prev is not None and prev.seq > self._base_seq:
+            return prev.seq  # written earlier in this unit: keep its position
+        self._next_seq += 1
+        return self._next_seq
+
+    def _set(self, key: Key, rec: Rec | None) -> None:
+        self._undo.append((key, self._pending.get(key, MISSING)))
+        self._pending[key] = rec
+
+    def insert(self, collection: str, doc_id: str, data: Mapping[str, Any], *, publish: bool = False) -> Document:
+        self._check()
+        check_name("collection", collection)
+        check_name("document id", doc_id)
+        text = dump_data(data)
+        key = (collection, doc_id)
+        if self._current(key) is not None:
+            raise DuplicateKey(collection, doc_id)
+        rec = Rec(1, self._seq_for(key, publish), False, text)
+        self._set(key, rec)
+        return Document(collection, doc_id, 1, json.loads(text), rec.seq)
+
+    def _expect(self, key: Key, expected_version: int) -> Rec:
+        cur = self._current(key)
+        if cur is None or cur.deleted:
+            raise VersionConflict(*key, expected_version, 0)
+        if cur.version != expected_version:
+            raise VersionConflict(*key, expected_version, cur.version)
+        return cur
+
+    def update(self, collection: str, doc_id: str, data: Mapping[str, Any], *, expected_version: int,
+               publish: bool = False) -> Document:
+        self._check()
+        text = dump_data(data)
+        key = (collection, doc_id)
+        cur = self._expect(key, expected_version)
+        rec = Rec(cur.version + 1, self._seq_for(key, publish), False, text)
+        self._set(key, rec)
+        return Document(collection, doc_id, rec.version, json.loads(text), rec.seq)
+
+    def delete(self, collection: str, doc_id: str, *, expected_version: int, publish: bool = False) -> None:
+        self._check()
+        key = (collection, doc_id)
+        cur = self._expect(key, expected_version)
+        if publish:
+            self._set(key, Rec(cur.version + 1, self._seq_for(key, True), True, None))
+        else:
+            self._set(key, None)
+
+    def audit(self, entry: Mapping[str, Any], *, subject: str | None = None) -> None:
+        self._check()
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"audit entry must be a mapping, not {type(entry).__name__}")
+        if subject is not None and not isinstance(subject, str):
+            raise TypeError("audit subject must be a string or None")
+        self._audit.append((subject, json.loads(canonical(dict(entry)))))
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._check()
+        mark = (len(self._undo), self._next_seq, len(self._audit))
+        try:
+            yield
+        except BaseException:
+            n_undo, next_seq, n_audit = mark
+            while len(self._undo) > n_undo:
+                key, prev = self._undo.pop()
+                if prev is MISSING:
+                    del self._pending[key]
+                else:
+                    self._pending[key] = prev
+            self._next_seq = next_seq
+            del self._audit[n_audit:]
+            raise
+
+    # -- commit ----------------------------------------------------------------
+    def _commit(self) -> None:
+        inserts, updates, deletes = [], [], []
+        published: list[Key] = []  # in provisional seq order
+        for key, rec in self._pending.items():
+            base = self._base.get(key)
+            if rec is None:
+                if base is not None:
+                    deletes.append((key, base.version))
+            elif base is None:
+                inserts.append((key, rec))
+            else:
+                updates.append((key, rec, base.version))
+            if rec is not None and rec.seq:
+                published.append(key)
+        if not (inserts or updates or deletes or self._audit):
+            self.result = CommitResult(self._store._head_seq(self._conn), [])
+            return
+        published.sort(key=lambda k: self._pending[k].seq)  # type: ignore[union-attr]
+        conn = self._conn
+        with conn.transaction():
+            # the lock, taken last: every lower seq is visible once we hold it
+            last_seq, audit_n, head = conn.execute(
+                "UPDATE feed_head SET last_seq = last_seq + %s, audit_n = audit_n + %s, units = units + 1 "
+                "RETURNING last_seq - %s, audit_n - %s, audit_head",
+                (len(published), len(self._audit), len(published), len(self._audit))).fetchone()
+            final = {k: last_seq + i for i, k in enumerate(published, 1)}
+            docs: list[Document] = []
+
+            def row(key: Key, rec: Rec) -> tuple:
+                seq = final.get(key, 0)
+                docs.append(Document(key[0], key[1], rec.version,
+                                     {} if rec.deleted else json.loads(rec.data), seq, rec.deleted))  # type: ignore[arg-type]
+                return (key[0], key[1], rec.version, seq, rec.deleted,
+                        None if rec.data is None else Jsonb(json.loads(rec.data)))
+
+            with conn.cursor() as cur:
+                for key, rec in inserts:
+                    cur.execute("INSERT INTO documents (collection, id, version, seq, deleted, data) "
+                                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", row(key, rec))
+                    if cur.rowcount != 1:
+                        raise DuplicateKey(*key)
+                for key, rec, expected in updates:
+                    c, d, version, seq, deleted, data = row(key, rec)
+                    cur.execute("UPDATE documents SET version = %s, seq = %s, deleted = %s, data = %s "
+                                "WHERE collection = %s AND id = %s AND version = %s AND NOT deleted",
+                                (version, seq, deleted, data, c, d, expected))
+                    if cur.rowcount != 1:
+                        raise VersionConflict(*key, expected, self._store._version(conn, key))
+                for key, expected in deletes:
+                    cur.execute("DELETE FROM documents WHERE collection = %s AND id = %s AND version = %s "
+                                "AND NOT deleted", (*key, expected))
+                    if cur.rowcount != 1:
+                        raise VersionConflict(*key, expected, self._store._version(conn, key))
+                if self._audit:
+                    at, rows = now(), []
+                    for subject, entry in self._audit:
+                        audit_n += 1
+                        line, head = make_line(head, audit_n, at, subject, entry)
+                        rows.append((audit_n, subject, line))
+                    cur.executemany("INSERT INTO audit (n, subject, line) VALUES (%s, %s, %s)", rows)
+                    cur.execute("UPDATE feed_head SET audit_head = %s", (head,))
+        self.result = CommitResult(last_seq + len(published), docs)

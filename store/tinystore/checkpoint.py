@@ -1,0 +1,223 @@
+"""Checkpoints: write the shards and audit entries changed since the last one, switch
+``checkpoint.json`` atomically, then delete what it supersedes (docs/store.md, "Checkpoint").
+
+A mixin of ``TinyStore``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+from typing import NamedTuple
+
+from .. import journal as jr
+from ..base import StoreError
+from ..files import AtomicJSONStorage, atomic_write, fsync_dir
+from .layout import AUDIT_SEGMENT_ENTRIES, CHECKPOINT_FILE, FORMAT, encode_checkpoint, key_hash, shard_file, shard_text
+from .records import Key, Rec, now
+
+log = logging.getLogger("caseflow.store")
+
+
+class Snapshot(NamedTuple):
+    checkpoint_no: int
+    txn: int
+    last_seq: int
+    journal_start: int
+    audit_n: int
+    audit_head: str
+    audit_new: list[str]
+    dirty: dict[tuple[int, int], list[tuple[Key, Rec]]]
+    shard_keys: list[tuple[int, int]]
+    covered_bytes: int
+    covered_records: int
+
+
+class CheckpointMixin:
+    def _checkpoint_threshold(self) -> int:
+        if self._checkpoint_bytes is not None:
+            return self._checkpoint_bytes
+        return max(8 << 20, self._doc_bytes // 4)
+
+    def _checkpoint_due(self) -> bool:
+        return (self._bytes_since >= self._checkpoint_threshold()
+                or self._records_since >= self._checkpoint_records)
+
+    def _request_checkpoint(self) -> None:
+        if self._background:
+            self._wake.set()
+        else:
+            self.checkpoint()
+
+    def _worker_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            if not self._checkpoint_due():
+                continue
+            try:
+                self.checkpoint()
+            except Exception as exc:  # keep serving; the journal still holds everything
+                self._ckpt_error = repr(exc)
+                log.exception("checkpoint failed; will retry")
+                time.sleep(1.0)
+                self._wake.set()
+
+    def checkpoint(self) -> bool:
+        """Write changed shards and audit entries, then move the replay start forward.
+        Returns False when there was nothing to do. Safe to call from any thread outside a unit."""
+        if self._writer == threading.get_ident():
+            raise StoreError("checkpoint() inside a transaction of the same thread")
+        with self._ckpt_lock:
+            if self._closed or self._failed:
+                return False
+            started = time.perf_counter()
+            snap = self._snapshot()
+            if snap is None:
+                return False
+            try:
+                self._write_checkpoint(snap)
+            except BaseException:
+                with self._write_lock:
+                    self._dirty.update(snap.dirty)
+                    self._bytes_since += snap.covered_bytes
+                    self._records_since += snap.covered_records
+                raise
+            self._n_checkpoints += 1
+            self._ckpt_error = None
+            self._last_ckpt_ms = (time.perf_counter() - started) * 1000
+            return True
+
+    def _snapshot(self) -> Snapshot | None:
+        with self._write_lock:
+            if not self._dirty and self._records_since == 0 and len(self._audit_lines) == self._audit_ckpt_n:
+                return None
+            dirty: dict[tuple[int, int], list[tuple[Key, Rec]]] = {}
+            for shard in list(self._dirty):
+                if shard in self._members:
+                    self._collect(shard, dirty)
+            self._rotate_segment()
+            snap = Snapshot(
+                checkpoint_no=self._ckpt_no + 1, txn=self._txn, last_seq=self._last_seq,
+                journal_start=self._seg_no, audit_n=len(self._audit_lines), audit_head=self._audit_head,
+                audit_new=self._audit_lines[self._audit_ckpt_n:], dirty=dirty,
+                shard_keys=list(self._members), covered_bytes=self._bytes_since,
+                covered_records=self._records_since,
+            )
+            self._dirty = set()
+            self._bytes_since = 0
+            self._records_since = 0
+            return snap
+
+    def _collect(self, shard: tuple[int, int], out: dict) -> None:
+        colls = self._colls
+        items = []
+        nbytes = 0
+        for key in self._members[shard]:
+            rec = colls[key[0]][key[1]]
+            items.append((key, rec))
+            nbytes += 64 + (len(rec.data) if rec.data is not None else 0)
+        too_big = len(items) > self._shard_max_docs or nbytes > self._shard_max_bytes
+        if too_big and len(items) > 1 and shard[0] < 60:
+            for child in self._split(shard):
+                self._collect(child, out)
+        else:
+            out[shard] = items
+
+    def _split(self, shard: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        depth, bits = shard
+        low, high = (depth + 1, bits), (depth + 1, bits | (1 << depth))
+        m_low: set[Key] = set()
+        m_high: set[Key] = set()
+        for key in self._members[shard]:
+            (m_high if (key_hash(*key) >> depth) & 1 else m_low).add(key)
+        with self._state_lock:
+            del self._members[shard]
+            self._members[low] = m_low
+            self._members[high] = m_high
+            self._min_depth = min(k[0] for k in self._members)
+            self._max_depth = max(self._max_depth, depth + 1)
+        self._dirty.discard(shard)
+        self._dirty.update((low, high))
+        return low, high
+
+    def _rotate_segment(self) -> None:
+        number = self._seg_no + 1
+        fd = os.open(os.path.join(self._jdir, jr.segment_name(number)),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            fsync_dir(self._jdir)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(self._seg_fd)
+        self._seg_fd, self._seg_no, self._seg_size = fd, number, 0
+
+    def _write_checkpoint(self, snap: Snapshot) -> None:
+        written: dict[tuple[int, int], dict] = {}
+        for shard, items in snap.dirty.items():
+            name = shard_file(shard, snap.checkpoint_no)
+            text = shard_text(items)
+            AtomicJSONStorage(os.path.join(self._sdir, name), sync_dir=False).write_text(text)
+            written[shard] = {"key": list(shard), "file": name, "docs": len(items),
+                              "sha256": hashlib.sha256(text.encode()).hexdigest()}
+        if written:
+            fsync_dir(self._sdir)
+        segments = [dict(s) for s in self._audit_segments]
+        if snap.audit_new:
+            self._append_audit(segments, snap.audit_new, snap.audit_n - len(snap.audit_new) + 1)
+        self._hook("during_checkpoint")
+        shards = [written.get(k) or self._shard_files[k] for k in snap.shard_keys]
+        body = {
+            "format": FORMAT, "store_id": self.store_id, "checkpoint": snap.checkpoint_no, "txn": snap.txn,
+            "last_seq": snap.last_seq, "journal_start": snap.journal_start, "written_at": now(),
+            "audit": {"n": snap.audit_n, "head": snap.audit_head, "segments": segments},
+            "shards": shards,
+        }
+        atomic_write(os.path.join(self.path, CHECKPOINT_FILE), encode_checkpoint(body))
+        # The new checkpoint is durable: forget what it supersedes.
+        old_files = {i["file"] for i in self._shard_files.values() if i.get("file")}
+        self._shard_files = {tuple(i["key"]): i for i in shards}  # type: ignore[misc]
+        self._audit_segments = segments
+        self._audit_ckpt_n = snap.audit_n
+        self._ckpt_no = snap.checkpoint_no
+        self._ckpt_start = snap.journal_start
+        keep = {i["file"] for i in shards if i.get("file")}
+        for name in old_files - keep:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self._sdir, name))
+        for number in jr.list_segments(self._jdir):
+            if number < snap.journal_start:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self._jdir, jr.segment_name(number)))
+
+    def _append_audit(self, segments: list[dict], lines: list[str], first_n: int) -> None:
+        i = 0
+        while i < len(lines):
+            new = not segments or segments[-1]["count"] >= AUDIT_SEGMENT_ENTRIES
+            if new:
+                segments.append({"file": f"{first_n + i:012d}.jsonl", "first": first_n + i, "count": 0, "bytes": 0})
+            seg = segments[-1]
+            chunk = lines[i : i + AUDIT_SEGMENT_ENTRIES - seg["count"]]
+            blob = ("\n".join(chunk) + "\n").encode("ascii")
+            fd = os.open(os.path.join(self._adir, seg["file"]), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                os.ftruncate(fd, seg["bytes"])  # drop anything a failed checkpoint appended
+                os.lseek(fd, seg["bytes"], os.SEEK_SET)
+                view = memoryview(blob)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if new:
+                fsync_dir(self._adir)
+            seg["count"] += len(chunk)
+            seg["bytes"] += len(blob)
+            i += len(chunk)

@@ -1,0 +1,97 @@
+"""Browser tests of the app at /app/: Playwright for Python driving Debian's Chromium
+(/usr/bin/chromium, installed by scripts/system-packages) against a real `caseflow serve --demo`.
+One server per test worker, one browser per module; each test opens its own contexts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support import DEMO_PASSWORD, ROOT, LiveServer
+
+CHROMIUM = os.environ.get("CASEFLOW_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = ROOT / "docs" / "screenshots"
+AXE = ROOT / "clients" / "web" / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 375, "height": 812}
+TABLET = {"width": 820, "height": 1180}
+
+
+def _require_chromium() -> None:
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `bash scripts/system-packages` (README command 2 does)")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = LiveServer(tmp_path_factory.mktemp("app") / "data",
+                     env={"CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK": "1"}).start(timeout=120)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def new_page(browser, viewport=None):
+    context = browser.new_context(viewport=viewport or TABLET, locale="en-GB")
+    context.set_default_timeout(20_000)  # the suite shares 2 cores
+    return context, context.new_page()
+
+
+def login(page, base: str, username: str, photograph: bool = False) -> None:
+    page.goto(base + "/app/")
+    if photograph:
+        page.get_by_label("Username").wait_for()
+        screen(page, "login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="My cases").wait_for()
+    # the service worker controls the page once it is installed: the shell is cached from then on
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+
+
+def shot(page, name: str) -> None:
+    """docs/screenshots/NAME-375.png and NAME-820.png: the screen at phone and at tablet width."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    was = dict(page.viewport_size)
+    for size in (PHONE, TABLET):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"), full_page=True)
+    page.set_viewport_size(was)
+
+
+def screen(page, name: str) -> None:
+    """Photograph a screen at both widths and check it with axe (at the test's own width)."""
+    shot(page, name)
+    assert_accessible(page, name)
+
+
+def axe_serious(page) -> list[dict]:
+    """axe-core (from npm, clients/web/node_modules) run in the page: serious or critical violations."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` in clients/web")
+    page.evaluate(AXE.read_text())  # evaluate, not a script tag: the app's CSP forbids inline script
+    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', "
+                           "'best-practice']})")
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in bad]
+
+
+def assert_accessible(page, screen: str) -> None:
+    bad = axe_serious(page)
+    assert not bad, f"axe on {screen}: {json.dumps(bad)}"

@@ -1,0 +1,95 @@
+"""Scenario 1 of issue #11: a practitioner fills the rapid-review agency return offline, with a
+three-row chronology; the draft survives closing the page; saved final offline, it reaches the
+server exactly once when the network returns. Screens are photographed and checked with axe."""
+
+from __future__ import annotations
+
+from tests.app import world
+from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
+from tests.support import Client
+
+ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
+        ("2026-11-09", "Health appointment", "Missed appointment followed up"),
+        ("2026-11-20", "Telephone or video", "Call with the school nurse")]
+
+
+def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
+    case_id = world.open_case(server.url)
+    world.to_rapid_review(server.url, case_id)
+    ref = world.reference(server.url, case_id)
+    context, page = new_page(browser, TABLET)
+    login(page, server.url, "esx.health-visitor", photograph=True)
+    screen(page, "case-list")
+
+    context.set_offline(True)
+    page.reload()
+    page.get_by_role("link", name=ref).click()
+    page.get_by_role("heading", name="Deadlines").wait_for()
+    assert page.locator("dd.state").inner_text() == "Rapid review"
+    screen(page, "case-view")
+    page.get_by_role("link", name="Rapid review: agency information return").click()
+    page.get_by_role("heading", name="Chronology").first.wait_for()
+
+    # before sending, the browser checks the served schema: plain English on each field, nothing queued
+    page.get_by_role("button", name="Save final").click()
+    page.get_by_role("alert").filter(has_text="The form has problems").wait_for()
+    assert page.get_by_text("This field is required").count() >= 5
+    screen(page, "form-errors")
+
+    page.get_by_label("Agency name").fill("University Hospitals Sussex")
+    page.get_by_label("Name", exact=True).fill("A. Practitioner")
+    page.get_by_label("Role", exact=True).fill("Health visitor")
+    page.get_by_label("Email").fill("hv@example.org")
+    page.get_by_label("Date of birth").fill("2025-06-01")
+    page.get_by_label("Ethnic group (ONS 2021)").select_option(label="Not known (not yet recorded)")
+    page.get_by_label("Was the child or family known to the agency?").check()
+    page.get_by_label("Summary of the agency's involvement").fill("Universal health visiting.")
+    for i, (day, kind, what) in enumerate(ROWS):
+        page.get_by_role("button", name="Add a row").click()
+        row = page.locator(f"[id='root_chronology_{i}']")
+        row.get_by_label("Date", exact=True).fill(day)
+        row.get_by_label("Type of contact").select_option(label=kind)
+        row.get_by_label("What happened").fill(what)
+    # an if/then field appears only when it becomes needed
+    assert page.get_by_label("Domestic abuse: what your agency knows").count() == 0
+    page.get_by_role("radio", name="Yes").last.check()
+    page.get_by_label("Domestic abuse: what your agency knows").wait_for()
+    page.get_by_role("radio", name="No", exact=True).last.check()
+    page.get_by_label("Analysis of practice").fill("Contacts were as expected.")
+    page.get_by_label("Good practice").fill("Follow-up of a missed appointment.")
+    page.get_by_label("Learning for the agency and the partnership").fill("None yet.")
+    page.get_by_label("Immediate actions taken").fill("None.")
+    screen(page, "form")
+
+    # close the page; reopen the app offline: the draft is there
+    page.close()
+    page = context.new_page()
+    page.goto(server.url + f"/app/#/case/{case_id}/form/rapid_review_agency_return")
+    page.get_by_text("Your draft on this device has been restored.").wait_for()
+    assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
+    assert page.get_by_label("Agency name").input_value() == "University Hospitals Sussex"
+
+    page.get_by_role("button", name="Save final").click()
+    page.get_by_role("heading", name="Deadlines").wait_for()  # back on the case, still offline
+    page.get_by_text("Waiting to send").first.wait_for()
+    page.goto(server.url + "/app/#/outbox")
+    page.get_by_role("heading", name="Changes on this device").wait_for()
+    screen(page, "outbox")
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.get_by_text("Applied").first.wait_for(timeout=20000)
+
+    crg = Client(server.url, "esx.crg")
+    subs = [s for s in crg.get(f"/api/v1/cases/{case_id}").json()["submissions"]
+            if s["form_id"] == "rapid_review_agency_return"]
+    assert len(subs) == 1 and subs[0]["status"] == "final" and subs[0]["agency_id"] == "uh-sussex"
+    assert [r["summary"] for r in subs[0]["data"]["chronology"]] == [r[2] for r in ROWS]
+    revisions = crg.get(f"/api/v1/cases/{case_id}/submissions/{subs[0]['submission_id']}/revisions").json()
+    assert [r["status"] for r in revisions["revisions"]] == ["final"]  # exactly once
+
+    page.set_viewport_size(PHONE)  # the case with its applied return, checked at phone width too
+    page.goto(server.url + f"/app/#/case/{case_id}")
+    page.get_by_role("heading", name="Deadlines").wait_for()
+    assert_accessible(page, "the case at 375 px")
+    context.close()

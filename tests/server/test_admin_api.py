@@ -1,0 +1,205 @@
+"""The admin API over real loopback HTTP: users, agencies, passwords, devices; confinement to the
+admin's partnership, the last-admin rule, and an audit entry naming who made each change."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.server.casehelpers import create_payload
+from tests.support import DEMO_PASSWORD, Client, InProcessApp, assert_problem
+
+NEW_PASSWORD = "a-long-enough-password"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    app = InProcessApp(tmp_path_factory.mktemp("admin") / "data")
+    yield app
+    app.close()
+
+
+def _audit(site, action: str) -> list[dict]:
+    return [e.entry for e in site.store.audit_log() if e.entry.get("action") == action]
+
+
+def _login(site, username: str, password: str, device: str | None = None) -> requests.Response:
+    return requests.post(site.url + "/api/v1/auth/login", json={
+        "username": username, "password": password, "device_id": device or f"dev-{username}-0001"})
+
+
+def test_user_lifecycle_is_audited_with_who(site):
+    admin = site.client("esx.admin")
+    r = admin.post("/api/v1/admin/users", json={
+        "username": "esx.new-crg", "password": NEW_PASSWORD, "display_name": "Dana Scully",
+        "roles": ["crg_member"]})
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert user["display_name"] == "Dana Scully" and NEW_PASSWORD not in r.text and "hash" not in r.text
+    listed = admin.get("/api/v1/admin/users").json()["users"]
+    assert {u["username"] for u in listed} >= {"esx.admin", "esx.new-crg"}
+    assert all(u["partnership"] == "east-sussex" and u["user_id"] for u in listed)
+    assert admin.get(f"/api/v1/admin/users/{user['user_id']}").json()["roles"] == ["crg_member"]
+    # roles, agency, display name
+    r = admin.http.patch(site.url + f"/api/v1/admin/users/{user['user_id']}", headers=admin.headers(),
+                         json={"roles": ["crg_member", "business_team"], "agency": "sussex-police",
+                               "display_name": "D. Scully"})
+    assert r.status_code == 200 and r.json()["changed"], r.text
+    assert r.json()["user"]["roles"] == ["business_team", "crg_member"]
+    assert r.json()["user"]["agency"] == "sussex-police"
+    # another partnership's agency is refused and nothing changes
+    r = admin.http.patch(site.url + f"/api/v1/admin/users/{user['user_id']}", headers=admin.headers(),
+                         json={"agency": "wsx-schools"})
+    assert assert_problem(r, 422, "unknown-agency")["errors"][0]["path"] == "/agency"
+    # disable: the user's live token fails at once; enable: they log in again
+    crg = Client(site.url, "esx.new-crg", password=NEW_PASSWORD)
+    assert admin.post(f"/api/v1/admin/users/{user['user_id']}/disable").json()["changed"] is True
+    assert_problem(crg.get("/api/v1/auth/whoami"), 401, "account-disabled")
+    assert admin.post(f"/api/v1/admin/users/{user['user_id']}/enable").status_code == 200
+    assert _login(site, "esx.new-crg", NEW_PASSWORD, "dev-crg-second").status_code == 200
+    admin_id = admin.user["user_id"]
+    for action in ("user.create", "user.update", "user.disable", "user.enable"):
+        entries = [e for e in _audit(site, action) if e.get("user_id") == user["user_id"]]
+        assert entries and entries[-1]["by"]["user_id"] == admin_id, action
+        assert "Scully" not in str(entries)  # ids only in the audit trail
+    # the pickers' directory follows (no username, no password state)
+    entry = site.store.get("directory", user["user_id"]).data
+    assert entry["display_name"] == "D. Scully" and entry["active"] and "username" not in entry
+
+
+def test_bad_input_names_every_field_and_writes_nothing(site):
+    admin = site.client("esx.admin")
+    before = site.store.last_seq()
+    r = admin.post("/api/v1/admin/users", json={"username": "Bad Name!", "password": "short", "roles": ["wizard"]})
+    errors = {e["path"] for e in assert_problem(r, 422)["errors"]}
+    assert errors == {"/username", "/password", "/roles"}
+    r = admin.post("/api/v1/admin/users", json={"username": "esx.business", "password": NEW_PASSWORD,
+                                                 "roles": ["crg_member"]})
+    assert_problem(r, 409, "username-taken")
+    r = admin.post("/api/v1/admin/users", json={"username": "esx.same", "password": "esx.same", "roles": ["admin"]})
+    assert any(e["path"] == "/password" for e in assert_problem(r, 422)["errors"])
+    assert_problem(admin.post("/api/v1/admin/agencies", json=["not", "an", "object"]), 422)
+    assert site.store.last_seq() == before
+
+
+def test_confined_to_own_partnership_and_admin_role(site):
+    wsx_user = next(u for u in site.services.accounts.list_users() if u["username"] == "wsx.business")
+    admin = site.client("esx.admin")
+    for method, path in [("GET", f"/api/v1/admin/users/{wsx_user['user_id']}"),
+                         ("POST", f"/api/v1/admin/users/{wsx_user['user_id']}/disable"),
+                         ("PATCH", f"/api/v1/admin/users/{wsx_user['user_id']}"),
+                         ("GET", f"/api/v1/admin/users/{wsx_user['user_id']}/devices"),
+                         ("PATCH", "/api/v1/admin/agencies/wsx-schools")]:
+        r = admin.http.request(method, site.url + path, headers=admin.headers(),
+                               json={("name" if "agencies" in path else "display_name"): "x"}
+                               if method == "PATCH" else None)
+        assert r.status_code == 404, (path, r.text)
+    assert all(u["partnership"] == "east-sussex" for u in admin.get("/api/v1/admin/users").json()["users"])
+    business = site.client("esx.business")
+    assert_problem(business.get("/api/v1/admin/users"), 403, "forbidden-role")
+    assert_problem(business.post("/api/v1/admin/agencies", json={"agency_id": "x-y", "sector": "other",
+                                                                  "name": "X"}), 403)
+    # a forged operator header from a user is refused
+    r = requests.get(site.url + "/api/v1/admin/users", headers={"X-Caseflow-Operator": "guess"})
+    assert_problem(r, 403, "not-operator")
+    assert_problem(requests.get(site.url + "/api/v1/admin/users"), 401)
+    # only the operator creates partnerships
+    assert_problem(admin.post("/api/v1/admin/partnerships", json={"partnership_id": "kent", "name": "K"}), 403)
+
+
+def test_last_active_admin_stays(site):
+    admin = site.client("esx.admin")
+    me = admin.user["user_id"]
+    assert_problem(admin.post(f"/api/v1/admin/users/{me}/disable"), 409, "cannot-disable-self")
+    r = admin.http.patch(site.url + f"/api/v1/admin/users/{me}", headers=admin.headers(),
+                         json={"roles": ["crg_member"]})
+    assert_problem(r, 409, "last-admin")
+    second = admin.post("/api/v1/admin/users", json={"username": "esx.admin2", "password": NEW_PASSWORD,
+                                                      "roles": ["admin"]}).json()
+    other = Client(site.url, "esx.admin2", password=NEW_PASSWORD)
+    assert other.post(f"/api/v1/admin/users/{me}/disable").status_code == 200  # two admins: one may go
+    assert_problem(other.post(f"/api/v1/admin/users/{second['user_id']}/disable"), 409)
+    assert_problem(admin.get("/api/v1/admin/users"), 401, "account-disabled")
+    assert other.post(f"/api/v1/admin/users/{me}/enable").status_code == 200
+    # now the second admin may be disabled by the first
+    admin2 = Client(site.url, "esx.admin", device_id="esx-admin-again-01")
+    assert admin2.post(f"/api/v1/admin/users/{second['user_id']}/disable").status_code == 200
+
+
+def test_agencies_add_rename_and_deactivate(site):
+    admin = site.client("esx.admin")
+    r = admin.post("/api/v1/admin/agencies", json={"agency_id": "esx-probation", "sector": "other",
+                                                    "name": "Probation Service"})
+    assert r.status_code == 201 and r.json()["partnership"] == "east-sussex", r.text
+    assert_problem(admin.post("/api/v1/admin/agencies", json={"agency_id": "wsx-schools", "sector": "education",
+                                                               "name": "Taken"}), 409, "agency-id-taken")
+    r = admin.http.patch(site.url + "/api/v1/admin/agencies/esx-probation", headers=admin.headers(),
+                         json={"name": "Kent, Surrey and Sussex Probation", "active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    listed = {a["id"]: a for a in admin.get("/api/v1/admin/agencies").json()["agencies"]}
+    assert listed["esx-probation"]["active"] is False and "wsx-schools" not in listed
+    # an inactive agency is no longer given to users
+    r = admin.post("/api/v1/admin/users", json={"username": "esx.probation", "password": NEW_PASSWORD,
+                                                 "roles": ["practitioner"], "agency": "esx-probation"})
+    assert_problem(r, 422, "inactive-agency")
+    # nor named as an involved agency of a new case
+    r = site.client("esx.school-dsl").post("/api/v1/cases", json=create_payload(agencies=("esx-probation",)))
+    assert_problem(r, 422, "unknown-agency")
+    assert _audit(site, "agency.update")[-1]["by"]["user_id"] == admin.user["user_id"]
+
+
+def test_temporary_password_must_be_changed(site):
+    admin = site.client("esx.admin")
+    user = admin.post("/api/v1/admin/users", json={"username": "esx.temp", "password": NEW_PASSWORD,
+                                                    "roles": ["practitioner"], "agency": "uh-sussex"}).json()
+    r = admin.post(f"/api/v1/admin/users/{user['user_id']}/password", json={"temporary_password": "temporary-pass-1"})
+    assert r.status_code == 200 and r.json()["must_change_password"] is True
+    assert _login(site, "esx.temp", NEW_PASSWORD).status_code == 401
+    temp = Client(site.url, "esx.temp", password="temporary-pass-1")
+    assert temp.user["password_change_required"] is True
+    assert_problem(temp.get("/api/v1/cases"), 403, "password-change-required")
+    r = temp.post("/api/v1/auth/password", json={"current_password": "temporary-pass-1", "new_password": "esx.temp"})
+    assert_problem(r, 422)
+    r = temp.post("/api/v1/auth/password", json={"current_password": "wrong-one-here", "new_password": "fresh-pass-22"})
+    assert_problem(r, 403, "wrong-password")
+    r = temp.post("/api/v1/auth/password", json={"current_password": "temporary-pass-1",
+                                                 "new_password": "fresh-pass-22"})
+    assert r.status_code == 200, r.text
+    assert temp.get("/api/v1/cases").status_code == 200
+    assert _audit(site, "user.password_change")[-1]["by"]["user_id"] == user["user_id"]
+
+
+def test_one_time_reset_token(site):
+    admin = site.client("esx.admin")
+    visitor = Client(site.url, "esx.health-visitor")
+    uid = visitor.user["user_id"]
+    token = admin.post(f"/api/v1/admin/users/{uid}/reset-token")
+    assert token.status_code == 201, token.text
+    reset = token.json()["reset_token"]
+    assert reset not in str([e.entry for e in site.store.audit_log()])
+    body = {"username": "esx.health-visitor", "reset_token": "not-the-token", "new_password": "brand-new-pass-1"}
+    assert_problem(requests.post(site.url + "/api/v1/auth/password-reset", json=body), 400, "invalid-reset-token")
+    r = requests.post(site.url + "/api/v1/auth/password-reset", json={**body, "reset_token": reset})
+    assert r.status_code == 200, r.text
+    # the old sessions ended, the new password works, and the token works only once
+    assert_problem(visitor.get("/api/v1/auth/whoami"), 401)
+    assert _login(site, "esx.health-visitor", "brand-new-pass-1", visitor.device_id).status_code == 200
+    r = requests.post(site.url + "/api/v1/auth/password-reset", json={**body, "reset_token": reset})
+    assert_problem(r, 400, "invalid-reset-token")
+
+
+def test_devices_listed_with_last_seen_and_revoked(site):
+    admin = site.client("esx.admin")
+    worker = Client(site.url, "esx.social-worker")
+    uid = worker.user["user_id"]
+    devices = admin.get(f"/api/v1/admin/users/{uid}/devices").json()["devices"]
+    mine = next(d for d in devices if d["device_id"] == worker.device_id)
+    assert mine["last_seen"] and mine["revoked"] is False
+    r = admin.post(f"/api/v1/admin/devices/{worker.device_id}/revoke")
+    assert r.status_code == 200 and r.json()["revoked"] is True
+    assert_problem(worker.get("/api/v1/auth/whoami"), 403, "device-revoked")
+    wsx = Client(site.url, "wsx.business")
+    assert_problem(admin.post(f"/api/v1/admin/devices/{wsx.device_id}/revoke"), 404)
+    assert wsx.get("/api/v1/auth/whoami").status_code == 200
+    assert _audit(site, "device.revoke")[-1]["by"]["user_id"] == admin.user["user_id"]
+    assert DEMO_PASSWORD  # the demo accounts' password is the tests' one
