@@ -27,6 +27,7 @@ from sync.audits import audit_refusal, replay_read
 from sync.clock import Clock
 from sync.commands import HANDLERS
 from sync.context import Ctx
+from sync.payloads import PAYLOADS, load_payload
 from sync.prevalidate import Validations, prevalidate
 from sync.problems import Problem
 from sync.recipients import Directory
@@ -133,9 +134,11 @@ class WritePath:
              validations: Validations | None = None) -> dict[str, Any]:
         """The handler inside a savepoint: a rejection, or any failure, undoes exactly its own writes."""
         try:
+            # the kind's one schema (sync.payloads); online-only admin kinds carry server-built payloads
+            payload = load_payload(mutation.kind, mutation.payload) if mutation.kind in PAYLOADS else mutation.payload
             with uow.savepoint():
                 return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
-                                                    mutation.case_id, mutation.payload, mutation.base_version)
+                                                    mutation.case_id, payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
         except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on

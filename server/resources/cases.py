@@ -12,75 +12,41 @@ from server.auth.tokens import auth_required
 from server.problems import Problem
 from server.resources.common import BEARER, services
 from sync.agency_returns import agency_returns_view
+from sync.payloads import (
+    ApprovePayload,
+    AssignReviewerPayload,
+    CreateCasePayload,
+    InvitePartnershipPayload,
+    RecordTaskPayload,
+    RequestAmendmentPayload,
+    ResolveConflictPayload,
+    SaveSubmissionPayload,
+    StrictInt,
+    TransitionPayload,
+)
 from sync.service import MUTATION_ID, Mutation
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases: the online twin of sync push")
 
 
-class ReferralSchema(Schema):
-    form_id = fields.Str(required=True)
-    form_version = fields.Int(required=True, strict=True)
-    data = fields.Dict(required=True)
+# The REST bodies are the kinds' payload schemas (sync.payloads), plus the envelope fields that a
+# pushed mutation carries beside its payload: one validation for both doors.
+class CreateCaseSchema(CreateCasePayload):
+    case_id = fields.Str(validate=validate.Length(max=64),
+                         metadata={"description": "Optional client-chosen UUID (offline clients always send one)."})
 
 
-class CreateCaseSchema(Schema):
-    case_type = fields.Str(required=True)
-    referral = fields.Nested(ReferralSchema, required=True)
-    case_id = fields.Str(metadata={"description": "Optional client-chosen UUID (offline clients always send one)."})
+class SubmissionSchema(SaveSubmissionPayload):
+    base_version = StrictInt(validate=validate.Range(min=0),
+                             metadata={"description": "The submission version the edit started from."})
 
 
-class SubmissionSchema(Schema):
-    form_id = fields.Str(required=True)
-    form_version = fields.Int(required=True, strict=True)
-    data = fields.Dict(required=True)
-    status = fields.Str(required=True, validate=validate.OneOf(["draft", "final"]))
-    base_version = fields.Int(strict=True, validate=validate.Range(min=0),
-                              metadata={"description": "The submission version the edit started from."})
+class AmendmentRequestSchema(RequestAmendmentPayload):
+    class Meta:
+        exclude = ("agency_id",)  # in the path
 
-
-class TransitionSchema(Schema):
-    event = fields.Str(required=True)
-    expected_state = fields.Str(required=True)
-    comment = fields.Str(validate=validate.Length(max=4000))
-
-
-class ApprovalSchema(Schema):
-    event = fields.Str(required=True)
-    decision = fields.Str(required=True, validate=validate.OneOf(["approve", "reject"]))
-    comment = fields.Str(validate=validate.Length(max=4000))
-
-
-class AssignmentSchema(Schema):
-    user_id = fields.Str(required=True)
-    assigned = fields.Bool(load_default=True)
-
-
-class InvitationSchema(Schema):
-    partnership = fields.Str(required=True)
-    invited = fields.Bool(load_default=True)
-
-
-class ConflictResolutionSchema(Schema):
-    conflict_id = fields.Str(required=True)
-    choose = fields.Str(required=True, validate=validate.OneOf(["kept", "incoming", "value"]))
-    value = fields.Raw(allow_none=True)
-
-
-class AmendmentRequestSchema(Schema):
-    reasons = fields.Str(required=True, validate=validate.Length(min=1, max=4000),
-                         metadata={"description": "What the agency should amend (shown to that agency only)."})
-    base_version = fields.Int(strict=True, validate=validate.Range(min=0),
-                              metadata={"description": "The return's submission version the CRG read."})
-
-
-class RecordTaskSchema(Schema):
-    """A task of the case type recorded with its evidence; which evidence a task takes (and which it
-    requires) is declared in the case type, and the write path checks it."""
-
-    task = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    date = fields.Str(validate=validate.Length(equal=10), metadata={"description": "YYYY-MM-DD, not in the future"})
-    choice = fields.Str(validate=validate.Length(min=1, max=64))
-    note = fields.Str(validate=validate.Length(min=1, max=2000))
+    base_version = StrictInt(validate=validate.Range(min=0),
+                             metadata={"description": "The return's submission version the CRG read."})
 
 
 class CaseListQuery(Schema):
@@ -166,7 +132,7 @@ def save_submission(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/transitions", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(TransitionSchema)
+@blp.arguments(TransitionPayload)
 @blp.response(200)
 @blp.alt_response(202, description="Waiting for approvals")
 @auth_required
@@ -183,7 +149,7 @@ def fire_transition(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/approvals", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(ApprovalSchema)
+@blp.arguments(ApprovePayload)
 @blp.response(200)
 @auth_required
 def record_approval(body, case_id: str, actor):
@@ -197,7 +163,7 @@ def record_approval(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/tasks", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(RecordTaskSchema)
+@blp.arguments(RecordTaskPayload)
 @blp.response(200)
 @auth_required
 def record_task(body, case_id: str, actor):
@@ -208,7 +174,7 @@ def record_task(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/assignments", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(AssignmentSchema)
+@blp.arguments(AssignReviewerPayload)
 @blp.response(200)
 @auth_required
 def assign(body, case_id: str, actor):
@@ -218,7 +184,7 @@ def assign(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/invitations", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(InvitationSchema)
+@blp.arguments(InvitePartnershipPayload)
 @blp.response(200)
 @auth_required
 def invite(body, case_id: str, actor):
@@ -228,7 +194,7 @@ def invite(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/conflicts", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(ConflictResolutionSchema)
+@blp.arguments(ResolveConflictPayload)
 @blp.response(200)
 @auth_required
 def resolve_conflict(body, case_id: str, actor):
