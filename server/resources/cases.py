@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server.auth.tokens import auth_required
+from server.openapi import returns
 from server.problems import Problem
 from server.resources.common import BEARER, services
 from sync.agency_returns import agency_returns_view
@@ -78,6 +79,7 @@ def _conflict(result: dict) -> Problem:
 
 
 @blp.route("", methods=["POST"])
+@returns(blp, 201, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(CreateCaseSchema)
 @blp.response(201)
@@ -90,6 +92,7 @@ def create_case(body, actor):
 
 
 @blp.route("", methods=["GET"])
+@returns(blp, 200, "CaseList")
 @blp.doc(security=BEARER)
 @blp.arguments(CaseListQuery, location="query")
 @blp.response(200)
@@ -100,6 +103,7 @@ def list_cases(query, actor):
 
 
 @blp.route("/<string:case_id>", methods=["GET"])
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -109,6 +113,7 @@ def get_case(case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/submissions", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(SubmissionSchema)
 @blp.response(200)
@@ -120,6 +125,8 @@ def save_submission(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/transitions", methods=["POST"])
+@returns(blp, 202, "CaseView")
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(TransitionPayload)
 @blp.response(200)
@@ -137,6 +144,7 @@ def fire_transition(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/approvals", methods=["POST"])
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(ApprovePayload)
 @blp.response(200)
@@ -151,6 +159,7 @@ def record_approval(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/tasks", methods=["POST"])
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(RecordTaskPayload)
 @blp.response(200)
@@ -162,6 +171,7 @@ def record_task(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/assignments", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(AssignReviewerPayload)
 @blp.response(200)
@@ -172,6 +182,7 @@ def assign(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/invitations", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(InvitePartnershipPayload)
 @blp.response(200)
@@ -182,6 +193,7 @@ def invite(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/conflicts", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(ResolveConflictPayload)
 @blp.response(200)
@@ -192,6 +204,7 @@ def resolve_conflict(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/submissions/<string:submission_id>/revisions", methods=["GET"])
+@returns(blp, 200, "Revisions")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -201,6 +214,7 @@ def revisions(case_id: str, submission_id: str, actor):
 
 
 @blp.route("/<string:case_id>/history", methods=["GET"])
+@returns(blp, 200, "History")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -210,6 +224,7 @@ def history(case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/agency-returns", methods=["GET"])
+@returns(blp, 200, "AgencyReturns")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -220,6 +235,7 @@ def agency_returns(case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/agency-returns/<string:agency_id>/amendment-requests", methods=["POST"])
+@returns(blp, 201, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(AmendmentRequestSchema)
 @blp.response(201)
