@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         settings=settings, store=store, clock=clock,
         accounts=Accounts(store, clock, refresh_grace_seconds=settings.refresh_grace_seconds,
                           max_devices_per_user=settings.max_devices_per_user),
-        throttle=_login_throttle(settings),
+        throttle=_login_throttle(settings, store),
         forms=forms, case_types=case_types,
         write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
         reader=(reader := Reader(store, forms, case_types, clock)),
@@ -155,12 +155,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     return app
 
 
-def _login_throttle(settings: Settings) -> LoginThrottle:
+def _login_throttle(settings: Settings, store: Store) -> LoginThrottle:
     policy = ThrottlePolicy(
         free_failures=settings.login_max_failures, base_delay=settings.login_delay_base_seconds,
         max_delay=settings.login_delay_max_seconds, address_max_failures=settings.login_address_max_failures,
         window=settings.login_window_seconds)
     key = load_or_create_secret(settings.data_dir, "throttle.key").encode()
+    if getattr(store, "url", None):  # the PostgreSQL store: counters shared by every process on every host
+        from server.auth.throttle_pg import PostgresThrottleStore
+
+        return LoginThrottle(PostgresThrottleStore(store), key, policy)
     return LoginThrottle(SQLiteThrottleStore(settings.data_dir / "throttle.sqlite3"), key, policy)
 
 

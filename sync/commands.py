@@ -22,7 +22,7 @@ from sync import access
 from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
-from sync.problems import Problem
+from sync.problems import MAX_LISTED_ERRORS, Problem
 from sync.tasks import record_task
 
 # the one spelling of a case id: upper-case or dash-less forms of one UUID would be separate cases
@@ -53,14 +53,21 @@ def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool,
         if ctx.validations is not None:  # usually answered from the validation done before the lock
             errors = ctx.validations.run(form_id, version, data, final=final, today=ctx.today)
         else:
-            errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today)
+            errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today,
+                                        limit=MAX_LISTED_ERRORS)
     except FormError as exc:
         raise _form_problem(exc, path) from None
-    if errors:
+    omitted, complete = getattr(errors, "omitted", 0), getattr(errors, "complete", True)
+    if errors or not complete:  # not complete: counting stopped at the request's budget, so there are errors
+        count = f"{len(errors) + omitted}" if complete else f"at least {len(errors) + omitted + 1}"
+        listed = "every one is listed" if not omitted and complete else f"the first {len(errors)} are listed"
+        extra: dict[str, Any] = {"errors_omitted": omitted} if omitted or not complete else {}
+        if not complete:
+            extra["errors_counted"] = False  # counting stopped: there are more than errors_omitted
         raise Problem(422, "invalid-form-data",
-                      f"The {form_id} form has {len(errors)} problem(s); every one is listed.",
+                      f"The {form_id} form has {count} problem(s); {listed}.",
                       title="The form has invalid fields",
-                      errors=[{"path": path + "/data" + e.path, "message": e.message} for e in errors])
+                      errors=[{"path": path + "/data" + e.path, "message": e.message} for e in errors], **extra)
 
 
 # -- create_case -------------------------------------------------------------------------------

@@ -68,9 +68,20 @@ def _idempotency_key() -> str:
     return key
 
 
-def _apply(actor, kind: str, case_id: str | None, payload: dict, base_version: int | None = None) -> dict:
+def _apply(actor, kind: str, case_id: str | None, payload: dict, base_version: int | None = None,
+           with_view: bool = False) -> dict:
+    """Through the one write path. ``with_view``: the answer carries the case view, built and its read
+    audited in the write's unit of work, and recorded with it: a replay answers it as it was."""
     mutation = Mutation(_idempotency_key(), kind, case_id, payload, None, base_version)
-    return services().write_path.apply_one(actor, mutation)
+    respond = None
+    if with_view:
+        reader = services().reader
+
+        def respond(uow, result):
+            if result["status"] == "conflict":
+                return {}
+            return reader.case_view_in(uow, actor, result.get("case_id") or case_id)
+    return services().write_path.apply_one(actor, mutation, respond)
 
 
 def _conflict(result: dict) -> Problem:
@@ -87,8 +98,8 @@ def _conflict(result: dict) -> Problem:
 def create_case(body, actor):
     """Open a case with its referral form."""
     payload = {"case_type": body["case_type"], "referral": body["referral"]}
-    result = _apply(actor, "create_case", body.get("case_id"), payload)
-    return services().reader.case_view(actor, result["case_id"], audit=False), 201
+    result = _apply(actor, "create_case", body.get("case_id"), payload, with_view=True)
+    return result["response"], 201
 
 
 @blp.route("", methods=["GET"])
@@ -134,10 +145,10 @@ def save_submission(body, case_id: str, actor):
 @auth_required
 def fire_transition(body, case_id: str, actor):
     """Fire an event: 409 if the case left ``expected_state``, 422 with reasons, 202 awaiting approvals."""
-    result = _apply(actor, "transition", case_id, body)
+    result = _apply(actor, "transition", case_id, body, with_view=True)
     if result["status"] == "conflict":
         raise _conflict(result)
-    view = services().reader.case_view(actor, case_id, audit=False)
+    view = result["response"]
     if result.get("awaiting_approvals"):
         return {**view, "awaiting_approvals": True}, 202
     return view
@@ -151,10 +162,10 @@ def fire_transition(body, case_id: str, actor):
 @auth_required
 def record_approval(body, case_id: str, actor):
     """One approver's decision; the transition happens when every required approval is in."""
-    result = _apply(actor, "approve", case_id, body)
+    result = _apply(actor, "approve", case_id, body, with_view=True)
     if result["status"] == "conflict":
         raise _conflict(result)
-    view = services().reader.case_view(actor, case_id, audit=False)
+    view = result["response"]
     return {**view, "approval": {k: result[k] for k in ("rejected", "awaiting_approvals") if k in result}}
 
 
