@@ -27,6 +27,7 @@ OVERSIGHT_ROLES = frozenset({"business_team", "crg_member", "statutory_lead", "l
 TRAIL_ROLES = frozenset({"business_team", "crg_member"})
 RUNNING = ("overdue", "due_soon", "pending")
 _NO_CLOCK = 10**6  # cases without a running clock sort last
+SYSTEM_NAMES = {"operator": "caseflow operator (command line)", "system": "caseflow"}
 
 
 def require(actor: Actor, roles: frozenset[str], what: str) -> None:
@@ -142,7 +143,7 @@ def audit_trail(reader: Any, actor: Actor, case_id: str) -> dict[str, Any]:
         uid = e.get("by")
         if uid and uid not in names:
             person = reader.store.get("directory", uid)
-            names[uid] = person.data.get("display_name") if person else ("caseflow" if uid == "system" else None)
+            names[uid] = person.data.get("display_name") if person else SYSTEM_NAMES.get(uid)
         e["by_name"] = names.get(uid) if uid else None
     _audit(reader, actor, "oversight.trail_read", [case_id])
     return {"case_id": case_id, "reference": doc.data["reference"], "entries": entries}

@@ -132,7 +132,9 @@ def rapid_review_report(case: Mapping[str, Any], report: Mapping[str, Any], part
     doc.para(report.get("facts"))
     doc.heading(RR_HEADINGS[5])
     decision = DECISIONS.get(report.get("lcspr_decision"), report.get("lcspr_decision"))
-    doc.facts([("Decision", decision), ("Criteria met", report.get("criteria_met"))])
+    doc.facts([("Decision", decision), ("Criteria met", report.get("criteria_met"))]
+              + ([("Partners agreed to commission it on", report["lcspr_agreed_on"])]
+                 if report.get("lcspr_agreed_on") else []))
     doc.para(report.get("decision_reasoning"))
     doc.heading(RR_HEADINGS[6])
     if report.get("lcspr_decision") == "commission_lcspr":

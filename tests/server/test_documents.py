@@ -10,18 +10,15 @@ from docx import Document
 from pypdf import PdfReader
 
 from server.reports.documents import MARKING, RR_HEADINGS
-from tests.server.partnership_cases import CHILD, TODAY, build
-from tests.support import InProcessApp, assert_problem
+from tests.server.partnership_cases import CHILD
+from tests.support import assert_problem
 
 BASE = "/api/v1/cases/{}/documents/"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    app = InProcessApp(tmp_path_factory.mktemp("documents") / "data", TODAY)
-    app.cases = build(app)
-    yield app
-    app.close()
+def site(partnership_site):
+    return partnership_site
 
 
 def _docx_text(content: bytes) -> tuple[list[str], str, str]:

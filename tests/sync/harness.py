@@ -151,9 +151,10 @@ class Fleet:
         settle(self.clients)
         check_converged(self.clients)
 
-    def check_store(self, data_dir: Path) -> dict[str, int]:
-        """With the server down: the store verifies and every mutation was applied exactly once."""
-        store = open_store(data_dir / "store")
+    def check_store(self, data_dir: Path, target: str | None = None) -> dict[str, int]:
+        """With the server down: the store (``data_dir``'s, or ``target``: a PostgreSQL URL) verifies and
+        every mutation was applied exactly once."""
+        store = open_store(target or data_dir / "store")
         try:
             assert store.verify() == []
             return check_exactly_once(store, self.clients, self.written, self.acked)
