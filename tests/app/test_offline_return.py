@@ -93,3 +93,28 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert_accessible(page, "the case at 375 px")
     context.close()
+
+
+DEVICE_ID = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const id = await new Promise((ok) => { const q = db.transaction('meta').objectStore('meta').get('device_id');
+                                           q.onsuccess = () => ok(q.result) })
+  db.close()
+  return id
+}"""
+
+
+def test_a_revoked_device_wipes_its_data_and_says_why(server, browser):
+    case_id = world.open_case(server.url)
+    context, page = new_page(browser, TABLET)
+    login(page, server.url, "esx.business")
+    page.get_by_role("link", name=world.reference(server.url, case_id)).wait_for()
+    device_id = page.evaluate(DEVICE_ID)
+    r = Client(server.url, "esx.admin").post(f"/api/v1/devices/{device_id}/revoke")
+    assert r.status_code in (200, 204), r.text
+    page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("alert").filter(has_text="access was withdrawn").wait_for()
+    page.get_by_label("Username").wait_for()
+    names = page.evaluate("async () => (await indexedDB.databases()).map(d => d.name)")
+    assert "caseflow" not in names or page.evaluate(DEVICE_ID) is None  # everything on the device is gone
+    context.close()
