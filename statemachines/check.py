@@ -41,6 +41,7 @@ from .definition import (
     CONTEXT_ROOTS,
     ROLES,
     SECTORS,
+    TASK_PARTS,
     Definition,
     DefinitionError,
     parse_definition,
@@ -104,6 +105,14 @@ class _Checker:
             return
         root = field_path.split(".", 1)[0].split("[]", 1)[0]
         rest = field_path[len(root) :].lstrip(".")
+        if root == "tasks":
+            parts = field_path.split(".")
+            task_ids = {t.id for t in self.d.tasks}
+            if len(parts) != 3 or parts[1] not in task_ids or parts[2] not in TASK_PARTS:
+                hint = _hint(parts[1], task_ids) if len(parts) > 1 else ""
+                self.add(path, f"unknown task value {field_path}: write tasks.<task id>.<{'|'.join(TASK_PARTS)}> "
+                               f"with a task of this case type{hint}")
+            return
         if root in CONTEXT_ROOTS:
             if field_path not in CONTEXT_FIELDS:
                 self.add(path, f"unknown context value {field_path}{_hint(field_path, CONTEXT_FIELDS)}")
@@ -133,6 +142,7 @@ class _Checker:
         self.check_graph()
         self.check_fresh_forms()
         self.check_deadlines()
+        self.check_tasks()
         return self.errors
 
     def check_states(self) -> None:
@@ -279,8 +289,16 @@ class _Checker:
             if dl.name in names:
                 self.add(f"{p}.name", f"duplicate deadline name {dl.name!r} (also deadlines[{names[dl.name]}])")
             names.setdefault(dl.name, dl.index)
-            if dl.starts:
+            if dl.starts_any:
+                for j, f in enumerate(dl.starts_any):
+                    self.field(f"{p}.starts[{j}]", f, allow_projection=False)
+            elif dl.starts:
                 self.field(f"{p}.starts", dl.starts, allow_projection=False)
+            for fpath in sorted(dl.applies_if.fields if dl.applies_if is not None else ()):
+                if fpath.split(".", 1)[0] == "tasks":
+                    self.add(f"{p}.applies_if", "a clock's applies_if reads forms only, not tasks")
+                else:
+                    self.field(f"{p}.applies_if", fpath)
             for key, fields in (("when_set", dl.stop.when_set), ("when_all_set", dl.stop.when_all_set)):
                 for j, f in enumerate(fields):
                     self.field(f"{p}.stop.{key}[{j}]", f, allow_projection=False)
@@ -288,6 +306,37 @@ class _Checker:
                 self.state(f"{p}.stop.on_entering[{j}]", sid)
             for j, target in enumerate(dl.notify_overdue):
                 self.roles(f"{p}.notify_overdue[{j}].{target.kind}", target.roles)
+
+
+    def check_tasks(self) -> None:
+        reverse: dict[str, set[str]] = defaultdict(set)
+        for t in self.d.transitions:
+            for src in t.sources:
+                reverse[t.target_of(src)].add(src)
+        sources: dict[str, set[str]] = defaultdict(set)
+        for t in self.d.transitions:
+            sources[t.event].update(t.sources)
+        seen: dict[str, int] = {}
+        for task in self.d.tasks:
+            p = task.path
+            if task.id in seen:
+                self.add(f"{p}.id", f"duplicate task id {task.id!r} (also tasks[{seen[task.id]}])")
+            seen.setdefault(task.id, task.index)
+            for j, sid in enumerate(task.states):
+                if self.state(f"{p}.states[{j}]", sid) and self.d.states[sid].final:
+                    self.add(f"{p}.states[{j}]", f"{sid!r} is final: nothing is recorded there")
+            self.roles(f"{p}.roles", task.roles)
+            for fpath in sorted(task.applies_if.fields if task.applies_if is not None else ()):
+                self.field(f"{p}.applies_if", fpath)
+            for j, event in enumerate(task.required_before):
+                ep = f"{p}.required_before[{j}]"
+                if event not in sources:
+                    self.add(ep, f"unknown event {event!r}{_hint(event, sources)}")
+                    continue
+                # recordable where the event is fired, or in a state the case passes through before it
+                if not set(task.states) & _bfs(sources[event], reverse):
+                    self.add(ep, f"the task can never be recorded before {event!r}: none of its states "
+                                 "comes before a state the event leaves")
 
 
 def _bfs(start: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:

@@ -1,6 +1,8 @@
 """Statutory clocks: a pure function of the form data, the state history and today's date.
 
-A clock exists once its start date (a form field) is set; amending that date recomputes it.
+A clock exists once its start date (a form field) is set; amending that date recomputes it. With
+several start fields the first one set counts (so a clock can follow a planned date until the
+actual one is recorded); with ``applies_if`` the clock exists only for the cases it concerns.
 Its status is one of:
 
 * ``pending``: running, not yet near the due date;
@@ -108,7 +110,10 @@ def compute_deadlines(
     """The status of every clock whose start date is set, in definition order."""
     out: list[DeadlineStatus] = []
     for dl in deadlines:
-        starts = _field_date(forms, dl.starts)
+        if dl.applies_if is not None and not dl.applies_if.evaluate_on(forms):
+            continue
+        # the first start field that is set (e.g. the actual publication date, else the planned one)
+        starts = next((d for d in (_field_date(forms, f) for f in dl.start_fields) if d is not None), None)
         if starts is None:
             continue
         due = dl.rule.due(starts)

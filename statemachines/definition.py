@@ -27,11 +27,13 @@ __all__ = [
     "DefinitionError",
     "DefinitionInvalid",
     "DueRule",
+    "EvidenceSpec",
     "FormAccess",
     "GlobalForm",
     "NotifyTarget",
     "StateDef",
     "StopRule",
+    "TaskDef",
     "TransitionDef",
     "parse_definition",
 ]
@@ -61,7 +63,14 @@ CONTEXT_FIELDS: Mapping[str, str] = {
     "returns.missing_agencies": "ids of the involved agencies without a final rapid-review return",
     "returns.all_received": "true when every involved agency has a final rapid-review return",
 }
-CONTEXT_ROOTS: frozenset[str] = frozenset(p.split(".", 1)[0] for p in CONTEXT_FIELDS)
+#: ``tasks.<task id>.<part>``: a task of the case type (``tasks:``), as recorded on the case
+TASK_PARTS: Mapping[str, str] = {
+    "done": "true once the task is recorded with its required evidence",
+    "date": "the date recorded (YYYY-MM-DD)",
+    "choice": "the option chosen",
+    "note": "the note recorded",
+}
+CONTEXT_ROOTS: frozenset[str] = frozenset(p.split(".", 1)[0] for p in CONTEXT_FIELDS) | {"tasks"}
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -262,10 +271,56 @@ class DeadlineDef:
     stop: StopRule
     notify_overdue: tuple[NotifyTarget, ...]
     source: str
+    #: every start field, in order: the first one set starts the clock (``starts`` is the first)
+    starts_any: tuple[str, ...] = ()
+    #: the clock exists only for cases where this holds (read from the forms)
+    applies_if: Expression | None = None
 
     @property
     def path(self) -> str:
         return f"deadlines[{self.index}]"
+
+    @property
+    def start_fields(self) -> tuple[str, ...]:
+        return self.starts_any or (self.starts,)
+
+
+EvidenceNeed = Literal["required", "optional"]
+
+
+@dataclass(frozen=True)
+class EvidenceSpec:
+    """What recording a task asks for: a date, one choice among ``choice`` (required when listed),
+    a note. ``None`` means not asked."""
+
+    date: EvidenceNeed | None = None
+    note: EvidenceNeed | None = None
+    choice: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date, "note": self.note, "choice": list(self.choice) or None}
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """A duty inside a state: who may record it, its evidence, the events it must precede, and
+    the paragraph it comes from. ``states`` are where it may be recorded (every non-final state
+    when the definition does not say); ``applies_if`` limits it to the cases it concerns."""
+
+    index: int
+    id: str
+    title: str
+    description: str
+    states: tuple[str, ...]
+    roles: tuple[str, ...]
+    evidence: EvidenceSpec
+    required_before: tuple[str, ...]
+    applies_if: Expression | None
+    source: str
+
+    @property
+    def path(self) -> str:
+        return f"tasks[{self.index}]"
 
 
 @dataclass(frozen=True)
@@ -280,6 +335,7 @@ class Definition:
     deadlines: tuple[DeadlineDef, ...]
     forms_in_all_states: tuple[GlobalForm, ...]
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    tasks: tuple[TaskDef, ...] = ()
 
     @property
     def initial_state(self) -> str:
@@ -521,7 +577,10 @@ def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:
         c.add("deadlines", "must be a list")
         return ()
     out: list[DeadlineDef] = []
-    allowed = {"name", "title", "kind", "starts", "due", "due_soon_working_days", "stop", "notify_overdue", "source"}
+    allowed = {
+        "name", "title", "kind", "starts", "due", "due_soon_working_days", "stop", "notify_overdue", "source",
+        "applies_if",
+    }
     for i, spec in enumerate(raw):
         path = f"deadlines[{i}]"
         if not isinstance(spec, Mapping):
@@ -562,6 +621,13 @@ def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:
                 on_entering=_str_list(c, _join(sp, "on_entering"), stop_raw.get("on_entering") or []),
             )
         notify_overdue = spec.get("notify_overdue")
+        raw_starts = spec.get("starts")
+        starts_any: tuple[str, ...] = ()
+        if isinstance(raw_starts, list):
+            starts_any = _str_list(c, _join(path, "starts"), raw_starts, allow_single=False)
+            if not starts_any:
+                c.add(_join(path, "starts"), "needs at least one date field")
+            raw_starts = starts_any[0] if starts_any else None
         out.append(
             DeadlineDef(
                 index=i,
@@ -570,7 +636,7 @@ def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:
                     c, _join(path, "title"), spec.get("title"), default=str(name).replace("_", " ").capitalize()
                 ),
                 kind=kind,
-                starts=_str(c, _join(path, "starts"), spec.get("starts")),
+                starts=_str(c, _join(path, "starts"), raw_starts),
                 rule=rule,
                 due_soon_working_days=soon,
                 stop=stop,
@@ -580,8 +646,69 @@ def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:
                     else (NotifyTarget("roles", ("business_team",)),)
                 ),
                 source=_str(c, _join(path, "source"), spec.get("source"), default=" ").strip(),
+                starts_any=starts_any,
+                applies_if=_guard(c, _join(path, "applies_if"), spec.get("applies_if")),
             )
         )
+    return tuple(out)
+
+
+def _evidence(c: _Collector, path: str, raw: Any) -> EvidenceSpec:
+    if raw is None:
+        return EvidenceSpec(date="required")
+    if not isinstance(raw, Mapping):
+        c.add(path, "must be a mapping: date, note (required or optional), choice (a list of options)")
+        return EvidenceSpec()
+    _keys(c, path, raw, {"date", "note", "choice"}, set())
+    needs: dict[str, Any] = {}
+    for key in ("date", "note"):
+        value = raw.get(key)
+        if value is not None and value not in ("required", "optional"):
+            c.add(_join(path, key), "must be required or optional")
+            value = None
+        needs[key] = value
+    choice: tuple[str, ...] = ()
+    if raw.get("choice") is not None:
+        choice = _str_list(c, _join(path, "choice"), raw.get("choice"), allow_single=False)
+        for i, option in enumerate(choice):
+            _ident(c, f"{path}.choice[{i}]", option, "option")
+        if len(choice) < 2:
+            c.add(_join(path, "choice"), "a choice needs at least two options")
+    spec = EvidenceSpec(date=needs["date"], note=needs["note"], choice=choice)
+    if spec.date is None and spec.note is None and not spec.choice:
+        c.add(path, "a task records at least one of: date, note, choice")
+    return spec
+
+
+def _parse_tasks(c: _Collector, raw: Any, states: Mapping[str, StateDef]) -> tuple[TaskDef, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.add("tasks", "must be a list of tasks")
+        return ()
+    allowed = {"id", "title", "description", "states", "roles", "evidence", "required_before", "applies_if", "source"}
+    non_final = tuple(s.id for s in states.values() if not s.final)
+    out: list[TaskDef] = []
+    for i, spec in enumerate(raw):
+        path = f"tasks[{i}]"
+        if not isinstance(spec, Mapping):
+            c.add(path, "must be a mapping")
+            continue
+        _keys(c, path, spec, allowed, {"id", "title", "roles", "source"})
+        task_id = _ident(c, _join(path, "id"), spec.get("id"), "task id")
+        raw_states = spec.get("states")
+        out.append(TaskDef(
+            index=i,
+            id=task_id,
+            title=_str(c, _join(path, "title"), spec.get("title"), default=task_id),
+            description=_str(c, _join(path, "description"), spec.get("description"), default=" ").strip(),
+            states=non_final if raw_states in (None, "*") else _str_list(c, _join(path, "states"), raw_states),
+            roles=_roles_list(c, _join(path, "roles"), spec.get("roles")),
+            evidence=_evidence(c, _join(path, "evidence"), spec.get("evidence")),
+            required_before=_str_list(c, _join(path, "required_before"), spec.get("required_before") or []),
+            applies_if=_guard(c, _join(path, "applies_if"), spec.get("applies_if")),
+            source=_str(c, _join(path, "source"), spec.get("source")),
+        ))
     return tuple(out)
 
 
@@ -622,7 +749,10 @@ def parse_definition(raw: Any, file: str) -> tuple[Definition | None, list[Defin
         c,
         "",
         raw,
-        {"case_type", "version", "title", "description", "states", "transitions", "deadlines", "forms_in_all_states"},
+        {
+            "case_type", "version", "title", "description", "states", "transitions", "deadlines",
+            "forms_in_all_states", "tasks",
+        },
         {"case_type", "version", "title", "states", "transitions"},
     )
     case_type = _ident(c, "case_type", raw.get("case_type"), "case type")
@@ -642,5 +772,6 @@ def parse_definition(raw: Any, file: str) -> tuple[Definition | None, list[Defin
         deadlines=_parse_deadlines(c, raw.get("deadlines")),
         forms_in_all_states=_parse_global_forms(c, raw.get("forms_in_all_states")),
         raw=raw,
+        tasks=_parse_tasks(c, raw.get("tasks"), states),
     )
     return definition, c.errors

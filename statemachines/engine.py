@@ -39,6 +39,7 @@ from .definition import (
     TransitionDef,
 )
 from .expressions import resolve_path
+from .tasks import normalise, record_errors, task_applies
 
 __all__ = [
     "Actor",
@@ -113,8 +114,8 @@ class ApprovalStatus:
 
 
 ProblemKind = Literal[
-    "unknown_event", "not_from_state", "role", "form_missing", "form_stale", "guard", "approval_rejected",
-    "approval_missing",
+    "unknown_event", "not_from_state", "role", "form_missing", "form_stale", "task_missing", "guard",
+    "approval_rejected", "approval_missing",
 ]
 
 
@@ -310,6 +311,11 @@ class CaseType:
             for src in t.sources:
                 self._by_source.setdefault(src, []).append(t)
         self._events = tuple(dict.fromkeys(t.event for t in definition.transitions))
+        self._tasks = {t.id: t for t in definition.tasks}
+        self._tasks_before: dict[str, list[Any]] = {}
+        for task in definition.tasks:
+            for ev in task.required_before:
+                self._tasks_before.setdefault(ev, []).append(task)
         self._machine_class = self._build_machine_class()
         self._diagram: str | None = None
 
@@ -412,7 +418,9 @@ class CaseType:
     def _inputs(self, state, actor, forms, context, votes, timeline) -> _Inputs:
         stale = self.stale_forms(state, forms, timeline)
         current = {k: v for k, v in forms.items() if k not in stale} if stale else forms
-        return _Inputs(actor, current, context or {}, tuple(votes), stale)
+        context = dict(context or {})
+        context["tasks"] = normalise(self.definition.tasks, context.get("tasks"))
+        return _Inputs(actor, current, context, tuple(votes), stale)
 
     def evaluate(
         self,
@@ -479,6 +487,9 @@ class CaseType:
         source = inputs.context if root in inputs.context and root not in inputs.forms else inputs.forms
         return resolve_path(source, path)
 
+    def _resolver(self, inputs: _Inputs) -> Any:
+        return lambda path: self._lookup(inputs, path)
+
     def _applies(self, t: TransitionDef, inputs: _Inputs) -> bool:
         if t.applies_if is None:
             return True
@@ -509,6 +520,9 @@ class CaseType:
                 ))
             elif fid in t.requires_forms and not inputs.forms.get(fid):
                 problems.append(Problem("form_missing", f"The form {fid!r} needs a final submission first."))
+        for task in self._tasks_before.get(t.event, ()):
+            if not inputs.context["tasks"][task.id]["done"] and task_applies(task, self._resolver(inputs)):
+                problems.append(Problem("task_missing", f"Record first: {task.title} ({task.source})."))
         if with_approvals and t.approvals:
             status = approval_status(t.approvals, inputs.votes)
             for v in status.rejected_by:
@@ -518,6 +532,61 @@ class CaseType:
                 labels = ", ".join(s.label for s in status.missing)
                 problems.append(Problem("approval_missing", f"Waiting for approval from: {labels}."))
         return problems
+
+    # -- tasks -------------------------------------------------------------------------------
+    @property
+    def tasks(self) -> tuple[Any, ...]:
+        return self.definition.tasks
+
+    def check_task_record(
+        self,
+        state: str,
+        task_id: str,
+        actor: Actor,
+        evidence: Mapping[str, Any],
+        forms: Mapping[str, Any],
+        context: Mapping[str, Any] | None,
+        today: dt.date,
+    ) -> tuple[str | None, list[tuple[str, str]]]:
+        """Whether ``actor`` may record ``task_id`` now with ``evidence``: ``(None, [])`` when yes,
+        else a problem kind (``unknown_task``, ``not_in_state``, ``role``, ``not_applicable``,
+        ``invalid``) with ``(field, message)`` pairs."""
+        self._state(state)
+        task = self._tasks.get(task_id)
+        if task is None:
+            return "unknown_task", [("task", "This case type has no such task.")]
+        if state not in task.states:
+            return "not_in_state", [("task", f"This task is recorded in: {', '.join(task.states)}.")]
+        if not actor.roles & set(task.roles):
+            return "role", [("task", f"Only {_roles_text(task.roles)} may record this task.")]
+        inputs = self._inputs(state, actor, forms, context, (), None)
+        if not task_applies(task, self._resolver(inputs)):
+            return "not_applicable", [("task", "This task does not apply to this case.")]
+        errors = record_errors(task, evidence, today)
+        return ("invalid", errors) if errors else (None, [])
+
+    def task_view(
+        self, state: str, actor: Actor, forms: Mapping[str, Any], context: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """Every task that applies to the case: its definition, whether it is done, what was
+        recorded, and whether ``actor`` may record it in ``state``."""
+        inputs = self._inputs(state, actor, forms, context, (), None)
+        records = (context or {}).get("tasks") or {}
+        out = []
+        for task in self.definition.tasks:
+            if not task_applies(task, self._resolver(inputs)):
+                continue
+            rec = records.get(task.id) if isinstance(records.get(task.id), Mapping) else None
+            out.append({
+                "task": task.id, "title": task.title, "description": task.description or None,
+                "source": task.source, "roles": list(task.roles), "states": list(task.states),
+                "evidence": task.evidence.to_dict(), "required_before": list(task.required_before),
+                "done": inputs.context["tasks"][task.id]["done"],
+                "recorded": dict(rec) if rec else None,
+                "open_here": state in task.states,
+                "you_can_record": state in task.states and bool(actor.roles & set(task.roles)),
+            })
+        return out
 
     # -- the python-statemachine machine -----------------------------------------------------
     def _build_machine_class(self, *, for_diagram: bool = False) -> type[StateMachine]:
@@ -672,6 +741,8 @@ class CaseType:
                     "title": dl.title,
                     "kind": dl.kind,
                     "starts": dl.starts,
+                    "starts_first_set_of": list(dl.start_fields),
+                    "applies_if": dl.applies_if.source if dl.applies_if else None,
                     "due": dl.rule.to_dict(),
                     "due_soon_working_days": dl.due_soon_working_days,
                     "stop": dl.stop.to_dict(),
@@ -683,6 +754,15 @@ class CaseType:
             "forms_in_all_states": [
                 {"form_id": g.form_id, "roles": list(g.roles), "include_final": g.include_final}
                 for g in d.forms_in_all_states
+            ],
+            "tasks": [
+                {
+                    "task": t.id, "title": t.title, "description": t.description or None, "states": list(t.states),
+                    "roles": list(t.roles), "evidence": t.evidence.to_dict(),
+                    "required_before": list(t.required_before),
+                    "applies_if": t.applies_if.source if t.applies_if else None, "source": t.source,
+                }
+                for t in d.tasks
             ],
         }
 

@@ -12,13 +12,16 @@ Allowed::
     len(action_plan.actions) > 0 and all(action_plan.actions[].status == "implemented")
     is_set(sin_decision.notified_on)
     age_in_years(crg_referral.child.date_of_birth, on=crg_referral.incident_date) >= 18
+    working_days_between(publication_record.sent_to_panel_on, publication_record.published_on) >= 7
 
 * constants: strings, numbers, ``True``, ``False``, ``None``, lists/tuples of constants;
 * ``and``, ``or``, ``not``, comparisons ``== != < <= > >= in not in``, unary minus on numbers;
 * field names: dotted paths whose first part is a form id (or a context root such as
   ``returns``); a ``[]`` after a list field projects the rest of the path over its items
   (``action_plan.actions[].status``) and must sit inside ``all()``, ``any()`` or ``len()``;
-* functions: ``all``, ``any``, ``len``, ``is_set``, ``age_in_years(date, on=date)``.
+* functions: ``all``, ``any``, ``len``, ``is_set``, ``age_in_years(date, on=date)``,
+  ``working_days_between(a, b)`` (England's working days after ``a`` up to and including ``b``;
+  ``None`` when either date is missing, so a comparison with it is false).
 
 Rejected when the expression is compiled (i.e. when a definition is loaded or checked):
 any other syntax (calls to anything else, attribute names starting with ``_``, subscripts other
@@ -43,6 +46,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import calendar as _calendar
+
 __all__ = [
     "FUNCTIONS",
     "Expression",
@@ -58,6 +63,7 @@ FUNCTIONS: dict[str, tuple[int, int, frozenset[str]]] = {
     "len": (1, 1, frozenset()),
     "is_set": (1, 1, frozenset()),
     "age_in_years": (1, 1, frozenset({"on"})),
+    "working_days_between": (2, 2, frozenset()),
 }
 _AGGREGATES = frozenset({"all", "any", "len"})
 _MAX_LENGTH = 2000
@@ -250,7 +256,7 @@ class _Checker:
 
     def _check_call(self, node: ast.Call, *, in_aggregate: bool, depth: int) -> bool:
         if not isinstance(node.func, ast.Name):
-            raise ExpressionError("only the functions all, any, len, is_set and age_in_years may be called")
+            raise ExpressionError(f"only the functions {', '.join(sorted(FUNCTIONS))} may be called")
         name = node.func.id
         if name not in FUNCTIONS:
             raise ExpressionError(f"function {name!r} is not allowed (allowed: {', '.join(sorted(FUNCTIONS))})")
@@ -267,6 +273,11 @@ class _Checker:
             return False
         if name == "is_set":
             return self.check(node.args[0], in_aggregate=in_aggregate, depth=depth)
+        if name == "working_days_between":
+            for arg in node.args:
+                if self.check(arg, in_aggregate=in_aggregate, depth=depth):
+                    raise ExpressionError("working_days_between() does not take a [] projection")
+            return False
         # age_in_years: scalar dates only, and the reference date is explicit (the engine is pure)
         if not any(kw.arg == "on" for kw in node.keywords):
             raise ExpressionError("age_in_years() needs the date to measure on: age_in_years(dob, on=...)")
@@ -423,6 +434,15 @@ def age_in_years(date_of_birth: Any, on: Any = None) -> int | None:
     return years
 
 
+def working_days_between(start: Any, end: Any) -> int | None:
+    """England's working days after ``start`` up to and including ``end`` (negative when ``end`` is
+    earlier); ``None`` when either date is missing or invalid."""
+    a, b = _to_date(start), _to_date(end)
+    if a is None or b is None:
+        return None
+    return _calendar.working_days_between(a, b)
+
+
 def _is_set(value: Any) -> bool:
     if value is None:
         return False
@@ -502,6 +522,8 @@ class _Evaluator:
             if isinstance(arg, _Projection):
                 return _Projection(_is_set(v) for v in arg)
             return _is_set(arg)
+        if name == "working_days_between":
+            return working_days_between(arg, self.eval(node.args[1]))
         if name == "age_in_years":
             on = None
             for kw in node.keywords:

@@ -82,6 +82,11 @@ def returns_context(case: Mapping[str, Any]) -> dict[str, Any]:
                         "missing": len(missing), "missing_agencies": missing, "all_received": not missing}}
 
 
+def engine_context(case: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the engine reads besides forms: the counted returns and the recorded tasks."""
+    return {**returns_context(case), "tasks": dict(case.get("tasks") or {})}
+
+
 @dataclass
 class Ctx:
     uow: UnitOfWork
@@ -120,7 +125,10 @@ class Ctx:
         return final_forms(case, lambda sub_id: self.uow.get(SUBMISSIONS, sub_id))
 
     def returns_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        return returns_context(case)
+        return engine_context(case)
+
+    def engine_context(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        return engine_context(case)
 
     def timeline(self, case: Mapping[str, Any]) -> Timeline:
         return timeline(case, lambda sub_id: self.uow.get(SUBMISSIONS, sub_id))

@@ -65,7 +65,8 @@ class Feed:
             for v in info.versions:
                 out.append({"entity": "form", "id": f"{info.form_id}@{v.version}", "version": v.version,
                             "data": forms.public_document(info.form_id, v.version)})
-        for ct in self.reader.case_types.case_types():
+        # every version: a device holding a case opened under an older one still needs its definition
+        for ct in self.reader.case_types.all():
             out.append({"entity": "case_type", "id": f"{ct.case_type}@{ct.version}", "version": ct.version,
                         "data": ct.describe()})
         return out
@@ -246,6 +247,7 @@ class Feed:
             if access.can_see_case(actor, case):
                 return self._full(entity, doc, self.reader.case_summary(actor, doc) | {
                     "involved_agencies": case["involved_agencies"], "pending": case.get("pending"),
+                    "tasks": case.get("tasks") or {},
                     "state_history": [{k: h[k] for k in ("state", "entered_at", "event")}
                                       for h in case["state_history"]]})
             return tombstone if could_see else None

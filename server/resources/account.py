@@ -78,8 +78,8 @@ def change_password(body, actor: Actor):
 def redeem_reset(body):
     """Set a new password with the one-time token an admin issued (it works once, before it expires)."""
     svc = services()
-    key = f"reset:{body['username'].lower()}"
-    wait = max(svc.throttle.retry_after(key), svc.address_throttle.retry_after(client_address()))
+    key, address = f"reset:{body['username'].lower()}", client_address()  # its own pair, beside logins'
+    wait = svc.throttle.retry_after(key, address)
     if wait:
         raise Problem(429, "too-many-attempts", "Too many failed attempts. Wait before trying again.",
                       headers={"Retry-After": str(wait)})
@@ -89,10 +89,10 @@ def redeem_reset(body):
     now = rfc3339(svc.clock.now())
     if (user is None or user.get("disabled") or token is None or token.data["expires_at"] < now
             or not hmac.compare_digest(token.data["token_hash"], presented)):
-        svc.throttle.failed(key)
-        svc.address_throttle.failed(client_address())
+        svc.throttle.failed(key, address)
         raise Problem(400, "invalid-reset-token", "This reset token is not valid (used, replaced or expired).")
     actor = svc.accounts.actor_for(user)
     payload = {"token_hash": presented, "password_hash": _new_password(body["new_password"], user["username"])}
     svc.write_path.apply_one(actor, Mutation(str(uuid.uuid4()), "admin.redeem_reset", None, payload))
+    svc.throttle.succeeded(key, address)
     return {"changed": True}

@@ -78,15 +78,17 @@ def test_notify_needs_the_date_the_panel_was_notified_for_a_final_only():
 
 
 @pytest.mark.parametrize("status", ["looked_after", "care_leaver"])
-def test_looked_after_or_care_leaver_needs_sos_and_ofsted_dates(status):
+def test_looked_after_or_care_leaver_needs_sos_and_ofsted_dates_in_version_1(status):
     data = _sin(child_status=status)
-    assert {e.path for e in _validate("sin_decision", data)} == {"/sos_notified_on", "/ofsted_notified_on"}
-    assert _validate("sin_decision", _sin(child_status="none")) == []
+    assert {e.path for e in _validate("sin_decision", data, version=1)} == {"/sos_notified_on", "/ofsted_notified_on"}
+    assert _validate("sin_decision", _sin(child_status="none"), version=1) == []
+    # version 2: a seriously harmed looked-after child needs no dates; the case type asks where a child died
+    assert _validate("sin_decision", data, version=2) == []
 
 
 def test_required_inside_then_is_lenient_in_a_draft_but_formats_are_not():
     data = {"decision": "do_not_notify", "child_status": "looked_after", "sos_notified_on": "2025-13-01"}
-    assert [e.path for e in _validate("sin_decision", data, final=False)] == ["/sos_notified_on"]
+    assert [e.path for e in _validate("sin_decision", data, final=False, version=1)] == ["/sos_notified_on"]
 
 
 def test_unknown_form_message_does_not_echo_odd_input():

@@ -168,8 +168,8 @@ def test_lock_allows_retiring_and_reformatting(tmp_path):
 
 def test_missing_published_file_is_reported(tmp_path):
     directory = _copy_definitions(tmp_path)
-    (directory / "delay_notice.v1.json").unlink()
-    assert any("delay_notice.v1.json was published" in p for p in check_definitions(directory, today=TODAY))
+    (directory / "delay_notice.v2.json").unlink()
+    assert any("delay_notice.v2.json was published" in p for p in check_definitions(directory, today=TODAY))
 
 
 def _leaves(node, out):
@@ -212,11 +212,11 @@ def test_cli_check_exits_0():
 def test_cli_new_version_then_check_needs_publish(tmp_path):
     directory = _copy_definitions(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(forms_cli, ["new-version", "delay_notice", "--dir", str(directory)])
+    result = runner.invoke(forms_cli, ["new-version", "learning_briefing", "--dir", str(directory)])
     assert result.exit_code == 0, result.output
-    assert (directory / "delay_notice.v2.json").exists()
+    assert (directory / "learning_briefing.v2.json").exists()
     result = runner.invoke(forms_cli, ["check", "--dir", str(directory)])
     assert result.exit_code == 1 and "not published yet" in result.output
-    result = runner.invoke(forms_cli, ["publish", "delay_notice", "--dir", str(directory)])
-    assert result.exit_code == 0 and "published delay_notice.v2.json" in result.output
+    result = runner.invoke(forms_cli, ["publish", "learning_briefing", "--dir", str(directory)])
+    assert result.exit_code == 0 and "published learning_briefing.v2.json" in result.output
     assert runner.invoke(forms_cli, ["check", "--dir", str(directory)]).exit_code == 0

@@ -11,6 +11,7 @@ import json
 import holidays
 import pytest
 
+from tests.pgfixtures import store_for, stores
 from tests.server.walks import (
     AGENCIES,
     CHILD_DOB,
@@ -18,6 +19,7 @@ from tests.server.walks import (
     NATIONAL,
     SIGNERS,
     A,
+    K,
     S,
     T,
     V,
@@ -25,23 +27,37 @@ from tests.server.walks import (
     action_plan,
     agency_return,
     briefing,
+    commissioning_tasks,
     delay,
     latest,
     problem_paths,
     publication,
+    publication_tasks,
     qa,
     referral,
     refused_for,
     rr_report,
+    sign_off_tasks,
     sin,
     terms,
     to_lcspr_approval,
     to_lcspr_in_progress,
     to_pre_publication,
 )
-from tests.support import InProcessApp
+from tests.support import InProcessApp, LiveServer
 
 B, CRG, HOS, REV = "esx.business", "esx.crg", "esx.hos", "esx.reviewer"
+
+
+@pytest.fixture(scope="module", params=stores("pg-walks"))
+def walk_server(request, tmp_path_factory):
+    """The representative walks run on both stores (PostgreSQL: ``serve --workers 2``); the rest use
+    the shared embedded ``server``."""
+    data = tmp_path_factory.mktemp("walks") / "data"
+    _, env = store_for(request, request.param, data)
+    srv = LiveServer(data, env=env).start(timeout=120)  # a loaded CI machine starts slowly
+    yield srv
+    srv.stop()
 SCHOOL, HEALTH, POLICE = "esx.school-dsl", "esx.health-dsl", "esx.police-dsl"
 
 
@@ -61,8 +77,8 @@ def sign_off(event: str, requester: str = B) -> list:
             *[A(u, event) for u in SIGNERS]]
 
 
-def test_the_lcspr_path_from_referral_to_closed(server):
-    w = Walk(server.url)
+def test_the_lcspr_path_from_referral_to_closed(walk_server):
+    w = Walk(walk_server.url)
     opened = w.open(SCHOOL)
     assert opened["state"] == "referred" and opened["reference"].startswith("ESX-")
     assert opened["allowed_events"] == [] and [f["form_id"] for f in opened["forms"]] == ["crg_referral"]
@@ -116,21 +132,23 @@ def test_the_lcspr_path_from_referral_to_closed(server):
         S(CRG, "rapid_review_report", rr_report("commission_lcspr")),
         V(CRG, allowed=["submit_for_sign_off"], forms={"rapid_review_report": "final"}),
         T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
-        # rapid_review_sign_off: three partners by sector and the scrutineer, through /approvals
-        V(B, state="rapid_review_sign_off", allowed=["sign_off_rapid_review", "return_to_analysis", *NATIONAL]),
-        *[V(u, allowed=[], forms={}) for u in SIGNERS],
-        A("esx.la-lead", "sign_off_rapid_review", status=409),  # nothing requested yet: nothing to approve
-        S(CRG, "rapid_review_report", rr_report("no_lcspr"), status=409),  # locked while signing off
-        T(B, "sign_off_rapid_review", "rapid_review_sign_off", 202),
-        V("esx.la-lead", state="rapid_review_sign_off", allowed=[]),
-        A(CRG, "sign_off_rapid_review", status=403),  # not an approver
-        A(SCHOOL, "sign_off_rapid_review", status=403),
-        A("esx.la-lead", "sign_off_rapid_review"),
-        A("esx.la-lead", "sign_off_rapid_review", status=409),  # second vote by the same partner
-        A("esx.health-lead", "sign_off_rapid_review"),
-        A("esx.police-lead", "sign_off_rapid_review"),
-        V(B, state="rapid_review_sign_off"),  # still waiting for the scrutineer
-        A("esx.scrutineer", "sign_off_rapid_review"),
+        # rapid_review_sign_off (1.1.21): the CRG decides, the leads oversee (they may send it back),
+        # the scrutineer reviews; the review is recorded as tasks, not as four approvals
+        V(B, state="rapid_review_sign_off", allowed=["return_to_analysis", *NATIONAL]),
+        V(CRG, allowed=["return_to_analysis"], forms={"rapid_review_report": "final"}),
+        *[V(u, allowed=["return_to_analysis"], forms={}) for u in SIGNERS],
+        A("esx.la-lead", "sign_off_rapid_review", status=409),  # nothing to approve
+        S(B, "rapid_review_report", rr_report("no_lcspr"), status=403),  # the CRG's report
+        T(CRG, "sign_off_rapid_review", "rapid_review_sign_off", 422),  # not reviewed yet
+        K("esx.la-lead", "scrutineer_review", date="2026-10-21", choice="agrees", status=403),
+        K("esx.scrutineer", "scrutineer_review", date="2099-01-01", choice="agrees", status=422),  # future
+        K("esx.scrutineer", "report_shared_for_review", date="2026-10-21", status=403),
+        *sign_off_tasks(),
+        K("esx.la-lead", "statutory_leads_oversight", date="2026-10-21", note="Content with the decision."),
+        T(B, "sign_off_rapid_review", "rapid_review_sign_off", 403),
+        T("esx.la-lead", "sign_off_rapid_review", "rapid_review_sign_off", 403),
+        V(CRG, allowed=["sign_off_rapid_review", "return_to_analysis"]),
+        T(CRG, "sign_off_rapid_review", "rapid_review_sign_off"),
         # lcspr_commissioning: terms of reference, then a lead reviewer is assigned
         V(B, state="lcspr_commissioning", allowed=NATIONAL,
           forms={"lcspr_terms_of_reference": "not_started", "rapid_review_report": "final",
@@ -142,6 +160,8 @@ def test_the_lcspr_path_from_referral_to_closed(server):
         (SCHOOL, "POST", "assignments", {"user_id": reviewer_id}, 403),
         (B, "POST", "assignments", {"user_id": reviewer_id}, 200),
         V(B, assigned_reviewers=[reviewer_id]),
+        T(CRG, "start_lcspr", "lcspr_commissioning", 422),  # the commissioning duties first (1.1.45, 1.1.46)
+        *commissioning_tasks(),
         T(CRG, "start_lcspr", "lcspr_commissioning"),
         # lcspr_in_progress -> QA returns it -> resubmitted -> QA approves
         V(REV, state="lcspr_in_progress", allowed=["submit_draft"], forms={}),
@@ -163,22 +183,32 @@ def test_the_lcspr_path_from_referral_to_closed(server):
         *sign_off("approve_lcspr", CRG),
         # pre_publication -> deferred -> resumed -> published
         V(B, state="pre_publication", allowed=["defer_publication", *NATIONAL],
-          forms={"publication_record": "not_started", "delay_notice": "final"}),
+          forms={"publication_record": "not_started", "learning_briefing": "not_started", "delay_notice": "final"}),
         T(B, "publish", "pre_publication", 422),
         T(B, "defer_publication", "pre_publication"),
-        V(B, state="publication_deferred", allowed=["resume_publication", *NATIONAL]),
+        # deferred: the learning is shared meanwhile before publication resumes (1.1.29, 1.1.61)
+        V(B, state="publication_deferred", allowed=NATIONAL),
         T(B, "publish", "publication_deferred", 409),
         T(B, "record_national_review", "publication_deferred"),
+        T(B, "resume_publication", "publication_deferred", 422),
+        S(B, "learning_briefing", briefing()),
         T(B, "resume_publication", "publication_deferred"),
         S(B, "publication_record", publication(), final=False),
+        T(B, "publish", "pre_publication", 422),
+        # copies sent the day before publication: refused (1.1.55)
+        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-19")),
+        *publication_tasks(),
         T(B, "publish", "pre_publication", 422),
         S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-10")),
         V(B, allowed=["defer_publication", "publish", *NATIONAL]),
         T(B, "publish", "pre_publication"),
         # published -> action plan monitoring -> concluded only when every action is implemented
-        V(B, state="published", allowed=["start_monitoring", *NATIONAL],
-          forms={"publication_record": "final", "action_plan": "not_started", "delay_notice": "final"}),
+        V(B, state="published", allowed=NATIONAL,
+          forms={"publication_record": "final", "action_plan": "not_started", "learning_briefing": "final",
+                 "delay_notice": "final"}),
         V(SCHOOL, forms={"action_plan": "not_started"}),
+        T(B, "start_monitoring", "published", 422),  # disseminated first (1.1.52)
+        K(B, "report_disseminated", date="2026-11-21"),
         T(B, "start_monitoring", "published"),
         S(SCHOOL, "action_plan", action_plan("open", "in_progress")),
         V(B, state="action_plan_monitoring", allowed=NATIONAL),
@@ -226,7 +256,8 @@ def test_the_lcspr_path_from_referral_to_closed(server):
     assert clocks_now == {
         "sin_notification": ("2026-10-12", "met", "2026-10-07"),
         "rapid_review_report": ("2026-10-28", "met", "2026-10-20"),
-        "lcspr_publication": ("2027-04-26", "met", "2026-11-20"),
+        # from the partners' agreement at sign-off (1.1.29), not from the terms of reference
+        "lcspr_publication": ("2027-04-20", "met", "2026-11-20"),
         "pre_publication_copies": ("2026-11-11", "met", "2026-11-10"),
         # kept available for a year from publication: taken down the next day
         "publication_availability": ("2027-11-20", "missed", "2026-11-21"),
@@ -247,7 +278,12 @@ def check_history(w: Walk) -> None:
         assert e["roles"] == roles and e["device_id"] == f"tablet-{username}", e
         assert e["at"] and e["what"].get("mutation_id"), e
     fired = [(users[e["by"]][0], e["what"]["event"]) for e in writes if e["action"] == "transition.fired"]
-    assert ("esx.scrutineer", "sign_off_rapid_review") in fired  # the last approval fires the step
+    assert ("esx.crg", "sign_off_rapid_review") in fired  # the CRG's decision (1.1.21)
+    assert ("esx.scrutineer", "approve_lcspr") in fired  # the last approval fires the step
+    recorded = [(users[e["by"]][0], e["what"]["task"]) for e in writes if e["action"] == "task.record"]
+    assert ("esx.scrutineer", "scrutineer_review") in recorded
+    notes = [e["what"]["evidence"] for e in writes if e["action"] == "task.record" and "note" in e["what"]["evidence"]]
+    assert notes and "Content with the decision." not in json.dumps(body)  # which evidence, never the note
     assert ("esx.reviewer", "submit_draft") in fired
     votes = [(users[e["by"]][0], e["what"]["slot"]) for e in writes if e["action"] == "approval.approve"]
     assert votes[:4] == [("esx.la-lead", {"role": "statutory_lead", "sector": "local_authority"}),
@@ -264,7 +300,7 @@ def check_history(w: Walk) -> None:
     assert {e["what"].get("agency_id") for e in school if e["action"] == "submission.save"} == {None, "esx-schools"}
 
 
-def test_no_lcspr_with_an_explained_omission_and_a_rejected_sign_off(server):
+def test_no_lcspr_with_an_explained_omission_and_a_report_sent_back_by_the_scrutineer(server):
     w = Walk(server.url)
     w.open(B, referral(agencies=["esx-schools", "uh-sussex"]))
     to_rapid_review(w)
@@ -282,17 +318,10 @@ def test_no_lcspr_with_an_explained_omission_and_a_rejected_sign_off(server):
         V(CRG, allowed=["start_analysis"]),
         T(CRG, "start_analysis", "rapid_review"),
         T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
-        T(CRG, "sign_off_rapid_review", "rapid_review_sign_off", 202),
-        A("esx.la-lead", "sign_off_rapid_review"),
-        A("esx.police-lead", "sign_off_rapid_review", "reject", comment="Agency omissions need more detail."),
-    ])
-    rejected = w.check_view(B, state="rapid_review_sign_off", pending_approvals=None)
-    assert rejected["last_rejection"]["reasons"] == "Agency omissions need more detail."
-    assert rejected["last_rejection"]["sector"] == "police" and rejected["last_rejection"]["event"] == (
-        "sign_off_rapid_review")
-    w.run([
-        A("esx.health-lead", "sign_off_rapid_review", status=409),  # the request was closed by the rejection
-        T(B, "return_to_analysis", "rapid_review_sign_off"),
+        # the scrutineer's review raises concerns and sends the report back (1.1.21)
+        K("esx.scrutineer", "scrutineer_review", date="2026-10-21", choice="concerns_raised",
+          note="Agency omissions need more detail."),
+        T("esx.scrutineer", "return_to_analysis", "rapid_review_sign_off"),
         # the report the partners rejected does not count in this round: it must be submitted again
         V(CRG, state="rapid_review_analysis", allowed=[]),
     ])
@@ -305,7 +334,8 @@ def test_no_lcspr_with_an_explained_omission_and_a_rejected_sign_off(server):
                                                 "the hospital confirmed no contact in the period.")),
         V(CRG, allowed=["submit_for_sign_off"]),
         T(CRG, "submit_for_sign_off", "rapid_review_analysis"),
-        *sign_off("sign_off_rapid_review"),
+        *sign_off_tasks(),
+        T(CRG, "sign_off_rapid_review", "rapid_review_sign_off"),
         V(B, state="learning_dissemination", allowed=NATIONAL,
           forms={"learning_briefing": "not_started", "rapid_review_report": "final", "delay_notice": "not_started"}),
         T(B, "complete_dissemination", "learning_dissemination", 422),
@@ -399,7 +429,7 @@ def test_publication_record_confirmed_again_after_a_deferral(server):
     w.run([
         T(B, "defer_publication", "pre_publication"),
         # confirmed while deferred: after the last round ended, so it counts on resuming
-        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-12")),
+        S(B, "publication_record", publication(published="2026-11-20", sent="2026-11-11")),
         T(B, "resume_publication", "publication_deferred"),
         V(B, allowed=["defer_publication", "publish", *NATIONAL]),
         T(B, "publish", "pre_publication"),
@@ -412,12 +442,12 @@ def test_notify_panel_refusal_explains_only_the_route_that_fits_the_child(server
     w.open(SCHOOL, referral())  # not a care leaver
     w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(abuse_or_neglect_known_or_suspected=False))])
     reasons = refused_for(w, HOS, "notify_panel", "sin_consideration", "abuse or neglect is known or suspected")
-    assert not any("care leaver" in r.lower() for r in reasons), reasons
+    assert not any(r.startswith("An adult care leaver") for r in reasons), reasons
     w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
 
 
-def test_do_not_notify_goes_to_other_action_then_closed(server):
-    w = Walk(server.url)
+def test_do_not_notify_goes_to_other_action_then_closed(walk_server):
+    w = Walk(walk_server.url)
     w.open(HOS, referral())
     w.run([
         T(B, "put_to_crg", "referred"),
@@ -426,10 +456,14 @@ def test_do_not_notify_goes_to_other_action_then_closed(server):
         V(CRG, allowed=["escalate_to_statutory_leads", "decide_not_to_notify"]),
         T(B, "decide_not_to_notify", "sin_consideration", 403),
         T(CRG, "decide_not_to_notify", "sin_consideration"),
-        V(B, state="other_action", allowed=["close_other_action", *NATIONAL],
+        V(B, state="other_action", allowed=NATIONAL,
           forms={"sin_decision": "final", "delay_notice": "not_started"}),
         V(HOS, allowed=[], forms={}),
         S(HOS, "sin_decision", sin("do_not_notify"), status=403),
+        # the alternative action is followed through before the case closes (1.1.3)
+        T(B, "close_other_action", "other_action", 422),
+        K(B, "alternative_action_completed", date="2026-11-02", note="The single-agency review reported."),
+        V(B, allowed=["close_other_action", *NATIONAL]),
         T(B, "close_other_action", "other_action"),
         V(B, state="closed", allowed=[]),
     ])
@@ -497,11 +531,10 @@ def test_split_decision_escalated_the_leads_decide_not_to_notify(server):
 def test_looked_after_child_death_needs_sos_and_ofsted(server):
     w = Walk(server.url)
     w.open(SCHOOL, referral(death="died", looked_after=True, looked_after_by="East Sussex County Council"))
-    problem = w.run([
-        T(B, "put_to_crg", "referred"),
-        S(HOS, "sin_decision", sin(child_status="looked_after"), status=422),  # the form asks for the dates
-    ])[-1]
-    assert {"/payload/data/sos_notified_on", "/payload/data/ofsted_notified_on"} <= problem_paths(problem)
+    # the form no longer asks (a seriously harmed looked-after child needs no dates): the case type does
+    refused = w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="looked_after")),
+                     T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
+    assert any("SoS and Ofsted" in r for r in refused["reasons"])
     # the form says "none", the referral says looked after: the guard still asks for both dates
     refused = w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
     assert any("SoS and Ofsted" in r for r in refused["reasons"])
@@ -513,36 +546,43 @@ def test_looked_after_child_death_needs_sos_and_ofsted(server):
     ])
 
 
-def test_care_leaver_aged_18_to_24_is_notified_and_closed(server):
+def test_1_1_16_a_seriously_harmed_looked_after_child_is_notified_without_sos_and_ofsted_dates(server):
+    w = Walk(server.url)
+    w.open(SCHOOL, referral(looked_after=True, looked_after_by="East Sussex County Council"))
+    w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="looked_after")),
+           T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
+
+
+def test_1_1_16_an_adult_care_leaver_is_told_to_the_sos_and_ofsted_with_no_panel_route_and_can_be_reviewed(server):
     # born 2006-03-01, incident 2026-10-03: aged 20
     w = Walk(server.url)
-    w.open(SCHOOL, referral(care_leaver=True, date_of_birth="2006-03-01"))
-    care_leaver = sin(child_status="care_leaver", sos_notified_on="2026-10-07", ofsted_notified_on="2026-10-07")
+    w.open(SCHOOL, referral(care_leaver=True, date_of_birth="2006-03-01", death="died"))
+    told = {"sos_notified_on": "2026-10-07", "ofsted_notified_on": "2026-10-07"}
+    care_leaver = sin("do_not_notify", child_status="care_leaver", alternative_action="local_cspr",
+                      lcspr_agreed_on="2026-10-09", **told)
     no_ofsted = {k: v for k, v in care_leaver.items() if k != "ofsted_notified_on"}
-    problem = w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", no_ofsted, status=422)])[-1]
-    assert problem_paths(problem) == {"/payload/data/ofsted_notified_on"}
-    # the form says "none" but the referral says care leaver: refused, with the care-leaver route's
-    # reason only (the SIN route does not apply to an adult care leaver)
-    refused = w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
-    assert [r for r in refused["reasons"] if r.startswith("A care leaver aged 18 to 24")], refused
+    # a Panel notification is refused with the care-leaver route's reason only
+    refused = w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="care_leaver", **told)),
+                     T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
+    assert [r for r in refused["reasons"] if r.startswith("An adult care leaver (18 to 24)")], refused
     assert not any("SIN decision must say notify" in r for r in refused["reasons"]), refused
+    refused = w.run([S(HOS, "sin_decision", no_ofsted), T(HOS, "decide_not_to_notify", "sin_consideration", 422)])[-1]
+    assert any("Secretary of State and Ofsted" in r for r in refused["reasons"]), refused
     w.run([
         S(HOS, "sin_decision", care_leaver),
-        V(HOS, allowed=["notify_panel"]),
-        T(HOS, "notify_panel", "sin_consideration"),
-        V(B, state="closed", allowed=[]),
+        T(HOS, "decide_not_to_notify", "sin_consideration"),
+        # the partners may still learn from it: here an LCSPR (1.1.16)
+        V(CRG, state="other_action", allowed=["commission_lcspr"]),
+        T(CRG, "commission_lcspr", "other_action"),
+        V(B, state="lcspr_commissioning"),
     ])
-    assert w.states == ["referred", "sin_consideration", "closed"]  # no rapid review, no LCSPR
-    # aged 25 at the incident: neither the care-leaver notification nor a SIN
-    old = Walk(server.url)
-    old.open(SCHOOL, referral(care_leaver=True, date_of_birth="2001-10-02"))
-    refused = old.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", care_leaver),
-                       T(HOS, "notify_panel", "sin_consideration", 422)])[-1]
-    assert any("care leaver" in r for r in refused["reasons"])
+    assert w.states == ["referred", "sin_consideration", "other_action", "lcspr_commissioning"]  # no rapid review
+    clocks_now = {d["name"]: d["due"] for d in w.view(B)["deadlines"]}
+    assert clocks_now == {"lcspr_publication": "2027-04-09"}  # no SIN clock, no rapid-review clock
     # a care leaver of 17 follows the SIN route to a rapid review
     young = Walk(server.url)
     young.open(SCHOOL, referral(care_leaver=True, date_of_birth="2009-06-01"))
-    young.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", care_leaver),
+    young.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="care_leaver")),
                T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
 
 
@@ -567,8 +607,8 @@ def test_national_review_decision_is_recorded_from_any_open_state(server):
     assert all("The Panel" not in json.dumps(r) for r in recorded)  # the comment is not echoed into the audit
 
 
-def test_submissions_draft_final_revisions_versions_and_agency_returns(server):
-    w = Walk(server.url)
+def test_submissions_draft_final_revisions_versions_and_agency_returns(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral(agencies=["esx-schools", "uh-sussex"]))
     to_rapid_review(w)
     form = "rapid_review_agency_return"
@@ -719,8 +759,8 @@ def test_clocks_across_easter_2027_and_a_retired_form_version(pinned):
     w = Walk(app.url)
     w.open(SCHOOL, referral())
     to_pre_publication(w)
-    # commissioned Mon 26 Oct 2026 + 6 calendar months -> Mon 26 Apr 2027
-    assert clocks(w)["lcspr_publication"] == ("2027-04-26", "pending")
+    # agreed at sign-off Tue 20 Oct 2026 + 6 calendar months -> Tue 20 Apr 2027
+    assert clocks(w)["lcspr_publication"] == ("2027-04-20", "pending")
     # planned publication Tue 6 Apr 2027, copies 7 working days before: 5 Apr, 2, 1, 31 Mar, 30,
     # (29 Easter Monday, 26 Good Friday), 25, 24 -> Wed 24 Mar 2027
     w.run([S(B, "publication_record", publication(planned="2027-04-06"))])

@@ -66,13 +66,15 @@ def agency_return(agency: str, summary: str = "Two contacts before the incident.
     return data
 
 
-def rr_report(decision: str = "commission_lcspr", omissions: str | None = None, sent: str = "2026-10-20") -> dict:
+def rr_report(decision: str = "commission_lcspr", omissions: str | None = None, sent: str = "2026-10-20",
+              agreed: str = "2026-10-20") -> dict:
     data = example("rapid_review_report", 0 if decision == "commission_lcspr" else 1)
     data["child"].update({"name": CHILD_NAME, "date_of_birth": CHILD_DOB})
     data.update({"report_date": "2026-10-19", "lcspr_decision": decision, "sent_to_panel_on": sent,
                  "all_agencies_responded": omissions is None})
     data.pop("omissions_explained", None)
     if decision == "commission_lcspr":
+        data["lcspr_agreed_on"] = agreed  # the 6-month clock starts here (rapid_review_report v3)
         data.setdefault("criteria_met", ["improvements_needed"])
         data.setdefault("key_lines_of_enquiry", ["How was the bruising responded to?"])
     if omissions:
@@ -153,6 +155,41 @@ def A(user: str, event: str, decision: str = "approve", status: int = 200, comme
     return (user, "POST", "approvals", body, status)
 
 
+def K(user: str, task: str, status: int = 200, **evidence: Any) -> Step:
+    """Record a task (a duty of the case type) with its evidence."""
+    return (user, "POST", "tasks", {"task": task, **evidence}, status)
+
+
+# the duties serious_incident v2 asks before these steps, for the walks' referral (domestic abuse
+# mentioned, criminal proceedings running, no other area involved, the child not looked after)
+def sign_off_tasks(day: str = "2026-10-21") -> list[Step]:
+    return [K("esx.business", "report_shared_for_review", date=day),
+            K("esx.scrutineer", "scrutineer_review", date=day, choice="agrees")]
+
+
+def commissioning_tasks(day: str = "2026-10-26") -> list[Step]:
+    """Before start_lcspr, and (recorded early) before submit_draft."""
+    return [
+        K("esx.business", "agencies_notified_of_lcspr", date=day),
+        K("esx.crg", "review_panel_independent", date=day, choice="confirmed"),
+        K("esx.crg", "domestic_abuse_specialist_involved", date=day, note="The local domestic abuse service."),
+        K("esx.crg", "police_consulted_on_family_contact", date=day),
+        K("esx.crg", "family_informed", date=day, choice="letter_delivered_in_person",
+          note="The social worker delivered the letter with the reviewer."),
+        K("esx.crg", "translation_arranged", date=day, choice="not_needed"),
+        K("esx.business", "staff_identified_and_supported", date=day),
+        K("esx.crg", "police_consulted_on_practitioner_witness", date=day, choice="no_practitioner_witness"),
+    ]
+
+
+def publication_tasks(day: str = "2026-11-09") -> list[Step]:
+    """Before publish (recorded in pre_publication)."""
+    return [K("esx.business", t, **ev) for t, ev in (
+        ("board_approval", {"date": day}), ("family_debrief", {"date": day, "choice": "debriefed"}),
+        ("staff_debrief", {"date": day}), ("media_plan", {"date": day}), ("partnership_response", {"date": day}),
+        ("legal_advice", {"date": day}), ("cps_protocol_followed", {"date": day}))]
+
+
 def V(user: str, **expect: Any) -> Step:
     """Check the case view as ``user`` sees it (state, allowed_events, forms...)."""
     return (user, "VIEW", "", expect, 200)
@@ -208,7 +245,7 @@ class Walk:
             return problem
         assert r.status_code == expected, (where, r.status_code, r.text)
         out = r.json()
-        if path in ("transitions", "approvals"):
+        if path in ("transitions", "approvals", "tasks"):
             # every applied step moves the version on; asking again for pending approvals changes nothing
             assert out["version"] > self.version or expected == 202 and out["version"] == self.version, (
                 where, out["version"], self.version)
@@ -241,7 +278,8 @@ def problem_paths(problem: dict) -> set[str]:
 def to_pre_publication(w: Walk) -> None:
     """Drive an open case (referred) straight to pre_publication: the LCSPR path without checks."""
     to_lcspr_approval(w)
-    w.run([T("esx.crg", "approve_lcspr", "lcspr_approval", 202), *[A(u, "approve_lcspr") for u in SIGNERS]])
+    w.run([T("esx.crg", "approve_lcspr", "lcspr_approval", 202), *[A(u, "approve_lcspr") for u in SIGNERS],
+           *publication_tasks(), S("esx.business", "learning_briefing", briefing())])
     assert w.states[-1] == "pre_publication", w.states
 
 
@@ -279,9 +317,10 @@ def to_lcspr_in_progress(w: Walk) -> None:
         T("esx.crg", "start_analysis", "rapid_review"),
         S("esx.crg", "rapid_review_report", rr_report()),
         T("esx.crg", "submit_for_sign_off", "rapid_review_analysis"),
-        T("esx.crg", "sign_off_rapid_review", "rapid_review_sign_off", 202),
-        *[A(u, "sign_off_rapid_review") for u in SIGNERS],
+        *sign_off_tasks(),
+        T("esx.crg", "sign_off_rapid_review", "rapid_review_sign_off"),
         S("esx.crg", "lcspr_terms_of_reference", terms()),
+        *commissioning_tasks(),
         T("esx.crg", "start_lcspr", "lcspr_commissioning"),
     ])
     assert w.states[-1] == "lcspr_in_progress", w.states

@@ -5,7 +5,8 @@ from __future__ import annotations
 from statemachines import Actor, CaseTypeRegistry, Vote
 
 REGISTRY = CaseTypeRegistry.load_default()
-SI = REGISTRY.get("serious_incident")
+SI = REGISTRY.get("serious_incident", 1)  # cases opened under version 1 keep running on it
+SI2 = REGISTRY.get("serious_incident", 2)
 
 BUSINESS = Actor(["business_team"])
 CRG = Actor(["crg_member"])
