@@ -4,6 +4,9 @@ server exactly once when the network returns. Screens are photographed and check
 
 from __future__ import annotations
 
+import datetime as dt
+
+from statemachines.calendar import working_days_between
 from tests.app import world
 from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
 from tests.support import Client
@@ -108,7 +111,16 @@ def test_a_revoked_device_wipes_its_data_and_says_why(server, browser):
     case_id = world.open_case(server.url)
     context, page = new_page(browser, TABLET)
     login(page, server.url, "esx.business")
-    page.get_by_role("link", name=world.reference(server.url, case_id)).wait_for()
+    ref = world.reference(server.url, case_id)
+    page.get_by_role("link", name=ref).wait_for()
+    page.get_by_label("Search by reference").fill(ref)  # my cases: search by reference
+    assert page.locator(".case-list li").count() == 1
+    page.get_by_label("Deadlines").select_option(label="Overdue")
+    assert page.locator(".case-list li").count() == 0  # the SIN clock started today
+    # each open deadline carries its working days left (England), shown beside the due date
+    for d in Client(server.url, "esx.business").get(f"/api/v1/cases/{case_id}").json()["deadlines"]:
+        if d["status"] in ("pending", "due_soon", "overdue"):
+            assert d["working_days_left"] == working_days_between(dt.date.today(), dt.date.fromisoformat(d["due"]))
     device_id = page.evaluate(DEVICE_ID)
     r = Client(server.url, "esx.admin").post(f"/api/v1/devices/{device_id}/revoke")
     assert r.status_code in (200, 204), r.text
