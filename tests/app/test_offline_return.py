@@ -107,7 +107,18 @@ DEVICE_ID = """async () => {
 }"""
 
 
-def test_a_revoked_device_wipes_its_data_and_says_why(server, browser):
+FORGE = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const tx = db.transaction(['meta', 'cases'], 'readwrite')
+  tx.objectStore('meta').put('forged.cursor', 'cursor')
+  tx.objectStore('cases').put({ id: 'ghost', version: 1, data: { case_id: 'ghost', reference: 'GHOST-0001',
+    case_type: 'serious_incident', state: 'referred', deadlines: [] } })
+  await new Promise((ok) => { tx.oncomplete = ok })
+  db.close()
+}"""
+
+
+def test_cursor_reset_resyncs_and_a_revoked_device_wipes_its_data_and_says_why(server, browser):
     case_id = world.open_case(server.url)
     context, page = new_page(browser, TABLET)
     login(page, server.url, "esx.business")
@@ -121,6 +132,14 @@ def test_a_revoked_device_wipes_its_data_and_says_why(server, browser):
     for d in Client(server.url, "esx.business").get(f"/api/v1/cases/{case_id}").json()["deadlines"]:
         if d["status"] in ("pending", "due_soon", "overdue"):
             assert d["working_days_left"] == working_days_between(dt.date.today(), dt.date.fromisoformat(d["due"]))
+    # 410 cursor-reset (a cursor this server never issued): the replica is emptied and pulled again
+    page.evaluate(FORGE)
+    page.reload()
+    page.get_by_role("link", name="GHOST-0001").wait_for()
+    page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("link", name="GHOST-0001").wait_for(state="detached")
+    page.get_by_role("link", name=ref).wait_for()
+
     device_id = page.evaluate(DEVICE_ID)
     r = Client(server.url, "esx.admin").post(f"/api/v1/devices/{device_id}/revoke")
     assert r.status_code in (200, 204), r.text
