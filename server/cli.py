@@ -128,18 +128,21 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
 # -- store ---------------------------------------------------------------------
 @main.group()
 def store() -> None:
-    """Embedded store maintenance."""
+    """Store maintenance: check, copy between stores, backup and restore."""
 
 
 @store.command("check")
 @click.option("--data", default=None)
-def store_check(data) -> None:
+@click.option("--store", "store_url", default=None, help="postgresql://… to check the PostgreSQL store.")
+def store_check(data, store_url) -> None:
     """Check the store's integrity (journal, documents, change feed, audit chain)."""
+    from server.storecli import check_postgres
     from store import check_data_dir
 
-    settings = _settings(data)
+    settings = _settings(data, store_url=store_url)
     try:
-        problems = check_data_dir(settings.data_dir / "store")
+        problems = (check_postgres(settings.store_url) if settings.store_url
+                    else check_data_dir(settings.data_dir / "store"))
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     for p in problems:
@@ -163,14 +166,19 @@ def _cannot_check(exc: StoreError) -> SystemExit:
 
 @audit.command("verify")
 @click.option("--data", default=None)
+@click.option("--store", "store_url", default=None, help="postgresql://… to verify the PostgreSQL store's chain "
+              "(read-only, while servers run).")
 @click.option("--anchor", default=None, help="A head hash printed earlier: it must still be in the chain.")
-def audit_verify(data, anchor) -> None:
+def audit_verify(data, store_url, anchor) -> None:
     """Recompute the audit hash chain. Exit 0 intact, 1 broken (names the first broken entry),
     2 when it cannot run (a server holds the data directory, or there is no store)."""
+    from server.storecli import verify_audit_postgres
     from store.auditcheck import verify_audit
 
+    settings = _settings(data, store_url=store_url)
     try:
-        report = verify_audit(_settings(data).data_dir / "store", anchor=anchor)
+        report = (verify_audit_postgres(settings.store_url, anchor) if settings.store_url
+                  else verify_audit(settings.data_dir / "store", anchor=anchor))
     except StoreError as exc:
         raise _cannot_check(exc) from None
     for note in report.notes:
@@ -201,6 +209,15 @@ def audit_show(case_id, data) -> None:
         what = {k: v for k, v in e.entry.items() if k not in ("action", "by", "device_id", "case_id")}
         click.echo(f"{e.n}\t{e.at}\t{e.entry.get('action')}\t{by.get('user_id')}\t{','.join(by.get('roles', []))}"
                    f"\t{e.entry.get('device_id')}\t{json.dumps(what, sort_keys=True)}")
+
+
+def _mount_store_tools() -> None:
+    from server.storecli import register
+
+    register(store)
+
+
+_mount_store_tools()
 
 
 def _mount_optional() -> None:

@@ -19,7 +19,7 @@ class MutationSchema(Schema):
     seq = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
     kind = fields.Str(required=True, validate=validate.OneOf([
         "create_case", "save_submission", "transition", "approve", "resolve_conflict", "assign_reviewer",
-        "invite_partnership", "request_amendment"]))
+        "invite_partnership", "request_amendment", "record_task"]))
     case_id = fields.Str(allow_none=True)
     base_version = fields.Int(allow_none=True, strict=True)
     payload = fields.Dict(required=True)

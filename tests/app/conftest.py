@@ -62,7 +62,7 @@ def login(page, base: str, username: str, photograph: bool = False) -> None:
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="My cases").wait_for()
     # the service worker controls the page once it is installed: the shell is cached from then on
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
 
 
 def shot(page, name: str) -> None:

@@ -77,7 +77,7 @@ def build(app: InProcessApp) -> dict[str, str]:
     report["child"]["name"] = CHILD
     report["facts"] = f"{CHILD} was admitted with a fractured arm."
     report.pop("sent_to_panel_on", None)
-    report.pop("lcspr_agreed_on", None)  # the partners have not agreed yet: no LCSPR clock
+    report.pop("lcspr_agreed_on", None)  # agreed at sign-off, not yet (rapid_review_report v3)
     report["agencies_involved"] = THREE
     save(app.client("esx.crg"), review, "rapid_review_report", report)
     notice = example("delay_notice")

@@ -94,6 +94,7 @@ def test_a_new_yaml_file_is_a_new_case_type(definitions: Path):
     assert [ct.case_type for ct in registry.case_types()] == [
         "care_leaver_death_notification",
         "learning_review",
+        "looked_after_child_death_notification",
         "serious_incident",
     ]
     lr = registry.get("learning_review")
@@ -130,7 +131,7 @@ def test_caseflow_check_and_describe_see_the_new_type(definitions: Path):
     runner = CliRunner()
     ok = runner.invoke(check_cli, [str(definitions)])
     assert ok.exit_code == 0, ok.output
-    assert "case types OK (4 file(s), 0 warning(s))" in ok.output
+    assert "case types OK (6 file(s), 0 warning(s))" in ok.output
     described = runner.invoke(check_cli, ["describe", "learning_review", "--dir", str(definitions)])
     assert described.exit_code == 0 and '"case_type": "learning_review"' in described.output
     diagram = runner.invoke(check_cli, ["diagram", "learning_review", "--dir", str(definitions)])
@@ -145,7 +146,7 @@ def test_caseflow_check_and_describe_see_the_new_type(definitions: Path):
 
 
 def test_the_shipped_second_case_type_walks_both_ways():
-    ct = CaseTypeRegistry.load_default().get("care_leaver_death_notification")
+    ct = CaseTypeRegistry.load_default().get("care_leaver_death_notification", 1)  # running cases
     referral = {"child": {"care_leaver": True, "date_of_birth": "2010-02-01"}, "incident_date": "2027-01-02"}
     notified = {"sos_notified_on": "2027-01-04", "ofsted_notified_on": "2027-01-05"}
     state = ct.fire("referred", "consider_notification", actor=BUSINESS, forms={"crg_referral": referral})

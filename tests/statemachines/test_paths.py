@@ -34,7 +34,8 @@ def walk(steps, forms, start="referred"):
 
 
 def test_registry_shape():
-    assert [ct.case_type for ct in REGISTRY.case_types()] == ["care_leaver_death_notification", "serious_incident"]
+    assert [ct.case_type for ct in REGISTRY.case_types()] == [
+        "care_leaver_death_notification", "looked_after_child_death_notification", "serious_incident"]
     assert SI.initial_state == "referred"
     assert SI.definition.title == "Serious child safeguarding incident"
     assert set(SI.states) == {
@@ -232,7 +233,7 @@ def test_national_review_decision_is_recorded_in_any_open_state():
 
 
 def test_second_case_type_walks():
-    ct = REGISTRY.get("care_leaver_death_notification")
+    ct = REGISTRY.get("care_leaver_death_notification", 1)
     forms = {
         "crg_referral": {"child": {"care_leaver": True}},
         "sin_decision": {"sos_notified_on": "2027-01-04", "ofsted_notified_on": "2027-01-05"},

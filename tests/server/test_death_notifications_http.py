@@ -1,0 +1,85 @@
+"""The death notification case types (issue #13 item 4) walked end to end over real HTTP by the demo
+users: `looked_after_child_death_notification` (1.1.16, seed 000: a duty, not an option) and
+`care_leaver_death_notification` version 2 (its own form, ages 18 to 24, a care leaver under 18
+handed to a serious incident)."""
+
+from __future__ import annotations
+
+from tests.server.walks import K, S, T, V, Walk, example
+
+B, HOS, CRG, SCHOOL = "esx.business", "esx.hos", "esx.crg", "esx.school-dsl"
+TOLD = {"sos_notified_on": "2026-10-01", "ofsted_notified_on": "2026-10-02"}
+
+
+def open_notification(w: Walk, case_type: str, data: dict, user: str = HOS, status: int = 201) -> dict:
+    r = w.client(user).post("/api/v1/cases", json={"case_type": case_type, "referral": {
+        "form_id": "death_notification", "form_version": 1, "data": data}})
+    assert r.status_code == status, r.text
+    view = r.json()
+    if status == 201:
+        w.case_id, w.version, w.states = view["case_id"], view["version"], [view["state"]]
+    return view
+
+
+def death(status: str, age: int, **over) -> dict:
+    data = {k: v for k, v in example("death_notification").items() if k not in ("sos_notified_on",
+                                                                                 "ofsted_notified_on")}
+    return {**data, "status_at_death": status, "age_at_death": age, **over}
+
+
+def test_1_1_16_seed_000_a_looked_after_childs_death_is_notified_to_the_sos_and_ofsted(server):
+    w = Walk(server.url)
+    opened = open_notification(w, "looked_after_child_death_notification", death("looked_after_child", 15))
+    assert (opened["case_type"], opened["state"], opened["deadlines"]) == (
+        "looked_after_child_death_notification", "referred", [])  # no seed sets a timescale
+    open_notification(Walk(server.url), "looked_after_child_death_notification", death("looked_after_child", 15),
+                      user=SCHOOL, status=403)  # the local authority's duty
+    w.run([
+        V(HOS, allowed=[], forms={"death_notification": "final"}),
+        T(HOS, "record_notifications", "referred", 422),  # the dates first: there is no other way on
+        S(HOS, "death_notification", death("looked_after_child", 15, **TOLD)),
+        T(B, "record_notifications", "referred", 403),
+        V(HOS, allowed=["record_notifications"]),
+        T(HOS, "record_notifications", "referred"),
+        V(B, state="notified", allowed=["close"]),
+        T(B, "refer_as_serious_incident", "notified", 422),  # abuse or neglect not suspected
+        S(B, "death_notification", death("looked_after_child", 15, abuse_or_neglect="suspected", **TOLD)),
+        T(B, "close", "notified", 422),  # suspected abuse: a serious incident, not closed
+        T(B, "refer_as_serious_incident", "notified", 422),  # the new case's reference first
+        K(B, "serious_incident_opened", date="2026-10-02", note="Serious incident ESX-2026-0042 opened."),
+        T(B, "refer_as_serious_incident", "notified"),
+        V(B, state="referred_as_serious_incident", allowed=[]),
+    ])
+
+
+def test_1_1_16_a_care_leavers_death_aged_18_to_24_is_notified_without_a_rapid_review(server):
+    w = Walk(server.url)
+    opened = open_notification(w, "care_leaver_death_notification", death("care_leaver", 20))
+    assert opened["case_type_version"] == 2 and opened["deadlines"] == []
+    w.run([
+        T(HOS, "refer_as_serious_incident", "referred", 422),  # an adult: not a SIN
+        S(HOS, "death_notification", death("care_leaver", 25, **TOLD)),
+        T(HOS, "record_notifications", "referred", 422),  # 25: not a care leaver notification (1.1.16)
+        S(HOS, "death_notification", death("care_leaver", 24, **TOLD)),
+        T(HOS, "record_notifications", "referred"),
+        V(B, state="notified", allowed=["close"]),
+        T(B, "close", "notified"),
+        V(B, state="closed", allowed=[]),
+    ])
+    assert w.states == ["referred", "notified", "closed"]  # no rapid review, no LCSPR
+
+
+def test_1_1_16_a_care_leaver_under_18_is_handed_to_a_serious_incident(server):
+    w = Walk(server.url)
+    open_notification(w, "care_leaver_death_notification", death("care_leaver", 17))
+    w.run([
+        T(HOS, "record_notifications", "referred", 422),  # not 18 to 24
+        T(HOS, "refer_as_serious_incident", "referred", 422),  # the serious incident's reference first
+        K(HOS, "serious_incident_opened", date="2026-10-01", note="Serious incident ESX-2026-0043 opened."),
+        T(HOS, "refer_as_serious_incident", "referred"),
+        V(B, state="referred_as_serious_incident"),
+    ])
+    # the form has no harm branch and no name
+    schema = w.client(B).get("/api/v1/forms/death_notification/versions/1").json()["schema"]
+    assert not {"harm_details", "death_or_serious_harm", "child", "name"} & set(schema["properties"])
+    assert w.client(CRG).get(w.path("")).status_code == 200
