@@ -13,7 +13,7 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from forms.registry import FormRegistry
-from server.admin.handlers import ADMIN_HANDLERS
+from server.admin.handlers import ADMIN_HANDLERS, backfill_lookups
 from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
 from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePolicy
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
     services.extra["operator_secret"] = operator_secret(settings.data_dir)  # the CLI's channel (ADR 0020)
+    backfill_lookups(store)  # users and agencies written before the pickers' look-ups existed
     app.extensions["caseflow"] = services
 
     api = ProblemApi(app, spec_kwargs={
