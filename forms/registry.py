@@ -102,8 +102,11 @@ class FormVersion:
     fast_final: Check | None = field(default=None, repr=False, compare=False)
     fast_draft: Check | None = field(default=None, repr=False, compare=False)
 
-    def errors(self, data: Any, *, final: bool, today: date) -> list[FieldError]:
-        """Every error of ``data`` against this version (``accept_until`` not considered).
+    def errors(self, data: Any, *, final: bool, today: date, limit: int | None = None,
+               walk: int | None = None) -> list[FieldError]:
+        """Every error of ``data`` against this version (``accept_until`` not considered); with
+        ``limit``, at most that many, and the list's ``omitted`` counts the rest; ``walk`` bounds the
+        jsonschema errors looked at (see :func:`forms.validation.to_field_errors`).
 
         A fast yes/no check (:mod:`forms.fastcheck`) answers first; only data it finds invalid
         goes through jsonschema, which gives the full list of errors.
@@ -117,7 +120,7 @@ class FormVersion:
                 pass
         validator = self.final_validator if final else self.draft_validator
         with today_is(today):
-            return to_field_errors(validator.iter_errors(data), self.enum_labels)
+            return to_field_errors(validator.iter_errors(data), self.enum_labels, limit, walk)
 
     def public_document(self) -> dict[str, Any]:
         return _public_document(self.form_id, self.version, self.title, self.description, self.roles,
@@ -382,15 +385,16 @@ class FormRegistry:
 
     # ------------------------------------------------------------------ validation
 
-    def validate(self, form_id: str, version: int, data: Any, *, final: bool, today: date
-                 ) -> list[FieldError]:
+    def validate(self, form_id: str, version: int, data: Any, *, final: bool, today: date,
+                 limit: int | None = None, walk: int | None = None) -> list[FieldError]:
         """Every problem with ``data`` in one list (empty when valid), sorted by path.
 
         ``final=False`` checks a draft: types, formats, enums, patterns and unknown fields, but
         nothing is obligatory. ``final=True`` checks everything, conditional rules included.
         Raises :class:`UnknownForm`, :class:`UnknownVersion` or :class:`RetiredVersion`.
         """
-        return self.accepting(form_id, version, today).errors(data, final=final, today=today)
+        return self.accepting(form_id, version, today).errors(data, final=final, today=today, limit=limit,
+                                                                  walk=walk)
 
     def is_valid(self, form_id: str, version: int, data: Any, *, final: bool, today: date) -> bool:
         return not self.accepting(form_id, version, today).errors(data, final=final, today=today)

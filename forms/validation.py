@@ -9,11 +9,10 @@ with nothing obligatory, see :func:`forms.schema_tools.draft_schema`). Both are
 ``x-unique-keys: ["row_id"]``
     on an array of rows: each row's value of those keys must differ from every earlier row's.
 
-Cost is linear in the size of the submission (ADR 0012): ``uniqueItems`` hashes each item once
-(:func:`forms.bounds.all_unique`) instead of comparing every pair, and an array longer than its
-``maxItems`` (or a string longer than its ``maxLength``) gets that one error without its items being
-walked (or its pattern and format run): the validators run on a copy of the schema where every
-array and string has a limit (:func:`forms.bounds.with_default_bounds`).
+Cost is linear in the size of the submission (ADR 0012): the keywords of :mod:`forms.keywords`
+replace jsonschema's (one pass for ``uniqueItems``, no ``repr`` of the instance in messages, an
+oversized value not walked), and the validators run on a copy of the schema where every array and
+string has a limit (:func:`forms.bounds.with_default_bounds`).
 
 Messages are built from the schema alone (rule, limits, option labels). They never contain the
 submitted value, which may be a child's name or date of birth.
@@ -30,8 +29,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
 
-from .bounds import all_unique
 from .errors import FieldError
+from .keywords import BOUNDED_KEYWORDS, too_long
 from .schema_tools import escape_pointer, to_pattern, to_pointer
 
 _TODAY: contextvars.ContextVar[date | None] = contextvars.ContextVar("forms_today", default=None)
@@ -55,7 +54,7 @@ def _not_future(validator: Any, value: Any, instance: Any, schema: Mapping[str, 
 
 def _unique_keys(validator: Any, keys: Any, instance: Any, schema: Mapping[str, Any]
                  ) -> Iterator[ValidationError]:
-    if not isinstance(instance, list) or _too_long(instance, schema):
+    if not isinstance(instance, list) or too_long(instance, schema):
         return
     for key in keys:
         seen: set[Any] = set()
@@ -72,34 +71,6 @@ def _unique_keys(validator: Any, keys: Any, instance: Any, schema: Mapping[str, 
             seen.add(marker)
 
 
-_BASE = Draft202012Validator.VALIDATORS
-
-
-def _too_long(instance: Any, schema: Mapping[str, Any]) -> bool:
-    """Over its limit: the maxItems/maxLength error is the answer; walking it would only cost time."""
-    if isinstance(instance, list):
-        return len(instance) > schema.get("maxItems", len(instance))
-    if isinstance(instance, str):
-        return len(instance) > schema.get("maxLength", len(instance))
-    return False
-
-
-def _unless_too_long(keyword: str) -> Any:
-    base = _BASE[keyword]
-
-    def check(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-        if not _too_long(instance, schema):
-            yield from base(validator, value, instance, schema)
-
-    return check
-
-
-def _unique_items(validator: Any, unique: Any, instance: Any, schema: Mapping[str, Any]
-                  ) -> Iterator[ValidationError]:
-    if unique and isinstance(instance, list) and not _too_long(instance, schema) and not all_unique(instance):
-        yield ValidationError("Each entry may appear only once")
-
-
 def _noop(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
     return iter(())
 
@@ -107,8 +78,7 @@ def _noop(validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]) 
 FormValidator = extend(
     Draft202012Validator,
     validators={"x-not-future": _not_future, "x-unique-keys": _unique_keys,
-                "x-messages": _noop, "x-pattern-hint": _noop, "uniqueItems": _unique_items,
-                **{k: _unless_too_long(k) for k in ("items", "prefixItems", "contains", "pattern", "format")}},
+                "x-messages": _noop, "x-pattern-hint": _noop, **BOUNDED_KEYWORDS},
 )
 
 
@@ -256,16 +226,52 @@ def _message(err: ValidationError, enum_labels: Mapping[str, Mapping[str, str]])
     return "This value is not allowed here"
 
 
+class ErrorList(list):  # noqa: FURB189 - a list that also says how many errors it leaves out
+    """Field errors, sorted; ``omitted`` counts those found beyond the listing limit, and
+    ``complete`` is False when the walk stopped counting (the true number is larger)."""
+
+    omitted: int = 0
+    complete: bool = True
+    walked: int = 0  # jsonschema errors looked at
+
+
+#: with a listing limit, jsonschema's errors are walked at most this many times the limit: its
+#: per-error cost is what bounds an invalid submission's (ADR 0012)
+WALK_FACTOR = 20
+
+
 def to_field_errors(errors: Iterable[ValidationError],
-                    enum_labels: Mapping[str, Mapping[str, str]] | None = None) -> list[FieldError]:
+                    enum_labels: Mapping[str, Mapping[str, str]] | None = None,
+                    limit: int | None = None, walk: int | None = None) -> ErrorList:
     """Turn jsonschema errors into sorted, de-duplicated :class:`FieldError` s.
 
     ``required`` and ``dependentRequired`` land on the missing child's path;
-    ``additionalProperties`` on each unexpected field's path.
+    ``additionalProperties`` on each unexpected field's path. With ``limit``, at most that many
+    are listed (the first found), the rest are counted in ``omitted``, and the walk stops after
+    ``walk`` (default ``WALK_FACTOR * limit``) jsonschema errors (``complete`` False) (ADR 0012: a 1 MiB body of unknown
+    fields once cost seconds and a 5 MB answer).
     """
     labels = enum_labels or {}
     out: set[FieldError] = set()
+    beyond: set[FieldError] = set()
+    omitted = 0
+
+    def add(error: FieldError) -> None:
+        if error in out:
+            return
+        if limit is None or len(out) < limit:
+            out.add(error)
+        else:
+            beyond.add(error)
+
+    complete, walked = True, 0
+    if walk is None and limit is not None:
+        walk = WALK_FACTOR * limit
     for err in errors:
+        if walk is not None and walked >= walk:
+            complete = False
+            break
+        walked += 1
         base = list(err.absolute_path)
         pointer = to_pointer(base)
         schema = err.schema if isinstance(err.schema, dict) else {}
@@ -274,7 +280,7 @@ def to_field_errors(errors: Iterable[ValidationError],
         if err.validator == "required" and isinstance(instance, dict):
             for name in err.validator_value:
                 if name not in instance:
-                    out.add(FieldError(f"{pointer}/{escape_pointer(name)}", override or REQUIRED, "required"))
+                    add(FieldError(f"{pointer}/{escape_pointer(name)}", override or REQUIRED, "required"))
         elif err.validator == "dependentRequired" and isinstance(instance, dict):
             for trigger, needed in err.validator_value.items():
                 if trigger in instance:
@@ -282,15 +288,21 @@ def to_field_errors(errors: Iterable[ValidationError],
                         if name not in instance:
                             msg = override or (f"This field is required when "
                                                f"{humanise(trigger)} is filled in")
-                            out.add(FieldError(f"{pointer}/{escape_pointer(name)}", msg, "required"))
+                            add(FieldError(f"{pointer}/{escape_pointer(name)}", msg, "required"))
         elif err.validator in ("additionalProperties", "unevaluatedProperties") \
                 and isinstance(instance, dict):
             known = set(schema.get("properties") or {})
             patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
             for name in instance:
                 if name not in known and not any(p.search(name) for p in patterns):
-                    out.add(FieldError(f"{pointer}/{escape_pointer(name)}", override or NOT_IN_FORM,
-                                       str(err.validator)))
+                    if limit is not None and len(out) >= limit:
+                        omitted += 1  # one object's names never repeat: count without building
+                        continue
+                    add(FieldError(f"{pointer}/{escape_pointer(name)}", override or NOT_IN_FORM,
+                                   str(err.validator)))
         else:
-            out.add(FieldError(pointer, override or _message(err, labels), str(err.validator)))
-    return sorted(out, key=lambda e: (e.path, e.message))
+            add(FieldError(pointer, override or _message(err, labels), str(err.validator)))
+    listed = ErrorList(sorted(out, key=lambda e: (e.path, e.message)))
+    listed.omitted = omitted + len(beyond)
+    listed.complete, listed.walked = complete, walked
+    return listed

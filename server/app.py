@@ -22,7 +22,7 @@ from server.config import Settings
 from server.definitions import load_definitions
 from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
-from server.problems import Problem, flatten_marshmallow, problem_response
+from server.problems import Problem, flatten_marshmallow, invalid, problem_response
 from server.secrets_store import load_or_create_secret
 from store import Store, StoreError, open_store
 from sync.clock import Clock
@@ -69,10 +69,7 @@ class ProblemApi(Api):
                     if location != "json":
                         item["in"] = location
                     errors.append(item)
-            count = len(errors)
-            return problem_response(Problem(
-                422, "validation-error", f"{count} field{'s' if count != 1 else ''} failed validation.",
-                title="Your request has invalid fields", errors=errors))
+            return problem_response(invalid(errors))
         if status == 400 and "messages" in data:
             return problem_response(Problem(400, "malformed-json", "The request body is not valid JSON."))
         if status >= 500:
@@ -119,14 +116,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
              settings.access_token_minutes, settings.refresh_token_days)
 
     clock = clock or Clock()
-    store = store or open_store(settings.data_dir / "store")
+    store = store or open_store(settings.store_url or settings.data_dir / "store")
     # shipped definitions plus the deployment's own (CASEFLOW_DEFINITIONS_DIR); raises DefinitionsBroken
     forms, case_types = load_definitions(settings.definitions_dir)
     services = Services(
         settings=settings, store=store, clock=clock,
         accounts=Accounts(store, clock, refresh_grace_seconds=settings.refresh_grace_seconds,
                           max_devices_per_user=settings.max_devices_per_user),
-        throttle=_login_throttle(settings),
+        throttle=_login_throttle(settings, store),
         forms=forms, case_types=case_types,
         write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
         reader=(reader := Reader(store, forms, case_types, clock)),
@@ -154,12 +151,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     return app
 
 
-def _login_throttle(settings: Settings) -> LoginThrottle:
+def _login_throttle(settings: Settings, store: Store) -> LoginThrottle:
     policy = ThrottlePolicy(
         free_failures=settings.login_max_failures, base_delay=settings.login_delay_base_seconds,
         max_delay=settings.login_delay_max_seconds, address_max_failures=settings.login_address_max_failures,
         window=settings.login_window_seconds)
     key = load_or_create_secret(settings.data_dir, "throttle.key").encode()
+    if getattr(store, "url", None):  # the PostgreSQL store: counters shared by every process on every host
+        from server.auth.throttle_pg import PostgresThrottleStore
+
+        return LoginThrottle(PostgresThrottleStore(store), key, policy)
     return LoginThrottle(SQLiteThrottleStore(settings.data_dir / "throttle.sqlite3"), key, policy)
 
 
@@ -179,7 +180,8 @@ def _install_request_hooks(app: Flask) -> None:
         response.headers.setdefault("Cache-Control", "no-store")
         security_headers(response.headers, mimetype=response.mimetype or "",
                          https=app.extensions["caseflow"].settings.public_url.startswith("https://"),
-                         docs_page=request.endpoint == "api-docs.openapi_redoc")
+                         docs_page=request.endpoint == "api-docs.openapi_redoc",
+                         app_page=request.path.startswith("/app/"))
         actor = g.get("actor")
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method,

@@ -29,22 +29,66 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data", "data", default=None, help="Data directory (default ./var or CASEFLOW_DATA_DIR).")
+@click.option("--store", "store_url", default=None,
+              help="postgresql://USER@HOST:PORT/DB to use the PostgreSQL store (default: CASEFLOW_STORE, else "
+                   "the embedded store in the data directory).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Server processes (gunicorn; PostgreSQL store only). Default: CASEFLOW_WORKERS or 1.")
 @click.option("--demo", is_flag=True, help="Load the demo fixture (idempotent). Never in production.")
 @click.option("--definitions", "definitions", default=None, type=click.Path(path_type=Path),
               help="A deployment's own definitions directory (forms/, case_types/), loaded beside the shipped "
                    "ones (default: CASEFLOW_DEFINITIONS_DIR).")
-def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path | None) -> None:
-    """Run the API on waitress (one process, threads: the embedded store is single-process)."""
+def serve(host: str, port: int, data: str | None, store_url: str | None, workers: int | None, demo: bool,
+          definitions: Path | None) -> None:
+    """Run the API: waitress (one process, threads) or, on PostgreSQL, N gunicorn worker processes."""
     from server import logs
+
+    settings = _settings(data, definitions_dir=definitions, store_url=store_url)
+    settings.demo = demo or settings.demo
+    workers = workers or int(os.environ.get("CASEFLOW_WORKERS") or 1)
+    logs.configure(settings.log_level)
+    postgres = bool(settings.store_url)
+    if workers > 1 and not postgres:
+        raise click.ClickException("--workers above 1 needs the PostgreSQL store (--store postgresql://...): "
+                                   "the embedded store belongs to one process")
+    app = _checked_app(settings)  # in this process: migrations, demo, integrity check, secrets, once
+    click.echo(f"caseflow listening on http://{host}:{port} "
+               f"({'store: ' + _redacted(settings.store_url) if postgres else 'data: ' + str(settings.data_dir)}"
+               f"{f', {workers} workers' if postgres else ''})", err=True)
+    sys.stderr.flush()
+    if postgres:
+        app.extensions["caseflow"].store.close()  # no pool may cross the fork: each worker opens its own
+        _serve_workers(settings, host, port, workers)
+        return
+    from server.admin.operator import clear_address, record_address
+    from server.edge import parse_networks
+    from server.httpserver import make_server
+    from server.leader import start_background_jobs
+
+    stop_jobs = start_background_jobs(app)
+    services = app.extensions["caseflow"]
+    record_address(settings.data_dir, host, port)  # where the caseflow command finds this server (ADR 0020)
+    try:
+        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
+                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
+    finally:
+        clear_address(settings.data_dir)
+        stop_jobs()
+        services.store.close()
+
+
+def _redacted(url: str | None) -> str:
+    from store.postgres import redact
+
+    return redact(url or "")
+
+
+def _checked_app(settings: Settings):
+    """The app, with the demo loaded if asked and the store's integrity checked (exits on problems)."""
     from server.app import create_app
     from server.definitions import DefinitionsBroken
     from server.demo import load_demo
-    from server.edge import parse_networks
-    from server.httpserver import make_server
 
-    settings = _settings(data, definitions_dir=definitions)
-    settings.demo = demo or settings.demo
-    logs.configure(settings.log_level)
     try:
         app = create_app(settings)
     except StoreError as exc:
@@ -64,41 +108,41 @@ def serve(host: str, port: int, data: str | None, demo: bool, definitions: Path 
     if settings.demo:
         added = load_demo(services.accounts, settings.demo_password)
         click.echo(f"demo fixture loaded (added {json.dumps(added)})", err=True)
-    from server.push import start_push_worker, start_scheduler
+    return app
 
-    stops = [start_push_worker(app)]
-    if services.case_types is not None:
-        stops.append(start_scheduler(app))
-    click.echo(f"caseflow listening on http://{host}:{port} (data: {settings.data_dir})", err=True)
-    sys.stderr.flush()
-    from server.admin.operator import clear_address, record_address
 
-    record_address(settings.data_dir, host, port)  # where the caseflow command finds this server (ADR 0020)
-    try:
-        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
-                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
-    finally:
-        clear_address(settings.data_dir)
-        for stop in stops:
-            stop()
-        services.store.close()
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    from server.app import create_app
+    from server.leader import start_background_jobs
+    from server.multiproc import serve_workers
+
+    def build_app():  # in each worker, after the fork
+        app = create_app(settings)
+        start_background_jobs(app)
+        return app
+
+    serve_workers(build_app, host=host, port=port, workers=workers, threads=settings.threads,
+                  max_body=settings.max_body_bytes)
 
 
 # -- store ---------------------------------------------------------------------
 @main.group()
 def store() -> None:
-    """Embedded store maintenance."""
+    """Store maintenance: check, copy between stores, backup and restore."""
 
 
 @store.command("check")
 @click.option("--data", default=None)
-def store_check(data) -> None:
+@click.option("--store", "store_url", default=None, help="postgresql://… to check the PostgreSQL store.")
+def store_check(data, store_url) -> None:
     """Check the store's integrity (journal, documents, change feed, audit chain)."""
+    from server.storecli import check_postgres
     from store import check_data_dir
 
-    settings = _settings(data)
+    settings = _settings(data, store_url=store_url)
     try:
-        problems = check_data_dir(settings.data_dir / "store")
+        problems = (check_postgres(settings.store_url) if settings.store_url
+                    else check_data_dir(settings.data_dir / "store"))
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     for p in problems:
@@ -122,14 +166,19 @@ def _cannot_check(exc: StoreError) -> SystemExit:
 
 @audit.command("verify")
 @click.option("--data", default=None)
+@click.option("--store", "store_url", default=None, help="postgresql://… to verify the PostgreSQL store's chain "
+              "(read-only, while servers run).")
 @click.option("--anchor", default=None, help="A head hash printed earlier: it must still be in the chain.")
-def audit_verify(data, anchor) -> None:
+def audit_verify(data, store_url, anchor) -> None:
     """Recompute the audit hash chain. Exit 0 intact, 1 broken (names the first broken entry),
     2 when it cannot run (a server holds the data directory, or there is no store)."""
+    from server.storecli import verify_audit_postgres
     from store.auditcheck import verify_audit
 
+    settings = _settings(data, store_url=store_url)
     try:
-        report = verify_audit(_settings(data).data_dir / "store", anchor=anchor)
+        report = (verify_audit_postgres(settings.store_url, anchor) if settings.store_url
+                  else verify_audit(settings.data_dir / "store", anchor=anchor))
     except StoreError as exc:
         raise _cannot_check(exc) from None
     for note in report.notes:
@@ -160,6 +209,15 @@ def audit_show(case_id, data) -> None:
         what = {k: v for k, v in e.entry.items() if k not in ("action", "by", "device_id", "case_id")}
         click.echo(f"{e.n}\t{e.at}\t{e.entry.get('action')}\t{by.get('user_id')}\t{','.join(by.get('roles', []))}"
                    f"\t{e.entry.get('device_id')}\t{json.dumps(what, sort_keys=True)}")
+
+
+def _mount_store_tools() -> None:
+    from server.storecli import register
+
+    register(store)
+
+
+_mount_store_tools()
 
 
 def _mount_optional() -> None:

@@ -33,6 +33,8 @@ def _env_bool(name: str, default: bool = False) -> bool:
 @dataclass
 class Settings:
     data_dir: Path = Path("var")
+    #: ``postgresql://USER@HOST:PORT/DB`` for the PostgreSQL store; None: the embedded store in data_dir/store
+    store_url: str | None = None
     #: JWT signing secret; generated into the data dir on first start when unset
     jwt_secret: str | None = None
     jwt_issuer: str = "caseflow"
@@ -67,6 +69,7 @@ class Settings:
     def from_env(cls, **overrides) -> Settings:
         settings = cls(
             data_dir=Path(os.environ.get("CASEFLOW_DATA_DIR", "var")),
+            store_url=os.environ.get("CASEFLOW_STORE") or None,
             jwt_secret=os.environ.get("CASEFLOW_JWT_SECRET") or None,
             jwt_issuer=os.environ.get("CASEFLOW_JWT_ISSUER", "caseflow"),
             jwt_audience=os.environ.get("CASEFLOW_JWT_AUDIENCE", "caseflow-api"),

@@ -13,6 +13,9 @@ from pathlib import Path
 from forms.errors import DefinitionError as FormsInvalid
 from forms.registry import LOCAL_SUBDIR as FORMS_SUBDIR
 from forms.registry import FormRegistry
+from statemachines import CaseTypeRegistry
+from statemachines.check import catalogue_from_form_registry
+from statemachines.registry import LOCAL_SUBDIR as CASE_TYPES_SUBDIR
 
 
 class DefinitionsBroken(Exception):
@@ -24,13 +27,8 @@ class DefinitionsBroken(Exception):
 
 
 def load_definitions(definitions_dir: Path | None):  # type: ignore[no-untyped-def]
-    """(forms registry, case-type registry or None while the statemachines package is absent)."""
-    try:
-        from statemachines import CaseTypeRegistry
-        from statemachines.check import catalogue_from_form_registry
-        from statemachines.registry import LOCAL_SUBDIR as CASE_TYPES_SUBDIR
-    except ImportError:  # pragma: no cover - bootstrap only
-        return _forms(definitions_dir), None
+    """(forms registry, case-type registry). A failed import of either is an error, never a server
+    without case types."""
     if definitions_dir is None:
         return FormRegistry.load_default(), CaseTypeRegistry.load_default()
     root = Path(definitions_dir)

@@ -31,6 +31,10 @@ HTML_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; "
             "form-action 'none'; frame-ancestors 'none'")
+#: the web app at /app/: its forms are validated by Ajv, which compiles each JSON Schema into a function
+#: (``Function(...)``), so 'unsafe-eval' is needed until the app ships precompiled validators (Ajv
+#: standalone code); still no inline script and nothing from another origin
+APP_CSP = HTML_CSP.replace("script-src 'self';", "script-src 'self' 'unsafe-eval';")
 HSTS = "max-age=31536000"
 
 
@@ -103,11 +107,11 @@ def request_id_for(environ: dict, offered: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def security_headers(headers: Any, *, mimetype: str, https: bool, docs_page: bool) -> None:
+def security_headers(headers: Any, *, mimetype: str, https: bool, docs_page: bool, app_page: bool = False) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     if https:
         headers.setdefault("Strict-Transport-Security", HSTS)
     if mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", DOCS_CSP if docs_page else HTML_CSP)
+        headers.setdefault("Content-Security-Policy", DOCS_CSP if docs_page else APP_CSP if app_page else HTML_CSP)

@@ -41,14 +41,24 @@ def _string_fault(text: str) -> str | None:
     return f"Remove the control character U+{code:04X} (only tab, line feed and carriage return are allowed)."
 
 
-def clean_strings(value: Any) -> Any:
+def clean_strings(value: Any, raw: str | None = None) -> Any:
     """``value`` with every string NFC-normalised; raises a 422 naming the paths of refused strings.
-    Call after the depth check (it recurses once per nesting level)."""
+    ``raw`` is the JSON text it was parsed from: checked whole first (in C), the walk is skipped when
+    it cannot find anything. Call after the depth check (it recurses once per
+    nesting level)."""
+    if raw is not None and "\\u" not in raw and (
+            ("\x7f" not in raw) if raw.isascii() else (not _FORBIDDEN.search(raw)
+                                                       and unicodedata.is_normalized("NFC", raw))):
+        # without escapes every string is literal in the text: no forbidden character anywhere, and an
+        # NFC text has only NFC strings (each lies between quotes, which never compose)
+        return value
     faults: list[dict[str, str]] = []
     total = 0
 
     def clean(text: str, path: tuple, key: bool = False) -> str:
         nonlocal total
+        if text.isascii() and text.isprintable():
+            return text  # the common case, in C: nothing to refuse, already NFC
         fault = _string_fault(text)
         if fault:
             total += 1
@@ -62,9 +72,17 @@ def clean_strings(value: Any) -> Any:
         if isinstance(item, str):
             return clean(item, path)
         if isinstance(item, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(item)]
+            for i, v in enumerate(item):  # in place: most items are unchanged
+                if isinstance(v, (str, list, dict)):
+                    new = walk(v, (*path, i))
+                    if new is not v:
+                        item[i] = new
+            return item
         if isinstance(item, dict):
-            return {clean(k, path, True): walk(v, (*path, k)) for k, v in item.items()}
+            out = {}
+            for k, v in item.items():
+                out[clean(k, path, True)] = walk(v, (*path, k)) if isinstance(v, (str, list, dict)) else v
+            return out
         return item
 
     out = walk(value, ())
@@ -82,20 +100,18 @@ def _reject_constant(name: str) -> Any:
 
 def _depth(value: Any, limit: int) -> int:
     """Nesting depth (a scalar is 1, ``{"a": 1}`` is 2), stopping once past ``limit``. Only
-    containers are walked: a push of 50 drafts holds thousands of scalars."""
+    containers are walked, one level at a time (a 1 MiB body can hold 75,000 small objects)."""
     if not isinstance(value, (dict, list)):
         return 1
-    stack = [(value, 1)]
-    deepest = 1
-    while stack:
-        item, d = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if children and d + 1 > deepest:
-            deepest = d + 1
-            if deepest > limit:
-                return deepest
-        stack.extend((v, d + 1) for v in children if isinstance(v, (dict, list)))
-    return deepest
+    level, depth = [value], 1
+    while level:
+        if any(level):  # some container of this level holds something: one level deeper
+            depth += 1
+            if depth > limit:
+                return depth
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+    return depth
 
 
 def is_json_mimetype(mimetype: str) -> bool:
@@ -116,7 +132,7 @@ def parse_request_json(request: flask.Request) -> Any:
         raise Problem(400, "malformed-json", f"The request body is not valid JSON{where}.") from exc
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise Problem(400, "malformed-json", f"The request body is nested deeper than {MAX_DEPTH} levels.")
-    return clean_strings(value)
+    return clean_strings(value, text)
 
 
 def request_json() -> Any:

@@ -1,5 +1,8 @@
 """The command handlers: one per mutation kind. Each runs inside the caller's unit of work.
 
+A handler receives its payload already loaded by the kind's one schema (``sync.payloads``): the
+types are checked and defaults are filled in, so a handler never re-checks a field's type.
+
 A handler returns its result (``status`` ``applied`` or ``conflict`` plus what the client needs),
 or raises :class:`~sync.problems.Problem` to reject the mutation; the caller rolls back whatever
 the handler wrote before it raised. Online endpoints and offline pushes call the same handlers.
@@ -19,7 +22,7 @@ from sync import access
 from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
-from sync.problems import Problem
+from sync.problems import MAX_LISTED_ERRORS, Problem
 from sync.tasks import record_task
 
 # the one spelling of a case id: upper-case or dash-less forms of one UUID would be separate cases
@@ -37,18 +40,6 @@ def unusable_case_id() -> Problem:
 Result = dict[str, Any]
 
 
-def _require(payload: Mapping[str, Any], spec: dict[str, type | tuple]) -> None:
-    errors = []
-    for key, kind in spec.items():
-        if key not in payload:
-            errors.append({"path": f"/payload/{key}", "message": "This field is required."})
-        elif not isinstance(payload[key], kind) or isinstance(payload[key], bool) and kind is not bool:
-            errors.append({"path": f"/payload/{key}", "message": "This field has the wrong type."})
-    if errors:
-        raise Problem(422, "validation-error", f"{len(errors)} field(s) failed validation.",
-                      title="Your request has invalid fields", errors=errors)
-
-
 def _form_problem(exc: FormError, path: str) -> Problem:
     if isinstance(exc, UnknownForm):
         return Problem(422, "unknown-form", exc.detail, errors=[{"path": path + "/form_id", "message": exc.detail}])
@@ -62,22 +53,26 @@ def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool,
         if ctx.validations is not None:  # usually answered from the validation done before the lock
             errors = ctx.validations.run(form_id, version, data, final=final, today=ctx.today)
         else:
-            errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today)
+            errors = ctx.forms.validate(form_id, version, data, final=final, today=ctx.today,
+                                        limit=MAX_LISTED_ERRORS)
     except FormError as exc:
         raise _form_problem(exc, path) from None
-    if errors:
+    omitted, complete = getattr(errors, "omitted", 0), getattr(errors, "complete", True)
+    if errors or not complete:  # not complete: counting stopped at the request's budget, so there are errors
+        count = f"{len(errors) + omitted}" if complete else f"at least {len(errors) + omitted + 1}"
+        listed = "every one is listed" if not omitted and complete else f"the first {len(errors)} are listed"
+        extra: dict[str, Any] = {"errors_omitted": omitted} if omitted or not complete else {}
+        if not complete:
+            extra["errors_counted"] = False  # counting stopped: there are more than errors_omitted
         raise Problem(422, "invalid-form-data",
-                      f"The {form_id} form has {len(errors)} problem(s); every one is listed.",
+                      f"The {form_id} form has {count} problem(s); {listed}.",
                       title="The form has invalid fields",
-                      errors=[{"path": path + "/data" + e.path, "message": e.message} for e in errors])
+                      errors=[{"path": path + "/data" + e.path, "message": e.message} for e in errors], **extra)
 
 
 # -- create_case -------------------------------------------------------------------------------
 def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"case_type": str, "referral": dict})
     referral = payload["referral"]
-    _require({f"referral.{k}": v for k, v in referral.items()},
-             {"referral.form_id": str, "referral.form_version": int, "referral.data": dict})
     try:
         ct = ctx.case_types.get(payload["case_type"])
     except KeyError:
@@ -127,7 +122,8 @@ def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_
 
 def _agency_in(ctx: Ctx, agency_id: Any, partnership: str) -> bool:
     doc = ctx.uow.get("agencies", agency_id) if isinstance(agency_id, str) else None
-    return doc is not None and doc.data["partnership"] == partnership
+    # an agency an admin made inactive is no longer asked for returns on new cases
+    return doc is not None and doc.data["partnership"] == partnership and doc.data.get("active", True)
 
 
 def _next_reference(ctx: Ctx, partnership: str) -> str:
@@ -147,11 +143,7 @@ def _next_reference(ctx: Ctx, partnership: str) -> str:
 
 # -- save_submission ---------------------------------------------------------------------------
 def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"form_id": str, "form_version": int, "data": dict, "status": str})
     status = payload["status"]
-    if status not in ("draft", "final"):
-        raise Problem(422, "validation-error", "status is draft or final.",
-                      errors=[{"path": "/payload/status", "message": "Choose one of: draft, final."}])
     case_doc = ctx.case_for_write(case_id)
     case = case_doc.data
     ct = ctx.case_type_of(case)
@@ -261,7 +253,6 @@ def _seen_base(ctx: Ctx, sub_id: str, base_doc, version: int) -> Any:
 
 # -- transition -----------------------------------------------------------------------------------
 def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"event": str, "expected_state": str})
     case_doc = ctx.case_for_write(case_id)
     case = case_doc.data
     if payload["expected_state"] != case["state"]:
@@ -274,7 +265,7 @@ def transition(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_v
     timeline = ctx.timeline(case)
     decision = ct.evaluate(case["state"], event, ctx.engine_actor, forms, context, timeline=timeline)
     _raise_if_refused(decision)
-    comment = payload.get("comment") if isinstance(payload.get("comment"), str) else None
+    comment = payload.get("comment")
     if decision.waiting_for_approvals:
         pending = case.get("pending")
         if pending and pending["event"] == event:
@@ -348,11 +339,7 @@ def _votes(pending: Mapping[str, Any]) -> list[Vote]:
 
 # -- approve ------------------------------------------------------------------------------------------
 def approve(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"event": str, "decision": str})
     decision_value = payload["decision"]
-    if decision_value not in ("approve", "reject"):
-        raise Problem(422, "validation-error", "decision is approve or reject.",
-                      errors=[{"path": "/payload/decision", "message": "Choose one of: approve, reject."}])
     case_doc = ctx.case_for_write(case_id)
     case = case_doc.data
     pending = case.get("pending")
@@ -379,8 +366,8 @@ def approve(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_vers
         raise Problem(409, "approval-already-given", "Another person has already given this partner's approval.")
     slot = free[0]
     vote = {"role": slot.role, "sector": ctx.actor.sector if slot.sector else None, "decision": decision_value,
-            "voter": ctx.actor.user_id, "at": ctx.at, "commented": isinstance(payload.get("comment"), str)}
-    comment = payload.get("comment") if isinstance(payload.get("comment"), str) else ""
+            "voter": ctx.actor.user_id, "at": ctx.at, "commented": "comment" in payload}
+    comment = payload.get("comment", "")
     if decision_value == "reject":
         new = {**case, "pending": None, "updated_at": ctx.at,
                "last_rejection": {"event": pending["event"], "by": ctx.actor.user_id, "role": slot.role,
@@ -404,11 +391,7 @@ def approve(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_vers
 
 # -- resolve_conflict -------------------------------------------------------------------------------
 def resolve_conflict(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"conflict_id": str, "choose": str})
     choose = payload["choose"]
-    if choose not in ("kept", "incoming", "value"):
-        raise Problem(422, "validation-error", "choose is kept, incoming or value.",
-                      errors=[{"path": "/payload/choose", "message": "Choose one of: kept, incoming, value."}])
     case_doc = ctx.case_for_write(case_id)
     conflict = ctx.uow.get(CONFLICTS, payload["conflict_id"])
     if conflict is None or conflict.data["case_id"] != case_doc.id:
@@ -509,7 +492,6 @@ def _step(node: Any, part: str) -> Any:
 
 # -- assignment and invitations ---------------------------------------------------------------------
 def assign_reviewer(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"user_id": str})
     case_doc = ctx.case_for_write(case_id)
     case = case_doc.data
     if not ctx.actor.has_role("business_team", "crg_member"):
@@ -518,7 +500,7 @@ def assign_reviewer(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
     if user is None or user.data["partnership"] != case["partnership"] or "lead_reviewer" not in user.data["roles"]:
         raise Problem(422, "not-a-reviewer", "That user is not a lead reviewer of this partnership.",
                       errors=[{"path": "/payload/user_id", "message": "Not a lead reviewer of this partnership."}])
-    assigned = payload.get("assigned", True) is not False
+    assigned = payload["assigned"]  # a strict boolean (sync.payloads): "false" never reaches here
     reviewers = [u for u in case["assigned_reviewers"] if u != user.id] + ([user.id] if assigned else [])
     new = {**case, "assigned_reviewers": reviewers, "updated_at": ctx.at}
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
@@ -530,7 +512,6 @@ def assign_reviewer(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
 
 
 def invite_partnership(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    _require(payload, {"partnership": str})
     case_doc = ctx.case_for_write(case_id)
     case = case_doc.data
     if not access.is_home_staff(ctx.actor, case) or not ctx.actor.has_role("business_team"):
@@ -539,7 +520,7 @@ def invite_partnership(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any]
     if other == case["partnership"] or ctx.uow.get("partnerships", other) is None:
         raise Problem(422, "unknown-partnership", "That is not another partnership.",
                       errors=[{"path": "/payload/partnership", "message": "Unknown partnership."}])
-    invited = payload.get("invited", True) is not False
+    invited = payload["invited"]  # a strict boolean (sync.payloads): "false" never reaches here
     partners = [p for p in case["invited_partnerships"] if p != other] + ([other] if invited else [])
     new = {**case, "invited_partnerships": partners, "updated_at": ctx.at}
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))

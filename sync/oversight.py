@@ -27,6 +27,7 @@ OVERSIGHT_ROLES = frozenset({"business_team", "crg_member", "statutory_lead", "l
 TRAIL_ROLES = frozenset({"business_team", "crg_member"})
 RUNNING = ("overdue", "due_soon", "pending")
 _NO_CLOCK = 10**6  # cases without a running clock sort last
+SYSTEM_NAMES = {"operator": "caseflow operator (command line)", "system": "caseflow"}
 
 
 def require(actor: Actor, roles: frozenset[str], what: str) -> None:
@@ -142,7 +143,7 @@ def audit_trail(reader: Any, actor: Actor, case_id: str) -> dict[str, Any]:
         uid = e.get("by")
         if uid and uid not in names:
             person = reader.store.get("directory", uid)
-            names[uid] = person.data.get("display_name") if person else ("caseflow" if uid == "system" else None)
+            names[uid] = person.data.get("display_name") if person else SYSTEM_NAMES.get(uid)
         e["by_name"] = names.get(uid) if uid else None
     _audit(reader, actor, "oversight.trail_read", [case_id])
     return {"case_id": case_id, "reference": doc.data["reference"], "entries": entries}
@@ -153,3 +154,23 @@ def _audit(reader: Any, actor: Actor, action: str, case_ids: list[str]) -> None:
         for case_id in case_ids:
             uow.audit({"action": action, "case_id": case_id, "by": actor.audit_ref(), "device_id": actor.device_id},
                       subject=case_id)
+
+
+def panel_form(reader: Any, actor: Actor, case_id: str, form_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(case, the form's latest final data) for a document sent to the Panel: the case's own
+    partnership's coordinating roles only (404 when the case is not visible, 403 otherwise, 409
+    while the form has no final submission)."""
+    case = reader.visible_case(actor, case_id).data
+    if not access.is_home_staff(actor, case):
+        raise Problem(403, "forbidden-role", "Documents for the Panel are for the case's own partnership's "
+                                             "business team, CRG, statutory leads and scrutineer.")
+    form = reader.final_forms(case).get(form_id)
+    if form is None:
+        raise Problem(409, "form-not-final", f"The case has no final {form_id} form yet.")
+    return case, form
+
+
+def audit_document(reader: Any, actor: Actor, case_id: str, document: str, fmt: str) -> None:
+    with reader.store.transaction() as uow:
+        uow.audit({"action": "document.generate", "case_id": case_id, "document": document, "format": fmt,
+                   "by": actor.audit_ref(), "device_id": actor.device_id}, subject=case_id)

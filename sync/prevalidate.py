@@ -20,7 +20,9 @@ from typing import Any
 
 from forms.errors import FieldError, FormError
 from forms.registry import FormRegistry
+from forms.validation import WALK_FACTOR
 from store import Store
+from sync.problems import MAX_LISTED_ERRORS
 
 Outcome = list[FieldError] | FormError
 _Entry = tuple[str, Any, bool, dt.date, Any, Outcome]
@@ -32,6 +34,9 @@ class Validations:
     def __init__(self, forms: FormRegistry) -> None:
         self.forms = forms
         self._done: list[_Entry] = []
+        # one budget of jsonschema errors for the whole request: a push of 200 invalid forms costs
+        # what one costs; once spent, an invalid form is still refused, with fewer errors listed
+        self.walk_budget = WALK_FACTOR * MAX_LISTED_ERRORS
 
     def run(self, form_id: str, version: Any, data: Any, *, final: bool, today: dt.date) -> list[FieldError]:
         """``FormRegistry.validate``, answered from an earlier identical call when there was one."""
@@ -46,7 +51,9 @@ class Validations:
 
     def _validate(self, form_id: str, version: Any, data: Any, final: bool, today: dt.date) -> Outcome:
         try:
-            outcome: Outcome = self.forms.validate(form_id, version, data, final=final, today=today)
+            outcome: Outcome = self.forms.validate(form_id, version, data, final=final, today=today,
+                                                   limit=MAX_LISTED_ERRORS, walk=self.walk_budget)
+            self.walk_budget = max(0, self.walk_budget - getattr(outcome, "walked", 0))
         except FormError as exc:
             outcome = exc
         self._done.append((form_id, version, final, today, data, outcome))

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from forms.registry import FormRegistry
 from store import Store, UnitOfWork
 from sync.actor import Actor
+from sync.audits import audit_refusal, replay_read
 from sync.clock import Clock
 from sync.commands import HANDLERS
 from sync.context import Ctx
+from sync.payloads import PAYLOADS, load_payload
 from sync.prevalidate import Validations, prevalidate
 from sync.problems import Problem
 from sync.recipients import Directory
@@ -132,9 +134,11 @@ class WritePath:
              validations: Validations | None = None) -> dict[str, Any]:
         """The handler inside a savepoint: a rejection, or any failure, undoes exactly its own writes."""
         try:
+            # the kind's one schema (sync.payloads); online-only admin kinds carry server-built payloads
+            payload = load_payload(mutation.kind, mutation.payload) if mutation.kind in PAYLOADS else mutation.payload
             with uow.savepoint():
                 return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
-                                                    mutation.case_id, mutation.payload, mutation.base_version)
+                                                    mutation.case_id, payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
         except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on
@@ -148,21 +152,35 @@ class WritePath:
                 "mutations are applied as usual.").to_dict()}
 
     # -- online -------------------------------------------------------------------------------
-    def apply_one(self, actor: Actor, mutation: Mutation) -> dict[str, Any]:
+    def apply_one(self, actor: Actor, mutation: Mutation,
+                  respond: Callable[[UnitOfWork, dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
         """An online command. With an ``Idempotency-Key`` (the mutation id) a retry answers the
-        first result; a rejection raises the problem for the HTTP layer."""
+        first result; a rejection raises the problem for the HTTP layer (a refusal is audited).
+
+        ``respond(uow, result)`` builds the answer's body in the same unit of work (a case view, its
+        read audited there); it is recorded with the result as ``result["response"]``, so a replay
+        answers exactly what the first request answered, never the case as it is now (issue #10)."""
         validations = self._prevalidate([mutation])
+        refused: Problem | None = None
         with self.store.transaction() as uow:
             seen = uow.get(MUTATION_IDS, mutation.mutation_id)
             if seen is not None:
                 if seen.data["user_id"] != actor.user_id:
                     raise Problem(409, "idempotency-key-reused", "This idempotency key was used by another request.")
+                replay_read(uow, actor, seen.data)
                 return {**seen.data["result"], "duplicate": True}
             result = self._run(uow, actor, mutation, actor.device_id, validations)
             if result["status"] == "rejected":
-                raise Problem.from_dict(result["problem"])
-            uow.insert(MUTATION_IDS, mutation.mutation_id, {"device_id": actor.device_id, "seq": None,
-                                                            "user_id": actor.user_id, "result": result})
+                refused = Problem.from_dict(result["problem"])
+                audit_refusal(uow, actor, mutation, actor.device_id, result["problem"])
+            else:
+                record = {"device_id": actor.device_id, "seq": None, "user_id": actor.user_id, "result": result}
+                if respond is not None:
+                    result = record["result"] = {**result, "response": respond(uow, result)}
+                    record["read_case"] = result["response"].get("case_id")
+                uow.insert(MUTATION_IDS, mutation.mutation_id, record)
+        if refused is not None:
+            raise refused
         return result
 
     # -- offline ----------------------------------------------------------------------------------
@@ -205,6 +223,8 @@ class WritePath:
             result = {**seen.data["result"], "status": "duplicate", "first_status": seen.data["result"]["status"]}
         else:
             result = self._run(uow, actor, m, device_id, validations)
+            if result["status"] == "rejected":
+                audit_refusal(uow, actor, m, device_id, result["problem"])
             uow.insert(MUTATION_IDS, m.mutation_id, {"device_id": device_id, "seq": m.seq, "user_id": actor.user_id,
                                                      "result": result})
         uow.insert(MUTATION_LOG, f"{device_id}:{m.seq}", {"mutation_id": m.mutation_id, "result": result})

@@ -13,9 +13,10 @@ from forms.registry import FormRegistry
 from statemachines.calendar import working_days_between
 from statemachines.engine import Actor as EngineActor
 from statemachines.engine import approval_status, eligible_slots
-from store import Store
+from store import Store, UnitOfWork
 from sync import access
 from sync.actor import Actor
+from sync.audits import refusal_entry
 from sync.clock import Clock
 from sync.context import (
     ALERTS,
@@ -32,6 +33,13 @@ from sync.context import (
 from sync.problems import Problem
 
 
+class _UnitReads:
+    """The reads a :class:`Reader` makes, answered by a unit of work (its own writes included)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.get = uow.get
+
+
 class Reader:
     def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock):
         self.store = store
@@ -43,8 +51,21 @@ class Reader:
     def visible_case(self, actor: Actor, case_id: str) -> Any:
         doc = self.store.get(CASES, case_id)
         if doc is None or not access.can_see_case(actor, doc.data):
-            raise Problem(404, "case-not-found", "There is no case with this id that you can see.")
+            problem = Problem(404, "case-not-found", "There is no case with this id that you can see.")
+            if hasattr(self.store, "transaction"):  # a refused read leaves a trace (ids only)
+                with self.store.transaction() as uow:
+                    entry = refusal_entry(actor, actor.device_id, case_id, "read", problem.to_dict())
+                    uow.audit(entry, subject=entry["case_id"])
+            raise problem
         return doc
+
+    def case_view_in(self, uow: UnitOfWork, actor: Actor, case_id: str) -> dict[str, Any]:
+        """:meth:`case_view` as the unit of work ``uow`` sees the case (a write's answer), its read
+        audited in that unit: recorded with the write, it is what a replay answers."""
+        view = Reader(_UnitReads(uow), self.forms, self.case_types, self.clock).case_view(actor, case_id, audit=False)
+        uow.audit({"action": "case.read", "case_id": case_id, "by": actor.audit_ref(), "device_id": actor.device_id},
+                  subject=case_id)
+        return view
 
     def final_forms(self, case: Mapping[str, Any]) -> dict[str, Any]:
         return final_forms(case, lambda sub_id: self.store.get(SUBMISSIONS, sub_id))
@@ -210,6 +231,11 @@ class Reader:
                 continue
             out.append(summary)
         out.sort(key=lambda c: c["created_at"])
+        if out:  # summaries are case data too: one read entry per case listed, one commit
+            with self.store.transaction() as uow:
+                for case in out:
+                    uow.audit({"action": "case.read", "case_id": case["case_id"], "read": "list",
+                               "by": actor.audit_ref(), "device_id": actor.device_id}, subject=case["case_id"])
         return out
 
     def history(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
@@ -226,10 +252,15 @@ class Reader:
                 continue  # entries written before they carried agency_id name the form they touched
             if not full and e.get("action") == "sync.read" and e.get("by", {}).get("user_id") != actor.user_id:
                 continue  # a pull lists entity ids (other agencies' returns among them): coordinators only
+            if not full and e.get("action") == "access.refused":
+                continue  # who tried what they may not do: the lead partnership's staff only
             out.append({"n": entry.n, "at": entry.at, "action": e.get("action"),
                         "by": e.get("by", {}).get("user_id"), "roles": e.get("by", {}).get("roles"),
                         "device_id": e.get("device_id"),
                         "what": {k: v for k, v in e.items() if k not in ("action", "by", "device_id", "case_id")}})
+        with self.store.transaction() as uow:  # the history is case data too (ids only)
+            uow.audit({"action": "case.read", "case_id": case_id, "read": "history", "by": actor.audit_ref(),
+                       "device_id": actor.device_id}, subject=case_id)
         return out
 
 

@@ -13,6 +13,13 @@ from tests.pgcluster import Cluster, Databases, PostgresMissing
 STORES = ["embedded", "postgres"]
 
 
+def stores(group: str) -> list:
+    """STORES as the params of a module-scoped server fixture. (Each xdist worker that runs one of the
+    module's PostgreSQL tests starts its own server: ``--dist loadgroup`` did not group them here.)"""
+    del group
+    return list(STORES)
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """Databases on a running PostgreSQL server (started here unless CASEFLOW_TEST_PG names one)."""
@@ -45,3 +52,14 @@ def store_target(request, tmp_path):
     if kind == "postgres":
         return request.getfixturevalue("pg_url")
     return tmp_path / "db"
+
+
+def store_for(request, kind: str, data_dir):
+    """(store target, extra LiveServer env) for a test module parametrised over STORES: the embedded
+    store in ``data_dir/store``, or a fresh database served by ``caseflow serve --workers 2``."""
+    if kind == "postgres":
+        dbs = request.getfixturevalue("pg_server")
+        url = dbs.create()
+        request.addfinalizer(lambda: dbs.drop(url))
+        return url, {"CASEFLOW_STORE": url, "CASEFLOW_WORKERS": "2"}
+    return data_dir / "store", {}

@@ -36,7 +36,7 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> LiveServer:
+    def start(self, timeout: float = 120.0) -> LiveServer:
         self.port = self.port or free_port()
         # tests log in on a throwaway device id each time: lift the per-user device cap (tested on its own)
         env = {**os.environ, "CASEFLOW_DEMO_PASSWORD": DEMO_PASSWORD, "CASEFLOW_LOG_LEVEL": "INFO",

@@ -258,8 +258,16 @@ def _end_sessions(ctx: Ctx, user_id: str, keep: str | None) -> int:
         cur = ctx.uow.get(SESSIONS, s.id)
         if cur is not None and not cur.data["revoked"]:
             ctx.uow.update(SESSIONS, s.id, {**cur.data, "revoked": True}, expected_version=cur.version)
+            _release_device(ctx.uow, user_id, cur.data["device_id"])
             ended += 1
     return ended
+
+
+def _release_device(uow: UnitOfWork, user_id: str, device_id: str) -> None:
+    """The device no longer counts towards the user's logged-in devices (the accounts' device cap)."""
+    from server.auth.accounts import Accounts  # accounts imports this module (the directory mirror)
+
+    Accounts._deactivate_device(uow, user_id, device_id)
 
 
 # -- devices ----------------------------------------------------------------------------------------
@@ -273,6 +281,7 @@ def revoke_device(ctx: Ctx, _case: str | None, payload: Mapping[str, Any], _base
     if not doc.data["revoked"]:
         ctx.uow.update(DEVICES, device_id, data, expected_version=doc.version)
         remove_device_subscriptions(ctx.uow, device_id)
+        _release_device(ctx.uow, owner.id, device_id)
         ctx.audit("device.revoke", None, device_id=device_id, user_id=owner.id)
     return {"status": "applied", "device_id": device_id, "revoked": True, "revoked_at": data["revoked_at"]}
 

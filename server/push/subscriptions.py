@@ -17,18 +17,36 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server.problems import Problem
+from server.push.addresses import Blocked, Unresolvable, checked_address, looks_numeric
 from server.push.vapid import b64u_decode
 from store import Store, UnitOfWork
 
-SUBSCRIPTIONS, DEVICES = "push_subscriptions", "push_devices"
+SUBSCRIPTIONS, DEVICES, USERS = "push_subscriptions", "push_devices", "push_users"  # push_users: the cap
 MAX_ENDPOINT = 2048
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp")
 
 
-def _host_error(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
+def _host_error(host: str, allowed_hosts: tuple[str, ...], port: int = 443) -> str | None:
     if not host:
         return "The endpoint has no host."
+    error = _name_error(host, allowed_hosts)
+    if error:
+        return error
+    try:
+        checked_address(host, port)
+    except Blocked as exc:
+        return str(exc)
+    except Unresolvable:
+        # a numeric form must be an address; a DNS name that does not resolve now may be a passing
+        # failure: it is resolved and checked again before every send, and the send is pinned to it
+        if looks_numeric(host):
+            return "The endpoint's host is not a valid public address."
+    return None
+
+
+def _name_error(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -36,9 +54,10 @@ def _host_error(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
     if ip is not None:
         if not ip.is_global:
             return "The endpoint points at a private or loopback address; use your browser's push service."
-    elif host == "localhost" or host.endswith(PRIVATE_SUFFIXES) or "." not in host:
+    elif host.rstrip(".") == "localhost" or host.rstrip(".").endswith(PRIVATE_SUFFIXES) or "." not in host.rstrip("."):
         return "The endpoint is not a public push service host."
-    if allowed_hosts and not any(host == h or host.endswith("." + h) for h in allowed_hosts):
+    name = host.rstrip(".")
+    if allowed_hosts and not any(name == h or name.endswith("." + h) for h in allowed_hosts):
         return "This server accepts endpoints of its configured push services only."
     return None
 
@@ -65,7 +84,7 @@ def endpoint_error(endpoint: Any, *, allow_http_loopback: bool, allowed_hosts: t
         return None  # tests only (CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK=1): the loopback fake push service
     if parts.scheme != "https":
         return "The endpoint must be an https URL."
-    return _host_error(host, allowed_hosts)
+    return _host_error(host, allowed_hosts, parts.port or 443)
 
 
 def key_errors(keys: Any) -> list[dict[str, str]]:
@@ -111,8 +130,9 @@ def validate_subscription(body: Any, *, allow_http_loopback: bool,
 
 
 def subscribe(store: Store, *, user_id: str, device_id: str, partnership: str, endpoint: str,
-              keys: Mapping[str, str], at: str) -> tuple[dict[str, Any], bool]:
-    """Store the device's subscription, replacing its previous one. Returns (subscription, created)."""
+              keys: Mapping[str, str], at: str, max_per_user: int | None = None) -> tuple[dict[str, Any], bool]:
+    """Store the device's subscription, replacing its previous one. Returns (subscription, created).
+    Past ``max_per_user`` subscriptions of the user, a 409 problem (nothing is written)."""
     with store.transaction() as uow:
         index = uow.get(DEVICES, device_id)
         if index is not None:
@@ -121,13 +141,32 @@ def subscribe(store: Store, *, user_id: str, device_id: str, partnership: str, e
                     and current.data["user_id"] == user_id):
                 return current.data, False
         remove_device_subscriptions(uow, device_id)
+        held = _user_index(uow, user_id)
+        if max_per_user is not None and len(held) >= max_per_user:
+            raise Problem(409, "push-subscription-limit",
+                          f"You have {len(held)} push subscriptions, the most allowed. Unsubscribe one, or log out "
+                          "on a device you no longer use.", limit=max_per_user)
         sub_id = uuid.uuid4().hex
+        _set_user_index(uow, user_id, [*held, sub_id])
         sub = {"sub_id": sub_id, "user_id": user_id, "device_id": device_id, "partnership": partnership,
                "endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}, "created_at": at}
         uow.insert(SUBSCRIPTIONS, sub_id, sub)
         uow.insert(DEVICES, device_id, {"sub_id": sub_id})
         uow.audit({"action": "push.subscribe", "sub_id": sub_id, "user_id": user_id, "device_id": device_id})
     return sub, True
+
+
+def _user_index(uow: UnitOfWork, user_id: str) -> list[str]:
+    doc = uow.get(USERS, user_id)
+    return list(doc.data["sub_ids"]) if doc else []
+
+
+def _set_user_index(uow: UnitOfWork, user_id: str, sub_ids: list[str]) -> None:
+    doc = uow.get(USERS, user_id)
+    if doc is None:
+        uow.insert(USERS, user_id, {"sub_ids": sub_ids})
+    else:
+        uow.update(USERS, user_id, {"sub_ids": sub_ids}, expected_version=doc.version)
 
 
 def unsubscribe(store: Store, sub_id: str, user_id: str) -> bool:
@@ -146,6 +185,9 @@ def delete_subscription(uow: UnitOfWork, sub_id: str, *, reason: str) -> bool:
     if doc is None:
         return False
     uow.delete(SUBSCRIPTIONS, sub_id, expected_version=doc.version)
+    held = _user_index(uow, doc.data["user_id"])
+    if sub_id in held:
+        _set_user_index(uow, doc.data["user_id"], [s for s in held if s != sub_id])
     index = uow.get(DEVICES, doc.data["device_id"])
     if index is not None and index.data["sub_id"] == sub_id:
         uow.delete(DEVICES, doc.data["device_id"], expected_version=index.version)

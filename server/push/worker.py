@@ -29,6 +29,7 @@ import datetime as dt
 import email.utils
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit
 import requests
 from pywebpush import WebPushException, webpush
 
+from server.push.addresses import Blocked, Resolver, Unresolvable, checked_address, pinned_session
 from server.push.config import PushConfig, push_config
 from server.push.payload import encode_payload, expires_at, topic_for, ttl_seconds, urgency_for
 from server.push.subscriptions import SUBSCRIPTIONS, delete_subscription, subscriptions_by_user
@@ -152,25 +154,44 @@ class Outcome:
 class Sender:
     """Shared sending machinery of one app: VAPID keys, a thread pool, one HTTP session per thread."""
 
-    def __init__(self, keys: VapidKeys, config: PushConfig, public_url: str):
+    def __init__(self, keys: VapidKeys, config: PushConfig, public_url: str, *, allow_loopback: bool = False,
+                 resolver: Resolver = socket.getaddrinfo):
         self.keys = keys
         self.config = config
         self.public_url = public_url
+        self.allow_loopback = allow_loopback  # CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK (tests only)
+        self.resolver = resolver
         self._local = threading.local()
         self.pool = cf.ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="push-send")
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
+    def _session(self, host: str, port: int, ip: Any) -> requests.Session:
+        """A keep-alive session per (host, checked address) and thread, connecting to that address only."""
+        sessions = getattr(self._local, "sessions", None)
+        if sessions is None:
+            sessions = self._local.sessions = {}
+        key = (host, port, str(ip))
+        session = sessions.get(key)
         if session is None:
-            session = requests.Session()
-            session.max_redirects = 0  # a push endpoint that redirects is refused, never followed
-            session.trust_env = False  # no proxy or .netrc credentials leak to push services
-            self._local.session = session
+            if len(sessions) >= 64:  # many push hosts, or addresses that rotate: start afresh
+                for old in sessions.values():
+                    old.close()
+                sessions.clear()
+            session = sessions[key] = pinned_session(ip)
         return session
 
     def send(self, job: Job) -> Outcome:
         endpoint = job.sub["endpoint"]
         parts = urlsplit(endpoint)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            # resolved and checked again at every send (DNS may have changed since the subscribe),
+            # and the connection goes to the address that passed
+            ip = checked_address(parts.hostname or "", port, allow_loopback=self.allow_loopback,
+                                 resolver=self.resolver)
+        except Blocked:
+            return Outcome("failed", None, error="BlockedAddress")
+        except Unresolvable:
+            return Outcome("retry", None, error="Unresolvable")
         claims = {  # a fresh dict per request: pywebpush writes aud/exp into the dict it is given
             "sub": self.config.subject,
             "aud": f"{parts.scheme}://{parts.netloc}",
@@ -186,7 +207,7 @@ class Sender:
                 ttl=max(job.ttl, 1),
                 timeout=self.config.timeout,
                 headers={"Urgency": urgency_for(job.alert), "Topic": topic_for(job.alert)},
-                requests_session=self._session(),
+                requests_session=self._session(parts.hostname or "", port, ip),
             )
             return Outcome("sent", resp.status_code)
         except WebPushException as exc:
@@ -231,8 +252,9 @@ def sender_for(services: Any) -> Sender:
     sender = services.extra.get("push_sender")
     if sender is None:
         keys = load_or_create_vapid(services.settings.data_dir)
-        sender = services.extra.setdefault("push_sender", Sender(keys, push_config(services),
-                                                                 services.settings.public_url))
+        sender = services.extra.setdefault("push_sender", Sender(
+            keys, push_config(services), services.settings.public_url,
+            allow_loopback=services.settings.push_allow_http_loopback))
     return sender
 
 

@@ -22,7 +22,7 @@ def partnership_modules(with_cases: bool) -> list:
 
     modules = [account, admin, lookups]
     if with_cases:
-        from server.resources import exports, oversight
+        from server.resources import documents, exports, oversight
 
-        modules += [oversight, exports]
+        modules += [oversight, exports, documents]
     return modules

@@ -78,8 +78,7 @@ def change_password(body, actor: Actor):
 def redeem_reset(body):
     """Set a new password with the one-time token an admin issued (it works once, before it expires)."""
     svc = services()
-    key = f"reset:{body['username'].lower()}"  # reset attempts are throttled apart from logins
-    address = client_address()
+    key, address = f"reset:{body['username'].lower()}", client_address()  # its own pair, beside logins'
     wait = svc.throttle.retry_after(key, address)
     if wait:
         raise Problem(429, "too-many-attempts", "Too many failed attempts. Wait before trying again.",
@@ -95,4 +94,5 @@ def redeem_reset(body):
     actor = svc.accounts.actor_for(user)
     payload = {"token_hash": presented, "password_hash": _new_password(body["new_password"], user["username"])}
     svc.write_path.apply_one(actor, Mutation(str(uuid.uuid4()), "admin.redeem_reset", None, payload))
+    svc.throttle.succeeded(key, address)
     return {"changed": True}

@@ -97,7 +97,7 @@ def list_partnerships():
 @blp.doc(security=BEARER)
 @blp.arguments(s.PartnershipIn)
 @blp.response(200, s.PartnershipSaved)
-@_problems(403, 422)
+@_problems(401, 403, 422)
 def create_partnership(body):
     """Create a partnership (the operator only: ``caseflow init``); an existing one is left as it is."""
     actor = operator_actor(body["partnership_id"])
@@ -147,7 +147,7 @@ def update_agency(body, agency_id: str):
 @blp.doc(security=BEARER)
 @blp.arguments(s.UserQuery, location="query")
 @blp.response(200, s.UserList)
-@_problems(401, 403)
+@_problems(401, 403, 422)
 def list_users(query):
     """The users of the admin's partnership, with their ids (the operator: every partnership, or the one
     named in X-Caseflow-Partnership)."""

@@ -48,7 +48,10 @@ class AccessSchema(Schema):
 @blp.arguments(LoginSchema)
 @blp.response(200, TokensSchema)
 @blp.alt_response(401, description="Wrong username or password")
-@blp.alt_response(429, description="Too many failed logins")
+@blp.alt_response(409, description="device-in-use (another account's device) or device-limit-reached "
+                                    "(the most devices logged in at once; the problem carries the limit)")
+@blp.alt_response(429, description="Too many failed logins for this username from this address, or from this "
+                                    "address (Retry-After)")
 def login(body):
     """Log in on a device; the tokens are bound to that device."""
     svc = services()

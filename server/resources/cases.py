@@ -12,75 +12,41 @@ from server.auth.tokens import auth_required
 from server.problems import Problem
 from server.resources.common import BEARER, services
 from sync.agency_returns import agency_returns_view
+from sync.payloads import (
+    ApprovePayload,
+    AssignReviewerPayload,
+    CreateCasePayload,
+    InvitePartnershipPayload,
+    RecordTaskPayload,
+    RequestAmendmentPayload,
+    ResolveConflictPayload,
+    SaveSubmissionPayload,
+    StrictInt,
+    TransitionPayload,
+)
 from sync.service import MUTATION_ID, Mutation
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases: the online twin of sync push")
 
 
-class ReferralSchema(Schema):
-    form_id = fields.Str(required=True)
-    form_version = fields.Int(required=True, strict=True)
-    data = fields.Dict(required=True)
+# The REST bodies are the kinds' payload schemas (sync.payloads), plus the envelope fields that a
+# pushed mutation carries beside its payload: one validation for both doors.
+class CreateCaseSchema(CreateCasePayload):
+    case_id = fields.Str(validate=validate.Length(max=64),
+                         metadata={"description": "Optional client-chosen UUID (offline clients always send one)."})
 
 
-class CreateCaseSchema(Schema):
-    case_type = fields.Str(required=True)
-    referral = fields.Nested(ReferralSchema, required=True)
-    case_id = fields.Str(metadata={"description": "Optional client-chosen UUID (offline clients always send one)."})
+class SubmissionSchema(SaveSubmissionPayload):
+    base_version = StrictInt(validate=validate.Range(min=0),
+                             metadata={"description": "The submission version the edit started from."})
 
 
-class SubmissionSchema(Schema):
-    form_id = fields.Str(required=True)
-    form_version = fields.Int(required=True, strict=True)
-    data = fields.Dict(required=True)
-    status = fields.Str(required=True, validate=validate.OneOf(["draft", "final"]))
-    base_version = fields.Int(strict=True, validate=validate.Range(min=0),
-                              metadata={"description": "The submission version the edit started from."})
+class AmendmentRequestSchema(RequestAmendmentPayload):
+    class Meta:
+        exclude = ("agency_id",)  # in the path
 
-
-class TransitionSchema(Schema):
-    event = fields.Str(required=True)
-    expected_state = fields.Str(required=True)
-    comment = fields.Str(validate=validate.Length(max=4000))
-
-
-class ApprovalSchema(Schema):
-    event = fields.Str(required=True)
-    decision = fields.Str(required=True, validate=validate.OneOf(["approve", "reject"]))
-    comment = fields.Str(validate=validate.Length(max=4000))
-
-
-class AssignmentSchema(Schema):
-    user_id = fields.Str(required=True)
-    assigned = fields.Bool(load_default=True)
-
-
-class InvitationSchema(Schema):
-    partnership = fields.Str(required=True)
-    invited = fields.Bool(load_default=True)
-
-
-class ConflictResolutionSchema(Schema):
-    conflict_id = fields.Str(required=True)
-    choose = fields.Str(required=True, validate=validate.OneOf(["kept", "incoming", "value"]))
-    value = fields.Raw(allow_none=True)
-
-
-class AmendmentRequestSchema(Schema):
-    reasons = fields.Str(required=True, validate=validate.Length(min=1, max=4000),
-                         metadata={"description": "What the agency should amend (shown to that agency only)."})
-    base_version = fields.Int(strict=True, validate=validate.Range(min=0),
-                              metadata={"description": "The return's submission version the CRG read."})
-
-
-class RecordTaskSchema(Schema):
-    """A task of the case type recorded with its evidence; which evidence a task takes (and which it
-    requires) is declared in the case type, and the write path checks it."""
-
-    task = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    date = fields.Str(validate=validate.Length(equal=10), metadata={"description": "YYYY-MM-DD, not in the future"})
-    choice = fields.Str(validate=validate.Length(min=1, max=64))
-    note = fields.Str(validate=validate.Length(min=1, max=2000))
+    base_version = StrictInt(validate=validate.Range(min=0),
+                             metadata={"description": "The return's submission version the CRG read."})
 
 
 class CaseListQuery(Schema):
@@ -101,9 +67,20 @@ def _idempotency_key() -> str:
     return key
 
 
-def _apply(actor, kind: str, case_id: str | None, payload: dict, base_version: int | None = None) -> dict:
+def _apply(actor, kind: str, case_id: str | None, payload: dict, base_version: int | None = None,
+           with_view: bool = False) -> dict:
+    """Through the one write path. ``with_view``: the answer carries the case view, built and its read
+    audited in the write's unit of work, and recorded with it: a replay answers it as it was."""
     mutation = Mutation(_idempotency_key(), kind, case_id, payload, None, base_version)
-    return services().write_path.apply_one(actor, mutation)
+    respond = None
+    if with_view:
+        reader = services().reader
+
+        def respond(uow, result):
+            if result["status"] == "conflict":
+                return {}
+            return reader.case_view_in(uow, actor, result.get("case_id") or case_id)
+    return services().write_path.apply_one(actor, mutation, respond)
 
 
 def _conflict(result: dict) -> Problem:
@@ -119,8 +96,8 @@ def _conflict(result: dict) -> Problem:
 def create_case(body, actor):
     """Open a case with its referral form."""
     payload = {"case_type": body["case_type"], "referral": body["referral"]}
-    result = _apply(actor, "create_case", body.get("case_id"), payload)
-    return services().reader.case_view(actor, result["case_id"], audit=False), 201
+    result = _apply(actor, "create_case", body.get("case_id"), payload, with_view=True)
+    return result["response"], 201
 
 
 @blp.route("", methods=["GET"])
@@ -155,16 +132,16 @@ def save_submission(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/transitions", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(TransitionSchema)
+@blp.arguments(TransitionPayload)
 @blp.response(200)
 @blp.alt_response(202, description="Waiting for approvals")
 @auth_required
 def fire_transition(body, case_id: str, actor):
     """Fire an event: 409 if the case left ``expected_state``, 422 with reasons, 202 awaiting approvals."""
-    result = _apply(actor, "transition", case_id, body)
+    result = _apply(actor, "transition", case_id, body, with_view=True)
     if result["status"] == "conflict":
         raise _conflict(result)
-    view = services().reader.case_view(actor, case_id, audit=False)
+    view = result["response"]
     if result.get("awaiting_approvals"):
         return {**view, "awaiting_approvals": True}, 202
     return view
@@ -172,21 +149,21 @@ def fire_transition(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/approvals", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(ApprovalSchema)
+@blp.arguments(ApprovePayload)
 @blp.response(200)
 @auth_required
 def record_approval(body, case_id: str, actor):
     """One approver's decision; the transition happens when every required approval is in."""
-    result = _apply(actor, "approve", case_id, body)
+    result = _apply(actor, "approve", case_id, body, with_view=True)
     if result["status"] == "conflict":
         raise _conflict(result)
-    view = services().reader.case_view(actor, case_id, audit=False)
+    view = result["response"]
     return {**view, "approval": {k: result[k] for k in ("rejected", "awaiting_approvals") if k in result}}
 
 
 @blp.route("/<string:case_id>/tasks", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(RecordTaskSchema)
+@blp.arguments(RecordTaskPayload)
 @blp.response(200)
 @auth_required
 def record_task(body, case_id: str, actor):
@@ -197,7 +174,7 @@ def record_task(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/assignments", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(AssignmentSchema)
+@blp.arguments(AssignReviewerPayload)
 @blp.response(200)
 @auth_required
 def assign(body, case_id: str, actor):
@@ -207,7 +184,7 @@ def assign(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/invitations", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(InvitationSchema)
+@blp.arguments(InvitePartnershipPayload)
 @blp.response(200)
 @auth_required
 def invite(body, case_id: str, actor):
@@ -217,7 +194,7 @@ def invite(body, case_id: str, actor):
 
 @blp.route("/<string:case_id>/conflicts", methods=["POST"])
 @blp.doc(security=BEARER)
-@blp.arguments(ConflictResolutionSchema)
+@blp.arguments(ResolveConflictPayload)
 @blp.response(200)
 @auth_required
 def resolve_conflict(body, case_id: str, actor):

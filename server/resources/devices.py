@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from server.auth.tokens import roles_required
-from server.problems import Problem
-from server.resources.common import BEARER, services
+from server.resources.common import BEARER
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="Device administration")
 
@@ -17,8 +16,7 @@ blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="
 @roles_required("admin")
 def revoke(device_id: str, actor):
     """Revoke a lost device: its next request is refused and it is told to wipe its local data."""
-    try:
-        device = services().accounts.revoke_device(device_id, actor.user_id, partnership=actor.partnership)
-    except KeyError:
-        raise Problem(404, "device-not-found", "No such device in your partnership.") from None
-    return {"device_id": device["device_id"], "revoked": True, "revoked_at": device["revoked_at"]}
+    from server.resources.admin import apply  # the one write path (admin.revoke_device), ADR 0020
+
+    result = apply(actor, "admin.revoke_device", {"device_id": device_id})
+    return {"device_id": result["device_id"], "revoked": True, "revoked_at": result["revoked_at"]}

@@ -45,6 +45,9 @@ class DeadlinesQuery(Schema):
     @validates_schema
     def _range(self, data: dict[str, Any], **_: Any) -> None:
         start, end = data.get("start"), data.get("end")
+        for key, day in (("from", start), ("to", end)):
+            if day is not None and not 2000 <= day.year <= 2100:
+                raise ValidationError("Use a date from 2000 to 2100.", key)
         if start and end and end < start:
             raise ValidationError("to must not be before from.", "to")
         if start and end and (end - start).days > MAX_RANGE_DAYS:

@@ -46,7 +46,7 @@ class PeopleQuery(Schema):
 
 
 def _problems(fn):
-    for code in (401, 403):
+    for code in (401, 403, 422):
         fn = blp.alt_response(code, schema=ProblemSchema, content_type="application/problem+json",
                               description=f"problem+json ({code})")(fn)
     return fn

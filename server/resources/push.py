@@ -52,6 +52,7 @@ def vapid_public_key():
 @blp.response(201, SubscriptionSchema)
 @blp.alt_response(200, schema=SubscriptionSchema, description="The same subscription was already stored")
 @blp.alt_response(422, description="Invalid endpoint or keys; every problem is listed in errors")
+@blp.alt_response(409, description="push-subscription-limit: the user has the most subscriptions allowed")
 @auth_required
 def create_subscription(_body, actor):
     """Subscribe this device (the token's device) to Web Push alerts; replaces its previous subscription."""
@@ -65,7 +66,7 @@ def create_subscription(_body, actor):
         raise Problem(403, "no-device", "Subscriptions belong to a device; log in with a device id.")
     sub, created = subscribe(svc.store, user_id=actor.user_id, device_id=actor.device_id,
                              partnership=actor.partnership, endpoint=body["endpoint"], keys=body["keys"],
-                             at=rfc3339(svc.clock.now()))
+                             at=rfc3339(svc.clock.now()), max_per_user=svc.settings.max_push_subscriptions_per_user)
     out = {"subscription_id": sub["sub_id"], "device_id": sub["device_id"], "created_at": sub["created_at"]}
     return out, 201 if created else 200
 

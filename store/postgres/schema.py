@@ -48,6 +48,14 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_subject ON audit (subject, n) WHERE subject IS NOT NULL;
 """),
+    (2, "login throttle counters shared by every server process", """
+CREATE TABLE login_failures (
+    key      text             PRIMARY KEY,  -- an HMAC: no usernames or addresses
+    count    integer          NOT NULL,
+    first_at double precision NOT NULL,
+    last_at  double precision NOT NULL
+);
+"""),
 ]
 
 

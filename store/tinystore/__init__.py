@@ -19,12 +19,14 @@ One module per concern:
 ``layout``     file names, checkpoint format, the directory lock, shard placement
 ``records``    the in-memory document record and shared helpers
 ``crash``      ``CASEFLOW_CRASH_AT`` hooks for the kill tests
+``backup``     export / import (``store copy``) and the online backup of the files
 ============== ==============================================================
 """
 
+from .backup import journal_files_snapshot
 from .crash import CRASH_HOOKS
 from .store import TinyStore, open_store
 from .unit import TinyUnitOfWork
 from .verify import check_data_dir
 
-__all__ = ["CRASH_HOOKS", "TinyStore", "TinyUnitOfWork", "check_data_dir", "open_store"]
+__all__ = ["CRASH_HOOKS", "TinyStore", "TinyUnitOfWork", "check_data_dir", "journal_files_snapshot", "open_store"]

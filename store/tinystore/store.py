@@ -16,6 +16,7 @@ from typing import Any
 
 from ..audit import parse_line
 from ..base import JSON, AuditEntry, Document, Store, StoreError, UnitOfWork
+from .backup import BackupMixin
 from .checkpoint import CheckpointMixin
 from .commit import CommitMixin
 from .crash import Crash
@@ -26,7 +27,7 @@ from .unit import TinyUnitOfWork
 from .verify import VerifyMixin
 
 
-class TinyStore(CommitMixin, CheckpointMixin, RecoveryMixin, VerifyMixin, Store):
+class TinyStore(CommitMixin, CheckpointMixin, RecoveryMixin, VerifyMixin, BackupMixin, Store):
     """The embedded store (see the package docstring and docs/store.md).
 
     Options: ``checkpoint_bytes`` / ``checkpoint_records``: journal size since the last

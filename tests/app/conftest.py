@@ -30,7 +30,7 @@ def _require_chromium() -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     srv = LiveServer(tmp_path_factory.mktemp("app") / "data",
-                     env={"CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK": "1"}).start()
+                     env={"CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK": "1"}).start(timeout=120)
     yield srv
     srv.stop()
 
@@ -48,24 +48,37 @@ def browser():
 
 def new_page(browser, viewport=None):
     context = browser.new_context(viewport=viewport or TABLET, locale="en-GB")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # the suite shares 2 cores
     return context, context.new_page()
 
 
-def login(page, base: str, username: str) -> None:
+def login(page, base: str, username: str, photograph: bool = False) -> None:
     page.goto(base + "/app/")
+    if photograph:
+        page.get_by_label("Username").wait_for()
+        screen(page, "login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="My cases").wait_for()
     # the service worker controls the page once it is installed: the shell is cached from then on
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
 
 
 def shot(page, name: str) -> None:
-    """docs/screenshots/NAME-WIDTH.png (phone 375 px, tablet 820 px)."""
+    """docs/screenshots/NAME-375.png and NAME-820.png: the screen at phone and at tablet width."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{page.viewport_size['width']}.png"), full_page=True)
+    was = dict(page.viewport_size)
+    for size in (PHONE, TABLET):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"), full_page=True)
+    page.set_viewport_size(was)
+
+
+def screen(page, name: str) -> None:
+    """Photograph a screen at both widths and check it with axe (at the test's own width)."""
+    shot(page, name)
+    assert_accessible(page, name)
 
 
 def axe_serious(page) -> list[dict]:

@@ -5,7 +5,7 @@ server exactly once when the network returns. Screens are photographed and check
 from __future__ import annotations
 
 from tests.app import world
-from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, shot
+from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
 from tests.support import Client
 
 ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
@@ -18,17 +18,15 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     world.to_rapid_review(server.url, case_id)
     ref = world.reference(server.url, case_id)
     context, page = new_page(browser, TABLET)
-    login(page, server.url, "esx.health-visitor")
-    shot(page, "case-list")
-    assert_accessible(page, "my cases")
+    login(page, server.url, "esx.health-visitor", photograph=True)
+    screen(page, "case-list")
 
     context.set_offline(True)
     page.reload()
     page.get_by_role("link", name=ref).click()
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert page.locator("dd.state").inner_text() == "Rapid review"
-    shot(page, "case-view")
-    assert_accessible(page, "the case")
+    screen(page, "case-view")
     page.get_by_role("link", name="Rapid review: agency information return").click()
     page.get_by_role("heading", name="Chronology").first.wait_for()
 
@@ -36,8 +34,7 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_role("button", name="Save final").click()
     page.get_by_role("alert").filter(has_text="The form has problems").wait_for()
     assert page.get_by_text("This field is required").count() >= 5
-    shot(page, "form-errors")
-    assert_accessible(page, "a form with errors")
+    screen(page, "form-errors")
 
     page.get_by_label("Agency name").fill("University Hospitals Sussex")
     page.get_by_label("Name", exact=True).fill("A. Practitioner")
@@ -62,7 +59,7 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_label("Good practice").fill("Follow-up of a missed appointment.")
     page.get_by_label("Learning for the agency and the partnership").fill("None yet.")
     page.get_by_label("Immediate actions taken").fill("None.")
-    shot(page, "form")
+    screen(page, "form")
 
     # close the page; reopen the app offline: the draft is there
     page.close()
@@ -77,8 +74,7 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_text("Waiting to send").first.wait_for()
     page.goto(server.url + "/app/#/outbox")
     page.get_by_role("heading", name="Changes on this device").wait_for()
-    shot(page, "outbox")
-    assert_accessible(page, "changes on this device")
+    screen(page, "outbox")
 
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
@@ -92,16 +88,8 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     revisions = crg.get(f"/api/v1/cases/{case_id}/submissions/{subs[0]['submission_id']}/revisions").json()
     assert [r["status"] for r in revisions["revisions"]] == ["final"]  # exactly once
 
-    # the same screens at phone width
-    page.set_viewport_size(PHONE)
-    page.goto(server.url + "/app/#/cases")
-    page.get_by_role("heading", name="My cases").wait_for()
-    shot(page, "case-list")
+    page.set_viewport_size(PHONE)  # the case with its applied return, checked at phone width too
     page.goto(server.url + f"/app/#/case/{case_id}")
     page.get_by_role("heading", name="Deadlines").wait_for()
-    shot(page, "case-view")
     assert_accessible(page, "the case at 375 px")
-    page.goto(server.url + "/app/#/outbox")
-    page.get_by_role("heading", name="Changes on this device").wait_for()
-    shot(page, "outbox")
     context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from click.testing import CliRunner
@@ -17,18 +18,24 @@ def test_worker_thread_delivers_new_alerts_and_stops(services, push_service):
     services.extra["push_config"].interval = 0.05
     u = add_user(services, "user.a")
     s = add_device(services, u, push_service)
+    before = _workers()
     stop = start_push_worker(services)
     try:
+        assert len(_workers()) == len(before) + 1
         alert_id = write_alert(services, [u["user_id"]])
         (receipt,) = push_service.wait_for(1, timeout=10)
         assert receipt.path == s["path"] and receipt.payload["alert_id"] == alert_id
         second = write_alert(services, [u["user_id"]])
         assert [r.payload["alert_id"] for r in push_service.wait_for(2, timeout=10)] == [alert_id, second]
     finally:
-        started = time.monotonic()
         stop()
-        assert time.monotonic() - started < 5
+    # stopped, not abandoned: stop() returns once the thread has ended (its join has a generous bound)
+    assert _workers() == before, "stop() returned while the push worker thread still ran"
     stop()  # idempotent
+
+
+def _workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "push-worker" and t.is_alive()]
 
 
 def test_worker_thread_retries_when_due(services, push_service):

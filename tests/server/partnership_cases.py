@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
+import pytest
+
 from forms.registry import FormRegistry
 from statemachines.calendar import subtract_working_days
 from tests.support import InProcessApp
@@ -76,6 +78,7 @@ def build(app: InProcessApp) -> dict[str, str]:
     report["facts"] = f"{CHILD} was admitted with a fractured arm."
     report.pop("sent_to_panel_on", None)
     report.pop("lcspr_agreed_on", None)  # agreed at sign-off, not yet (rapid_review_report v3)
+    report["agencies_involved"] = THREE
     save(app.client("esx.crg"), review, "rapid_review_report", report)
     notice = example("delay_notice")
     notice.update({"deadline": "sin_notification", "due_date": subtract_working_days(TODAY, 5).isoformat(),
@@ -85,3 +88,13 @@ def build(app: InProcessApp) -> dict[str, str]:
 
     wsx = open_case(app, "wsx.school-dsl", ["wsx-schools"], TODAY, "wsx-schools")
     return {"overdue": overdue, "review": review, "wsx": wsx}
+
+
+@pytest.fixture(scope="session")
+def partnership_site(tmp_path_factory):
+    """One app with these cases, shared by the oversight, export and document tests (read-mostly: a
+    test that changes something says so and leaves the cases as they were)."""
+    app = InProcessApp(tmp_path_factory.mktemp("partnership") / "data", TODAY)
+    app.cases = build(app)
+    yield app
+    app.close()

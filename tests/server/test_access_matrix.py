@@ -39,6 +39,7 @@ from server.auth.accounts import Accounts
 from server.demo import load_demo
 from store import open_store
 from sync.clock import Clock
+from tests.pgfixtures import store_for, stores
 from tests.server.casehelpers import SENTINEL_DOB, SENTINEL_NAME, Device, create_payload, example, latest, ok
 from tests.support import DEMO_PASSWORD, LiveServer, assert_problem
 
@@ -103,14 +104,15 @@ def _case_to_rapid_review(w: World) -> str:
     return case_id
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+@pytest.fixture(scope="module", params=stores("pg-access"))
+def world(request, tmp_path_factory) -> World:
     data = tmp_path_factory.mktemp("matrix") / "data"
-    with open_store(data / "store") as store:  # the demo fixture plus a second lead reviewer
+    target, env = store_for(request, request.param, data)
+    with open_store(target) as store:  # the demo fixture plus a second lead reviewer
         accounts = Accounts(store, Clock())
         load_demo(accounts, DEMO_PASSWORD)
         accounts.add_user(SECOND_REVIEWER, DEMO_PASSWORD, "east-sussex", ["lead_reviewer"])
-    srv = LiveServer(data).start()
+    srv = LiveServer(data, env=env).start(timeout=120)  # a loaded CI machine starts slowly
     w = World(srv.url)
     try:
         # case A: rapid review, returns, a conflict, a reviewer, an invited partnership

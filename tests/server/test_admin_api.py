@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.server.casehelpers import create_payload
 from tests.support import DEMO_PASSWORD, Client, InProcessApp, assert_problem
 
 NEW_PASSWORD = "a-long-enough-password"
@@ -141,6 +142,9 @@ def test_agencies_add_rename_and_deactivate(site):
     r = admin.post("/api/v1/admin/users", json={"username": "esx.probation", "password": NEW_PASSWORD,
                                                  "roles": ["practitioner"], "agency": "esx-probation"})
     assert_problem(r, 422, "inactive-agency")
+    # nor named as an involved agency of a new case
+    r = site.client("esx.school-dsl").post("/api/v1/cases", json=create_payload(agencies=("esx-probation",)))
+    assert_problem(r, 422, "unknown-agency")
     assert _audit(site, "agency.update")[-1]["by"]["user_id"] == admin.user["user_id"]
 
 

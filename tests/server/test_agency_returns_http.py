@@ -285,7 +285,7 @@ def test_refusals_are_problem_details(app):
     body = assert_problem(crg.post(f"{url}/esx-schools/amendment-requests", json={"reason": 5}), 422)
     assert {e["path"] for e in body["errors"]} >= {"/reasons"}
     body = assert_problem(_amend(crg, case_id, "esx-schools", reasons="   "), 422, "validation-error")
-    assert [e["path"] for e in body["errors"]] == ["/payload/reasons"]
+    assert [e["path"] for e in body["errors"]] == ["/reasons"]  # the payload schema, at the REST door
     assert_problem(_amend(crg, case_id, "esx-schools", base_version=99), 409, "return-changed")
     # nothing of those refusals was written
     view = crg.get(url).json()

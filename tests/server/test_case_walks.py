@@ -11,6 +11,7 @@ import json
 import holidays
 import pytest
 
+from tests.pgfixtures import store_for, stores
 from tests.server.walks import (
     AGENCIES,
     CHILD_DOB,
@@ -43,9 +44,20 @@ from tests.server.walks import (
     to_lcspr_in_progress,
     to_pre_publication,
 )
-from tests.support import InProcessApp
+from tests.support import InProcessApp, LiveServer
 
 B, CRG, HOS, REV = "esx.business", "esx.crg", "esx.hos", "esx.reviewer"
+
+
+@pytest.fixture(scope="module", params=stores("pg-walks"))
+def walk_server(request, tmp_path_factory):
+    """The representative walks run on both stores (PostgreSQL: ``serve --workers 2``); the rest use
+    the shared embedded ``server``."""
+    data = tmp_path_factory.mktemp("walks") / "data"
+    _, env = store_for(request, request.param, data)
+    srv = LiveServer(data, env=env).start(timeout=120)  # a loaded CI machine starts slowly
+    yield srv
+    srv.stop()
 SCHOOL, HEALTH, POLICE = "esx.school-dsl", "esx.health-dsl", "esx.police-dsl"
 
 
@@ -65,8 +77,8 @@ def sign_off(event: str, requester: str = B) -> list:
             *[A(u, event) for u in SIGNERS]]
 
 
-def test_the_lcspr_path_from_referral_to_closed(server):
-    w = Walk(server.url)
+def test_the_lcspr_path_from_referral_to_closed(walk_server):
+    w = Walk(walk_server.url)
     opened = w.open(SCHOOL)
     assert opened["state"] == "referred" and opened["reference"].startswith("ESX-")
     assert opened["allowed_events"] == [] and [f["form_id"] for f in opened["forms"]] == ["crg_referral"]
@@ -434,8 +446,8 @@ def test_notify_panel_refusal_explains_only_the_route_that_fits_the_child(server
     w.run([S(HOS, "sin_decision", sin()), T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
 
 
-def test_do_not_notify_goes_to_other_action_then_closed(server):
-    w = Walk(server.url)
+def test_do_not_notify_goes_to_other_action_then_closed(walk_server):
+    w = Walk(walk_server.url)
     w.open(HOS, referral())
     w.run([
         T(B, "put_to_crg", "referred"),
@@ -595,8 +607,8 @@ def test_national_review_decision_is_recorded_from_any_open_state(server):
     assert all("The Panel" not in json.dumps(r) for r in recorded)  # the comment is not echoed into the audit
 
 
-def test_submissions_draft_final_revisions_versions_and_agency_returns(server):
-    w = Walk(server.url)
+def test_submissions_draft_final_revisions_versions_and_agency_returns(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral(agencies=["esx-schools", "uh-sussex"]))
     to_rapid_review(w)
     form = "rapid_review_agency_return"

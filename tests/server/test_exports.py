@@ -9,22 +9,22 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from tests.server.partnership_cases import CHILD, TODAY, build
-from tests.support import InProcessApp, assert_problem
+from tests.server.partnership_cases import CHILD
+from tests.support import assert_problem
 
 EVIL = "=HYPERLINK(\"https://evil.example\",\"click\")"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    app = InProcessApp(tmp_path_factory.mktemp("exports") / "data", TODAY)
-    app.cases = build(app)
+def site(partnership_site):
+    app = partnership_site
     admin = app.client("esx.admin")
     r = admin.http.patch(app.url + "/api/v1/admin/agencies/esx-schools", headers=admin.headers(),
                          json={"name": EVIL})  # an admin-typed name reaches the export
     assert r.status_code == 200, r.text
     yield app
-    app.close()
+    admin.http.patch(app.url + "/api/v1/admin/agencies/esx-schools", headers=admin.headers(),
+                     json={"name": "East Sussex Schools"})  # as it was, for the other tests of the session
 
 
 def _csv(resp) -> list[dict]:

@@ -50,7 +50,7 @@ def _login(http: requests.Session, url: str, username: str, password: str, devic
 def srv(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("login") / "data", env={
         "CASEFLOW_TRUSTED_PROXIES": PROXY, "CASEFLOW_LOGIN_ADDRESS_MAX_FAILURES": "8",
-        "CASEFLOW_MAX_DEVICES_PER_USER": "3"}).start()
+        "CASEFLOW_MAX_DEVICES_PER_USER": "3", "CASEFLOW_MAX_PUSH_SUBSCRIPTIONS_PER_USER": "2"}).start()
     yield server
     server.stop()
 
@@ -132,6 +132,18 @@ def test_devices_per_user_are_capped_and_logout_frees_a_place(srv):
     assert problem["limit"] == 3
     assert http.post(srv.url + "/api/v1/auth/logout", headers={"Authorization": f"Bearer {tokens[0]}"}).ok
     assert _login(http, srv.url, "esx.police-lead", DEMO_PASSWORD, "device-cap-0003").status_code == 200
+
+
+def test_push_subscriptions_per_user_are_capped_over_http(srv):
+    from tests.push.pushservice import Browser
+
+    answers = []
+    for i in range(3):
+        c = Client(srv.url, "esx.health-lead", device_id=f"device-sub-{i:04d}")
+        answers.append(c.post("/api/v1/push/subscriptions", {
+            "endpoint": f"https://fcm.googleapis.com/fcm/send/esx-{i}", "keys": Browser().keys()}))
+    assert [a.status_code for a in answers[:2]] == [201, 201]
+    assert assert_problem(answers[2], 409, "push-subscription-limit")["limit"] == 2
 
 
 def test_the_throttle_survives_a_restart(srv):

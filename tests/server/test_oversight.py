@@ -7,18 +7,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.server.partnership_cases import CHILD, TODAY, build
-from tests.support import InProcessApp, assert_problem
+from tests.server.partnership_cases import CHILD, TODAY
+from tests.support import assert_problem
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    app = InProcessApp(tmp_path_factory.mktemp("oversight") / "data", TODAY)
-    app.cases = build(app)
-    yield app
-    app.close()
+def site(partnership_site):
+    return partnership_site
 
 
 def test_dashboard_sorted_by_urgency_with_counts(site):

@@ -219,7 +219,7 @@ REACHED: dict[str, set[str]] = {}
 def test_random_event_sequences_respect_the_definition(case_type: CaseType):
     reached = REACHED.setdefault(case_type.case_type, set())
 
-    @settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=near_good_inputs(case_type), n_steps=st.integers(0, 50), draw=st.data())
     def run(data, n_steps, draw):
         forms, context = data

@@ -3,21 +3,38 @@ serving child per (re)start. Each child is a real server process: it opens the s
 (recovering whatever the last one left), serves real HTTP on the listening socket the fork server
 holds, and is SIGKILLed by the test. Starting a child costs a fork and a store open, not an import.
 
-Protocol (one line each way): ``spawn [CRASH_SPEC]`` -> child pid; ``wait PID`` -> the signal that
-ended it (0: exited); ``quit``. The first line written is the port.
+Protocol (one line each way): ``spawn MODE CRASH_SPEC|- CHECK_FILE|- verify|-`` -> the child's pid once it
+serves, or ``died STATUS MESSAGE`` when it ended before serving (its traceback, or what failed);
+``wait PID`` -> the signal that ended it (a negative number: its exit code); ``quit``. The first line
+written is the port.
 
-    python -m tests.sync.forkserver DATA_DIR
+Kill points by construction: a child writes ``PID batch`` to the event pipe (EVENTS_FD) when it starts
+on a push batch (MODE ``batch``), or ``PID answer`` when a push batch has committed and its answer is
+about to go out (MODE ``answer``: the answer then waits until the test kills the child). MODE ``-``
+sends nothing. CHECK_FILE (JSON ``{"device:seq": "applied", ...}``) lists answers the devices got
+before the last kill: the child fails to start (exit 72, naming the first one) unless each is in the
+store with that outcome, so a failure names the kill that lost it. ``verify`` also runs the store's
+full ``verify()`` before serving (opening already checks CRCs and the audit links).
+
+    python -m tests.sync.forkserver DATA_DIR EVENTS_FD
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import socket
 import sys
+import time
+import traceback
 import uuid
 from pathlib import Path
+
+CHECKPOINT_RECORDS = 25
+#: Set in each child before it serves: what it reports on the event pipe (see the protocol above).
+MODE: dict = {"mode": None, "fd": None}
 
 
 class LazyStore:
@@ -32,10 +49,46 @@ class LazyStore:
         return getattr(self.target, name)
 
 
-def _child(app, lazy: LazyStore, store_dir: Path, listen_fd: int, crash: str | None, ready: int) -> None:
+def _install_kill_points(app) -> None:
+    """Registered before the first request (Flask allows no later hooks); inert in the fork server."""
+    from flask import request
+
+    def event(kind: str) -> None:
+        os.write(MODE["fd"], f"{os.getpid()} {kind}\n".encode())
+
+    @app.before_request
+    def _batch():
+        if MODE["mode"] == "batch" and request.path == "/api/v1/sync/push":
+            event("batch")
+
+    @app.after_request
+    def _answer(response):
+        if MODE["mode"] == "answer" and request.path == "/api/v1/sync/push" and response.status_code == 200:
+            event("answer")
+            time.sleep(60)  # committed, not answered: the test kills us here
+        return response
+
+
+def _check_acked(store, check_file: str) -> str | None:
+    from sync.service import MUTATION_LOG
+
+    with open(check_file) as f:
+        acked = json.load(f)
+    for key, status in acked.items():
+        logged = store.get(MUTATION_LOG, key)
+        if logged is None:
+            return f"answered mutation {key} ({status}) is not in the store"
+        if logged.data["result"]["status"] != status:
+            return f"answered mutation {key} was {status}, the store says {logged.data['result']['status']}"
+    return None
+
+
+def _child(app, lazy: LazyStore, store_dir: Path, listen_fd: int, args: list[str], ready: int) -> None:
     from werkzeug.serving import make_server
 
     from store import open_store
+
+    mode, crash, check_file, verify = (None if a == "-" else a for a in (args + ["-"] * 4)[:4])
 
     try:  # die with the fork server, never outlive the test (Linux)
         import ctypes
@@ -45,11 +98,19 @@ def _child(app, lazy: LazyStore, store_dir: Path, listen_fd: int, crash: str | N
         pass
     if crash:
         os.environ["CASEFLOW_CRASH_AT"] = crash  # read by the store when it opens
-    lazy.target = open_store(store_dir)
-    if lazy.target.verify():
-        os._exit(70)  # a store that fails its check after a crash fails the test loudly
+    MODE["mode"] = mode
+    # frequent checkpoints: a restart replays a short journal (cheap kills), and kills land in checkpoints too
+    lazy.target = open_store(store_dir, checkpoint_records=CHECKPOINT_RECORDS)
+    problems = lazy.target.verify() if verify else []
+    if problems:  # a store that fails its check after a crash fails the test loudly
+        os.write(ready, ("store.verify() after the kill: " + "; ".join(problems)).encode()[:60000])
+        os._exit(70)
+    lost = _check_acked(lazy.target, check_file) if check_file else None
+    if lost:
+        os.write(ready, lost.encode())
+        os._exit(72)
     server = make_server("127.0.0.1", 0, app, threaded=True, fd=listen_fd)
-    os.write(ready, b"r")
+    os.write(ready, b"\0")
     os.close(ready)
     server.serve_forever()
 
@@ -72,7 +133,7 @@ def _warm(app) -> None:
     c.get("/api/v1/sync/pull?limit=500", headers=auth)
 
 
-def main(data_dir: str) -> None:
+def main(data_dir: str, events_fd: int) -> None:
     from server.app import create_app
     from server.config import Settings
     from server.demo import load_demo
@@ -84,6 +145,8 @@ def main(data_dir: str) -> None:
     settings = Settings(data_dir=data, demo=True, demo_password=DEMO_PASSWORD)
     lazy = LazyStore()
     app = create_app(settings, store=lazy)  # type: ignore[arg-type]
+    MODE["fd"] = events_fd
+    _install_kill_points(app)
     lazy.target = open_store(data / "store")
     load_demo(app.extensions["caseflow"].accounts, DEMO_PASSWORD)
     _warm(app)
@@ -108,14 +171,25 @@ def _loop(app, lazy: LazyStore, data: Path, listener: socket.socket, live: set[i
             if pid == 0:
                 try:
                     os.close(r)
-                    _child(app, lazy, data / "store", listener.fileno(), args[0] if args else None, w)
+                    _child(app, lazy, data / "store", listener.fileno(), args, w)
+                except BaseException:  # noqa: BLE001 - the test shows it
+                    os.write(w, traceback.format_exc().encode()[-60000:])
                 finally:
                     os._exit(71)
             os.close(w)
-            os.read(r, 1)  # ready (or empty: it died on the way, e.g. a crash hook; the test sees it)
+            said = b""
+            while chunk := os.read(r, 65536):
+                said += chunk
+                if said == b"\0":
+                    break
             os.close(r)
-            live.add(pid)
-            print(pid, flush=True)
+            if said == b"\0":
+                live.add(pid)
+                print(pid, flush=True)
+            else:  # it died before serving: reap it and say why, on one line
+                _, status = os.waitpid(pid, 0)
+                code = os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status)
+                print(f"died {code} {json.dumps(said.decode(errors='replace'))}", flush=True)
         elif cmd == "wait":
             _, status = os.waitpid(int(args[0]), 0)
             live.discard(int(args[0]))
@@ -126,4 +200,4 @@ def _loop(app, lazy: LazyStore, data: Path, listener: socket.socket, live: set[i
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

@@ -83,6 +83,8 @@ class Fleet:
         self.cases: list[str] = []
         self.written: dict[str, dict[str, Any]] = {}  # mutation id -> {pointer: value typed}
         self.acked: dict[str, dict[str, Any]] = {}  # mutation id -> the first answer the device got
+        self.answered: dict[str, str] = {}  # "device:seq" -> the outcome a device was told (for per-kill checks)
+        self.stop = threading.Event()  # set when the test ends (or fails): the syncing threads give up
         self._values = iter(range(10**9))
         self._version = form_version()
 
@@ -125,10 +127,12 @@ class Fleet:
 
         def work(d: SyncClient) -> None:
             try:
-                while True:
+                while not self.stop.is_set():
                     try:
                         for r in d.push():
                             self.acked.setdefault(r["mutation_id"], r)
+                            if r["status"] != "pending":
+                                self.answered[f"{d.device_id}:{r['seq']}"] = effective(r)
                         d.pull()
                         return
                     except Unavailable:
@@ -136,7 +140,8 @@ class Fleet:
             except BaseException as exc:  # noqa: BLE001 - reported by the caller
                 errors.append(exc)
 
-        threads = [threading.Thread(target=work, args=(d,)) for d in self.clients]
+        # daemons: a test that fails mid-round must not hang on devices that retry forever
+        threads = [threading.Thread(target=work, args=(d,), daemon=True) for d in self.clients]
         for t in threads:
             t.start()
         return threads, errors
@@ -146,9 +151,10 @@ class Fleet:
         settle(self.clients)
         check_converged(self.clients)
 
-    def check_store(self, data_dir: Path) -> dict[str, int]:
-        """With the server down: the store verifies and every mutation was applied exactly once."""
-        store = open_store(data_dir / "store")
+    def check_store(self, data_dir: Path, target: str | None = None) -> dict[str, int]:
+        """With the server down: the store (``data_dir``'s, or ``target``: a PostgreSQL URL) verifies and
+        every mutation was applied exactly once."""
+        store = open_store(target or data_dir / "store")
         try:
             assert store.verify() == []
             return check_exactly_once(store, self.clients, self.written, self.acked)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from sync.client import Unavailable
+from tests.faults import at_least
 from tests.sync.harness import (
     FIELDS,
     FORM,
@@ -35,6 +36,8 @@ from tests.sync.proxy import CuttingProxy
 USERS = ("esx.business", "esx.crg", "esx.school-dsl", "esx.health-dsl")
 CREATORS = ("esx.business", "esx.school-dsl", "esx.health-dsl")  # may open a case and edit its referral
 TOTALS: dict[str, int] = {}
+ANSWER_LOSSES = ("drop_response", "cut_response")  # the server committed; the device never got the answer
+LOSS_FLOOR = 20  # requests and answers lost per run, at least (asserted: docs/testing.md)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +48,10 @@ def world():
     yield server, proxy, tmp
     proxy.close()
     server.close()
-    print(f"\nstateful sync: proxy {dict(proxy.counts)}; results {TOTALS}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.mark.timeout(300)
 def test_devices_offline_with_lossy_sync_converge_exactly_once(world):
     server, proxy, tmp = world
     counter = itertools.count()
@@ -125,8 +128,8 @@ def test_devices_offline_with_lossy_sync_converge_exactly_once(world):
               pull=st.booleans())
         def sync(self, who, seed, loss, pull):
             proxy.reseed(seed, loss)
-            if loss:  # every kind of loss happens at least once per run, whatever Hypothesis draws
-                proxy.force += [m for m in ("drop_request", "drop_response") if not proxy.counts[m]][:1]
+            if loss:  # each lossy sync loses a request and an answer for sure, then more at random
+                proxy.force += ["drop_request", ANSWER_LOSSES[seed % 2]]
             d = self.devices[who]
             try:
                 for r in d.push():
@@ -154,5 +157,10 @@ def test_devices_offline_with_lossy_sync_converge_exactly_once(world):
     Devices.TestCase.settings = settings(max_examples=10, stateful_step_count=25, deadline=None,
                                          suppress_health_check=list(HealthCheck))
     Devices.TestCase().runTest()
-    assert proxy.counts["drop_request"] and proxy.counts["drop_response"] + proxy.counts["cut_response"], proxy.counts
-    assert TOTALS["values_kept"] and TOTALS["applied"], TOTALS
+    print(f"\nstateful sync: proxy {dict(proxy.counts)}; results {TOTALS}")
+    at_least("requests dropped before the server saw them", proxy.counts["drop_request"], LOSS_FLOOR,
+             "a lost request must be retried and applied once")
+    at_least("answers lost after commit", sum(proxy.counts[m] for m in ANSWER_LOSSES), LOSS_FLOOR,
+             "a committed batch whose answer is lost must answer its first result on retry")
+    at_least("mutations applied", TOTALS.get("applied", 0), 50, "the devices' work got through")
+    at_least("typed values kept", TOTALS.get("values_kept", 0), 20, "edits reached the record")

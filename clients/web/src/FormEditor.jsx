@@ -4,28 +4,32 @@
 import { useMemo, useRef, useState, useCallback } from 'react'
 import Form from '@rjsf/core'
 import * as db from './db.js'
-import { validator, plainEnglish, pointerErrors, fillRowIds, templates, uiSchemaOf } from './forms.jsx'
+import { makeValidator } from './validator.js'
+import { renderSchema, plainEnglish, pointerErrors, fillRowIds, templates, widgets, uiSchemaOf } from './forms.jsx'
 
 // rows are added by the person, never made up to satisfy a minItems
 const DEFAULTS = { arrayMinItems: { populate: 'never' } }
 
 export default function FormEditor({ form, draftKey, initial, serverErrors, onSave, busy }) {
-  const [data, setData] = useState(initial)
+  // The form keeps its own state (uncontrolled): a keystroke re-renders RJSF's tree once, and the
+  // latest data lives in a ref for saving. formContext is stable and reads the ref (ui:showIf).
   const [live, setLive] = useState(false)
   const [message, setMessage] = useState('')
   const ref = useRef(null)
-  const dataRef = useRef(initial)
+  const dataRef = useRef(undefined)
   const uiSchema = useMemo(() => uiSchemaOf(form), [form])
+  const schema = useMemo(() => renderSchema(form.schema), [form])
+  const validator = useMemo(() => makeValidator(form.schema), [form])
   const extraErrors = useMemo(() => pointerErrors(serverErrors || []), [serverErrors])
   const transformErrors = useCallback((errors) => plainEnglish(errors, form.schema), [form])
-  const formContext = useMemo(() => ({ rootData: data }), [data])
+  const formContext = useMemo(() => ({ get rootData() { return dataRef.current } }), [])
+  const [formData] = useState(() => fillRowIds(form.schema, initial))
+  if (dataRef.current === undefined) dataRef.current = formData
 
-  const onChange = useCallback(({ formData }) => {
-    const filled = fillRowIds(form.schema, formData)
-    dataRef.current = filled
-    setData(filled)
+  const onChange = useCallback(({ formData: changed }) => {
+    dataRef.current = changed
     // the draft is kept on this device at every change (IndexedDB survives closing the page)
-    db.put('drafts', { key: draftKey, form_id: form.form_id, form_version: form.version, data: filled,
+    db.put('drafts', { key: draftKey, form_id: form.form_id, form_version: form.version, data: changed,
       updated_at: new Date().toISOString() })
   }, [form, draftKey])
 
@@ -39,7 +43,7 @@ export default function FormEditor({ form, draftKey, initial, serverErrors, onSa
       }
     }
     setMessage('')
-    await onSave(dataRef.current, status)
+    await onSave(fillRowIds(form.schema, dataRef.current), status)
   }
 
   return (
@@ -47,11 +51,12 @@ export default function FormEditor({ form, draftKey, initial, serverErrors, onSa
       {message && <p className="error" role="alert">{message}</p>}
       <Form
         ref={ref}
-        schema={form.schema}
+        schema={schema}
         uiSchema={uiSchema}
-        formData={data}
+        formData={formData}
         validator={validator}
         templates={templates}
+        widgets={widgets}
         formContext={formContext}
         onChange={onChange}
         transformErrors={transformErrors}

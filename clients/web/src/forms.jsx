@@ -1,26 +1,27 @@
-// Form rendering with RJSF 6 and Ajv's JSON Schema 2020-12 class. Everything a form shows comes
+// Form rendering with RJSF 6; validation is validator.js (JSON Schema 2020-12, no eval). Everything a form shows comes
 // from the served definition: its schema and its ui_schema in format 2 (RJSF's conventions).
-import { customizeValidator } from '@rjsf/validator-ajv8'
-import Ajv2020 from 'ajv/dist/2020'
+import { useEffect } from 'react'
 import { getUiOptions } from '@rjsf/utils'
 
-export function todayISO() {
-  const d = new Date()
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+// RJSF resolves allOf/if/then (merging schemas) for every object at every render: with a 50-row
+// chronology that costs seconds per keystroke. Forms render from the schema without its
+// conditions (ui:showIf shows a field when it becomes needed) and validate with the whole schema.
+const CONDITIONAL = ['if', 'then', 'else', 'dependentRequired', 'dependentSchemas']
+export function renderSchema(schema) {
+  if (Array.isArray(schema)) return schema.map(renderSchema)
+  if (!schema || typeof schema !== 'object') return schema
+  const out = {}
+  for (const [k, v] of Object.entries(schema)) {
+    if (CONDITIONAL.includes(k)) continue
+    if (k === 'allOf') {
+      const kept = v.filter((e) => !('if' in e || 'then' in e)).map(renderSchema)
+      if (kept.length) out.allOf = kept
+      continue
+    }
+    out[k] = k === 'enum' || k === 'const' || k === 'required' ? v : renderSchema(v)
+  }
+  return out
 }
-
-// caseflow's x- keywords: x-not-future is checked like the server checks it; the others carry
-// messages and need no checking here (x-unique-keys is the server's).
-function extend(ajv) {
-  ajv.addKeyword({
-    keyword: 'x-not-future', type: 'string', schemaType: 'boolean',
-    validate: (flag, data) => !flag || !/^\d{4}-\d{2}-\d{2}$/.test(data) || data <= todayISO(),
-  })
-  for (const k of ['x-pattern-hint', 'x-messages', 'x-unique-keys', 'x-form-version']) ajv.addKeyword(k)
-  return ajv
-}
-
-export const validator = customizeValidator({ AjvClass: Ajv2020, extenderFn: extend })
 
 function schemaAt(root, schemaPath) {
   // "#/properties/contact/properties/phone/pattern" -> the subschema holding the keyword
@@ -210,6 +211,16 @@ function AddButton({ id, onClick, disabled, uiSchema }) {
 function RemoveButton({ onClick, disabled, id }) {
   return <button type="button" id={id} className="secondary remove-row" onClick={onClick} disabled={disabled}>Remove</button>
 }
+
+// A row's row_id (docs/forms.md) is made once, when the row is added, and kept with the row.
+function HiddenWidget({ id, value, onChange }) {
+  useEffect(() => {
+    if (/_row_id$/.test(id) && (value === undefined || value === '')) onChange(crypto.randomUUID())
+  }, [id, value, onChange])
+  return <input type="hidden" id={id} value={value ?? ''} />
+}
+
+export const widgets = { HiddenWidget }
 
 export const templates = {
   ObjectFieldTemplate, FieldTemplate, TitleFieldTemplate,

@@ -8,7 +8,12 @@ export async function caseTypeOf(caseType, version) {
 }
 
 export function stateTitle(ct, state) { return ct?.states.find((s) => s.id === state)?.title || state }
-export function eventTitle(ct, event) { return ct?.transitions.find((t) => t.event === event)?.title || event }
+// one event may have a transition per source state, each with its own title
+export function eventTitle(ct, event, state, target) {
+  const ts = (ct?.transitions || []).filter((t) => t.event === event)
+  const from = ts.filter((t) => t.from.includes(state))
+  return (from.find((t) => target && t.to === target) || from[0] || ts[0])?.title || event
+}
 
 export async function formDoc(formId, version) {
   if (version != null) return (await db.get('forms', `${formId}@${version}`))?.data

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import * as db from '../db.js'
 import { useLocal } from '../hooks.js'
-import { queue, refreshView } from '../sync.js'
+import { queue, refreshView, syncNow } from '../sync.js'
 import { caseTypeOf, eventTitle, formDoc, humanise, stateTitle, STATE_NAMES } from '../labels.js'
 
 async function load(caseId) {
@@ -27,6 +27,8 @@ export default function CaseView({ caseId }) {
   const [voteComment, setVoteComment] = useState('')
   const [said, setSaid] = useState('')
   useEffect(() => { if (navigator.onLine) refreshView(caseId).catch(() => {}) }, [caseId])
+  const missing = d?.missing
+  useEffect(() => { if (missing && navigator.onLine) syncNow() }, [missing]) // e.g. opened from an alert
   if (!d) return <p>Loading…</p>
   if (d.missing) return <><h1>Case not found</h1><p>This case is not on this device. It may not be yours to see, or it has not been downloaded yet.</p></>
   const { c, view, ct, subs, conflicts, outbox, titles } = d
@@ -35,7 +37,7 @@ export default function CaseView({ caseId }) {
   const waiting = outbox.filter((m) => m.state !== 'applied').sort((a, b) => b.seq - a.seq)
 
   async function fire(event) {
-    const title = eventTitle(ct, event)
+    const title = eventTitle(ct, event, c.state)
     await queue('transition', caseId, { event, expected_state: c.state, ...(comment ? { comment } : {}) }, c.version, title)
     setComment('')
     setSaid(`"${title}" is queued: it is sent to the server ${navigator.onLine ? 'now' : 'when you are back online'}.`)
@@ -43,7 +45,7 @@ export default function CaseView({ caseId }) {
   async function vote(decision) {
     const p = view.pending_approvals
     await queue('approve', caseId, { event: p.event, decision, ...(voteComment ? { comment: voteComment } : {}) }, c.version,
-      `${decision === 'approve' ? 'Approve' : 'Reject'}: ${eventTitle(ct, p.event)}`)
+      `${decision === 'approve' ? 'Approve' : 'Reject'}: ${eventTitle(ct, p.event, c.state, p.target)}`)
     setVoteComment('')
     setSaid('Your decision is queued.')
   }
@@ -90,7 +92,7 @@ export default function CaseView({ caseId }) {
               <label htmlFor="comment">Comment (optional)</label>
               <textarea id="comment" value={comment} onChange={(e) => setComment(e.target.value)} rows={2} />
               <div className="buttons">
-                {view.allowed_events.map((ev) => <button type="button" key={ev} onClick={() => fire(ev)}>{eventTitle(ct, ev)}</button>)}
+                {view.allowed_events.map((ev) => <button type="button" key={ev} onClick={() => fire(ev)}>{eventTitle(ct, ev, c.state)}</button>)}
               </div>
             </>
           ) : <p>No step is open to you now.</p>}
@@ -98,7 +100,7 @@ export default function CaseView({ caseId }) {
             <>
               <h3>Not yet possible</h3>
               <ul className="plain blocked">{view.blocked_events.map((b) => (
-                <li key={b.event}><strong>{eventTitle(ct, b.event)}</strong>: {b.reasons.join(' ')}</li>
+                <li key={b.event}><strong>{eventTitle(ct, b.event, c.state)}</strong>: {b.reasons.join(' ')}</li>
               ))}</ul>
             </>
           )}
@@ -107,7 +109,7 @@ export default function CaseView({ caseId }) {
 
       {pending && (
         <section aria-labelledby="h-approvals">
-          <h2 id="h-approvals">Waiting for approval: {eventTitle(ct, pending.event)}</h2>
+          <h2 id="h-approvals">Waiting for approval: {eventTitle(ct, pending.event, c.state, pending.target)}</h2>
           {pending.needed && (
             <ul className="plain">
               {pending.needed.filter((s) => !pending.missing.some((m) => m.role === s.role && m.sector === s.sector))
@@ -161,7 +163,7 @@ export default function CaseView({ caseId }) {
       <section aria-labelledby="h-history">
         <h2 id="h-history">State history</h2>
         <ol className="plain">{(c.state_history || []).map((h, i) => (
-          <li key={i}>{stateTitle(ct, h.state)}: {new Date(h.entered_at).toLocaleString('en-GB')}{h.event ? ` (${eventTitle(ct, h.event)})` : ''}</li>
+          <li key={i}>{stateTitle(ct, h.state)}: {new Date(h.entered_at).toLocaleString('en-GB')}{h.event ? ` (${eventTitle(ct, h.event, c.state_history[i - 1]?.state, h.state)})` : ''}</li>
         ))}</ol>
       </section>
     </>
