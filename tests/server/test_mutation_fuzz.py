@@ -21,7 +21,7 @@ from tests.support import Client, InProcessApp
 ROUTES = {  # kind -> REST path under the case (None: the collection)
     "create_case": None, "save_submission": "submissions", "transition": "transitions", "approve": "approvals",
     "resolve_conflict": "conflicts", "assign_reviewer": "assignments", "invite_partnership": "invitations",
-    "request_amendment": "agency-returns/esx-schools/amendment-requests",
+    "request_amendment": "agency-returns/esx-schools/amendment-requests", "record_task": "tasks",
 }
 
 
@@ -49,7 +49,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=
                       max_leaves=6)
 KEYS = ["case_type", "referral", "form_id", "form_version", "data", "status", "event", "expected_state", "decision",
         "comment", "conflict_id", "choose", "value", "user_id", "assigned", "partnership", "invited", "reasons",
-        "agency_id"]
+        "agency_id", "task", "date", "choice", "note"]
 
 
 @st.composite
