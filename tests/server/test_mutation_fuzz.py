@@ -50,7 +50,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=
                       max_leaves=6)
 KEYS = ["case_type", "referral", "form_id", "form_version", "data", "status", "event", "expected_state", "decision",
         "comment", "conflict_id", "choose", "value", "user_id", "assigned", "partnership", "invited", "reasons",
-        "agency_id", "task"]
+        "agency_id", "task", "date", "choice", "note"]
 
 
 @st.composite
