@@ -56,8 +56,8 @@ def set_ptr(data: dict, pointer: str, value: Any) -> None:
 class InProcessServer(InProcessApp):
     """The real app, in this process, on real time, served over real loopback HTTP."""
 
-    def __init__(self, data_dir: Path):
-        super().__init__(data_dir)
+    def __init__(self, data_dir: Path, **settings):
+        super().__init__(data_dir, **settings)
 
 
 def device(state: Path, url: str, username: str, *, attempts: int = 6, timeout: float = 10.0, seed: int = 0,
