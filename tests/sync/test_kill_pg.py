@@ -11,11 +11,13 @@ import time
 
 import pytest
 
+from tests.faults import floor, record_kills
 from tests.support import LiveServer
 from tests.sync.harness import Fleet
 from tests.sync.test_kill_serve import caseflow, committed, wait_for_commits
 
-KILLS = 3  # each respawn rebuilds the app in a new worker (seconds on a loaded machine)
+KILLS = floor("test_sigkill_of_gunicorn_workers_on_postgres_applies_everything_exactly_once")  # each respawn
+# rebuilds the app in a new worker (seconds on a loaded machine): few kills, each on a batch in progress
 
 
 def workers(srv: LiveServer) -> list[int]:
@@ -38,7 +40,8 @@ def wait_for_workers(srv: LiveServer, n: int, timeout: float = 60.0) -> list[int
 
 
 @pytest.mark.slow
-def test_sigkill_of_gunicorn_workers_on_postgres_applies_everything_exactly_once(tmp_path, pg_url):
+@pytest.mark.kills
+def test_sigkill_of_gunicorn_workers_on_postgres_applies_everything_exactly_once(request, tmp_path, pg_url):
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     data = tmp_path / "data"
@@ -53,13 +56,14 @@ def test_sigkill_of_gunicorn_workers_on_postgres_applies_everything_exactly_once
             mark = committed(srv)
             threads, errors = fleet.start_syncing()
             while kills < KILLS:
-                wait_for_commits(srv, mark, threads)
+                if not wait_for_commits(srv, mark, threads):  # the round synced before a worker logged work
+                    break
                 time.sleep(rng.uniform(0.0, 0.05))
                 if not any(t.is_alive() for t in threads):
                     break
                 victim = rng.choice(wait_for_workers(srv, 2))
                 os.kill(victim, signal.SIGKILL)
-                kills += 1
+                kills += 1  # a kill only ever follows a logged mutation of this round (work in progress)
                 mark = committed(srv)
             for t in threads:
                 t.join()
@@ -73,4 +77,5 @@ def test_sigkill_of_gunicorn_workers_on_postgres_applies_everything_exactly_once
     stats = fleet.check_store(data, pg_url)
     print(f"\nkill pg test (seed {seed}): {kills} SIGKILLs of gunicorn workers during push/pull, {rounds} rounds, "
           f"{fleet.retries} retried requests, {time.monotonic() - started:.1f}s; {stats}")
-    assert kills >= KILLS and stats["applied"] > 0
+    assert stats["applied"] > 0
+    record_kills(request, kills, what="SIGKILLs of gunicorn workers on PostgreSQL")
