@@ -57,7 +57,7 @@ def test_the_business_team_sees_every_clock_a_timeline_and_an_audit_trail(server
     context.close()
 
     context, page = new_page(browser, TABLET)
-    login(page, server.url, "esx.school-dsl")
+    login(page, server.url, "esx.health-visitor")
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="My cases").is_visible()
     assert nav.get_by_role("link", name="Oversight").count() == 0

@@ -52,7 +52,7 @@ export default function Dashboard({ user }) {
                       <caption className="visually-hidden">Clocks of {c.reference}</caption>
                       <thead><tr><th scope="col">Clock</th><th scope="col">Due</th><th scope="col">Working days left</th><th scope="col">Status</th></tr></thead>
                       <tbody>{c.clocks.map((k) => (
-                        <tr key={k.name}><td>{k.title}</td><td>{k.due}</td><td>{daysLeft(k.working_days_left)}</td>
+                        <tr key={k.name}><td>{k.title}</td><td className="date">{k.due}</td><td>{daysLeft(k.working_days_left)}</td>
                           <td><span className={`badge ${k.status}`}>{statusText(k.status)}</span></td></tr>
                       ))}</tbody>
                     </table>

@@ -38,7 +38,7 @@ export default function Timeline({ caseId, user }) {
             <h2 id="h-states">States entered</h2>
             <table>
               <thead><tr><th scope="col">State</th><th scope="col">Entered on</th></tr></thead>
-              <tbody>{t.states.map((st, i) => <tr key={i}><td>{stateTitle(ct, st.state)}</td><td>{st.entered_on.slice(0, 10)}</td></tr>)}</tbody>
+              <tbody>{t.states.map((st, i) => <tr key={i}><td>{stateTitle(ct, st.state)}</td><td className="date">{st.entered_on.slice(0, 10)}</td></tr>)}</tbody>
             </table>
           </section>
           <section aria-labelledby="h-clocks">
@@ -47,7 +47,7 @@ export default function Timeline({ caseId, user }) {
               <div className="table-wrap" role="region" aria-label="Clocks table" tabIndex={0}><table>
                 <thead><tr><th scope="col">Clock</th><th scope="col">Started</th><th scope="col">Due</th><th scope="col">Stopped</th><th scope="col">Working days left</th><th scope="col">Status</th></tr></thead>
                 <tbody>{t.clocks.map((k) => (
-                  <tr key={k.name}><td>{k.title}</td><td>{k.starts}</td><td>{k.due}</td><td>{k.stopped_on || '–'}</td>
+                  <tr key={k.name}><td>{k.title}</td><td className="date">{k.starts}</td><td className="date">{k.due}</td><td className="date">{k.stopped_on || "–"}</td>
                     <td>{daysLeft(k.working_days_left)}</td><td><span className={`badge ${k.status}`}>{statusText(k.status)}</span></td></tr>
                 ))}</tbody>
               </table></div>
