@@ -1,6 +1,6 @@
 """Issue #12 item 4 in the app: the business team's oversight screens (every open clock, a case's
 timeline and audit trail, the agency-returns tracker, an export), read online; an agency's
-practitioner gets no oversight link."""
+practitioner gets no oversight link, a statutory lead no returns tracker or audit trail."""
 
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ def test_the_business_team_sees_every_clock_a_timeline_and_an_audit_trail(server
     context.set_offline(True)  # oversight reads online: offline it says so rather than show old figures
     page.goto(server.url + "/app/#/oversight")
     page.get_by_text("needs a connection").wait_for()
+    context.close()
+
+    context, page = new_page(browser, TABLET)  # a statutory lead: clocks and timelines, no returns or trail
+    login(page, server.url, "esx.la-lead")
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Oversight").click()
+    page.get_by_role("link", name=f"Timeline of {ref}").wait_for()
+    assert nav.get_by_role("link", name="Agency returns").count() == 0
+    assert page.get_by_role("link", name=f"Audit trail of {ref}").count() == 0
     context.close()
 
     context, page = new_page(browser, TABLET)

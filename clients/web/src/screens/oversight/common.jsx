@@ -52,7 +52,7 @@ export function DownloadButton({ path, name, children }) {
 
 export const STATUS_TEXT = {
   overdue: 'Overdue', due_soon: 'Due soon', pending: 'Running', met: 'Met', missed: 'Missed',
-  requested: 'Asked, nothing yet', draft: 'Draft started', returned: 'Returned', returned_for_amendment: 'Sent back for amendment',
+  requested: 'Asked', draft: 'Draft started', returned: 'Returned', returned_for_amendment: 'Sent back for amendment',
 }
 export const statusText = (s) => STATUS_TEXT[s] || String(s || '').replace(/_/g, ' ')
 
