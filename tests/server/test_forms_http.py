@@ -45,7 +45,7 @@ def test_unknown_form_and_version(server):
     c = Client(server.url, "esx.school-dsl")
     assert_problem(c.get("/api/v1/forms/no_such_form/versions/1"), 404, "unknown-form")
     body = assert_problem(c.get("/api/v1/forms/sin_decision/versions/99"), 404, "unknown-form-version")
-    assert body["available_versions"] == [1] and "1" in body["detail"]
+    assert body["available_versions"] == [1, 2] and "1, 2" in body["detail"]
 
 
 def test_forms_need_a_login(server):
