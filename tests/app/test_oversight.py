@@ -41,6 +41,8 @@ def test_the_business_team_sees_every_clock_a_timeline_and_an_audit_trail(server
     page.wait_for_function("() => document.querySelector('.timeline-chart img').naturalWidth > 0")
     assert clock["title"] in page.get_by_role("region", name="Clocks table").inner_text()
     screen(page, "oversight-timeline")
+    page.get_by_role("button", name="Rapid review report (Word)").click()  # no final report form yet: the
+    page.get_by_text("Not downloaded:").wait_for()  # server's reason is shown next to the button
 
     page.get_by_role("link", name=f"Audit trail of {ref}").click()
     page.get_by_role("heading", name=f"Audit trail of {ref}").wait_for()

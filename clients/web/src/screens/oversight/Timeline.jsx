@@ -55,10 +55,12 @@ export default function Timeline({ caseId, user }) {
           </section>
           <section aria-labelledby="h-docs">
             <h2 id="h-docs">Documents for the Panel</h2>
-            <p className="muted">The rapid review report, from the case's final report form, marked OFFICIAL-SENSITIVE.</p>
+            <p className="muted">From the case's final forms, marked OFFICIAL-SENSITIVE. Until a form is final the server says so here.</p>
             <div className="buttons">
               <DownloadButton path={`/api/v1/cases/${enc(caseId)}/documents/rapid-review-report.docx`} name="rapid-review-report.docx">Rapid review report (Word)</DownloadButton>
               <DownloadButton path={`/api/v1/cases/${enc(caseId)}/documents/rapid-review-report.pdf`} name="rapid-review-report.pdf">Rapid review report (PDF)</DownloadButton>
+              <DownloadButton path={`/api/v1/cases/${enc(caseId)}/documents/delay-notice.docx`} name="delay-notice.docx">Delay notice (Word)</DownloadButton>
+              <DownloadButton path={`/api/v1/cases/${enc(caseId)}/documents/delay-notice.pdf`} name="delay-notice.pdf">Delay notice (PDF)</DownloadButton>
             </div>
           </section>
           {hasRole(user, TRAIL_ROLES) && <p><a href={caseHref(caseId, 'trail')}>Audit trail of {t.reference}</a></p>}
