@@ -30,7 +30,9 @@ export default function Timeline({ caseId, user }) {
           <p className="subtitle">{ct?.title || t.case_type} · today {t.today}</p>
           {chart && (
             <figure className="timeline-chart">
-              <img src={chart} alt={`Timeline chart of ${t.reference}: ${t.states.length} states entered and ${t.clocks.length} clocks; the tables below give the same dates.`} />
+              <div className="table-wrap" role="region" aria-label="Timeline chart, scrolls sideways on a narrow screen" tabIndex={0}>
+                <img src={chart} alt={`Timeline chart of ${t.reference}: ${t.states.length} states entered and ${t.clocks.length} clocks; the tables below give the same dates.`} />
+              </div>
               <figcaption className="muted">States entered (shaded bars) and each clock from its start to its due date (dark mark) to when it was met or missed.</figcaption>
             </figure>
           )}
