@@ -8,7 +8,8 @@ from tests.support import Client, assert_problem
 
 FORMS = {"crg_referral", "sin_decision", "rapid_review_agency_return", "rapid_review_report",
          "lcspr_terms_of_reference", "lcspr_quality_assurance", "publication_record", "action_plan",
-         "learning_briefing", "delay_notice", "death_notification", "jar_referral"}
+         "learning_briefing", "delay_notice", "death_notification", "jar_referral",
+         "national_review_contribution", "practice_learning_referral", "practice_learning_decision"}
 
 
 def test_list_has_all_ten_forms_with_versions(server):
