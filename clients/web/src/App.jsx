@@ -10,6 +10,7 @@ import FormScreen from './screens/FormScreen.jsx'
 import NewCase from './screens/NewCase.jsx'
 import Outbox from './screens/Outbox.jsx'
 import { AlertsToggle } from './push.js'
+import OversightScreen, { OversightLinks, oversightTitle } from './screens/oversight/index.jsx'
 
 export default function App() {
   const [user, setUser] = useState(undefined)
@@ -25,7 +26,7 @@ export default function App() {
   useEffect(() => { if (sync.state === 'revoked' || sync.state === 'login') setUser(null) }, [sync.state])
   useEffect(() => { // the page title names the screen (WCAG 2.4.2)
     const names = { cases: 'My cases', case: 'Case', new: 'New referral', outbox: 'Changes on this device' }
-    document.title = `${names[route[0]] || 'My cases'} · caseflow`
+    document.title = `${route[0] === 'oversight' ? oversightTitle(route) : names[route[0]] || 'My cases'} · caseflow`
   }, [route.join('/')]) // eslint-disable-line
 
   if (user === undefined) return <main id="main"><p>Loading…</p></main>
@@ -37,6 +38,7 @@ export default function App() {
   else if (first === 'case' && id) screen = <CaseView caseId={id} user={user} />
   else if (first === 'new') screen = <NewCase caseType={id} user={user} />
   else if (first === 'outbox') screen = <Outbox />
+  else if (first === 'oversight') screen = <OversightScreen route={route} user={user} />
   else screen = <CaseList user={user} />
   return (
     <>
@@ -47,6 +49,7 @@ export default function App() {
           <a href="#/cases">My cases</a>
           <a href="#/new">New referral</a>
           <OutboxLink />
+          <OversightLinks user={user} />
         </nav>
         <div className="account">
           <span className="who">{user.username}</span>

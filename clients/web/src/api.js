@@ -26,7 +26,7 @@ async function raw(method, path, body, token) {
   return { status: r.status, json, headers: r.headers }
 }
 
-async function refresh() {
+export async function refresh() {
   const token = await getMeta('refresh_token')
   if (!token) return false
   const r = await raw('POST', '/api/v1/auth/refresh', undefined, token)
