@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
-from forms.registry import FormRegistry
 from server.admin.handlers import ADMIN_HANDLERS
 from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
@@ -23,7 +20,9 @@ from server.definitions import load_definitions
 from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
 from server.problems import Problem, flatten_marshmallow, invalid, problem_response
+from server.resources import register_all  # resources name Services via server.services: no circle
 from server.secrets_store import load_or_create_secret
+from server.services import Services
 from store import Store, StoreError, open_store
 from sync.clock import Clock
 from sync.feed import Feed
@@ -36,23 +35,6 @@ STATIC = Path(__file__).parent / "static"
 
 # flask-smorest parses bodies with webargs; make it read our strict parse
 Blueprint.ARGUMENTS_PARSER = StrictParser()
-
-
-@dataclass
-class Services:
-    """Everything a request handler, the CLI or a worker needs, built once per app."""
-
-    settings: Settings
-    store: Store
-    clock: Clock
-    accounts: Accounts
-    throttle: LoginThrottle  # failed logins per (username, address) and per address, in DATA/throttle.sqlite3
-    forms: FormRegistry
-    case_types: Any
-    write_path: WritePath
-    reader: Reader
-    feed: Feed
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ProblemApi(Api):
@@ -141,8 +123,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
                      lambda name: send_from_directory(STATIC / "redoc", name, max_age=86_400))
     _install_request_hooks(app)
     _install_error_handlers(app)
-
-    from server.resources import register_all
 
     register_all(api, with_cases=case_types is not None)
     from server.webapp import bp as webapp

@@ -31,6 +31,7 @@ from sync.payloads import PAYLOADS, load_payload
 from sync.prevalidate import Validations, prevalidate
 from sync.problems import Problem
 from sync.recipients import Directory
+from sync.system import SYSTEM_HANDLERS, is_system
 
 log = logging.getLogger("caseflow.sync")
 
@@ -131,14 +132,15 @@ class WritePath:
         return validations
 
     def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None,
-             validations: Validations | None = None) -> dict[str, Any]:
+             validations: Validations | None = None, handlers: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The handler inside a savepoint: a rejection, or any failure, undoes exactly its own writes."""
         try:
             # the kind's one schema (sync.payloads); online-only admin kinds carry server-built payloads
             payload = load_payload(mutation.kind, mutation.payload) if mutation.kind in PAYLOADS else mutation.payload
             with uow.savepoint():
-                return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
-                                                    mutation.case_id, payload, mutation.base_version)
+                handler = (handlers or self.handlers)[mutation.kind]
+                return handler(self._ctx(uow, actor, mutation, device_id, validations),
+                               mutation.case_id, payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
         except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on
@@ -182,6 +184,20 @@ class WritePath:
         if refused is not None:
             raise refused
         return result
+
+    # -- the server's own writes ---------------------------------------------------------------
+    def apply_system(self, actor: Actor, mutations: list[Mutation]) -> list[dict[str, Any]]:
+        """System mutations (:mod:`sync.system`, e.g. deadline alerts) in one unit of work, each in
+        its savepoint. A system mutation's id is the key of what it writes, so the store's insert is
+        its idempotency key: a rescan answers ``duplicate`` and writes nothing twice."""
+        if not is_system(actor):
+            raise Problem(403, "forbidden-role", "Only the server itself makes system mutations.")
+        with self.store.transaction() as uow:
+            results = [self._run(uow, actor, m, None, handlers=SYSTEM_HANDLERS) for m in mutations]
+        for m, result in zip(mutations, results, strict=True):
+            if result["status"] != "duplicate":
+                log.info("mutation", extra={"mutation_id": m.mutation_id, "event": f"{m.kind}:{result['status']}"})
+        return results
 
     # -- offline ----------------------------------------------------------------------------------
     def apply_batch(self, actor: Actor, device_id: str, mutations: list[Mutation]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, request
 from marshmallow import Schema, fields
 
-from server.app import Services
+from server.services import Services
 
 BEARER = [{"bearerAuth": []}]
 
