@@ -10,6 +10,7 @@ from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
+from server import metrics
 from server.admin.handlers import ADMIN_HANDLERS
 from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
                           max_devices_per_user=settings.max_devices_per_user),
         throttle=_login_throttle(settings, store),
         forms=forms, case_types=case_types,
-        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
+        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS, observer=metrics.OBSERVER),
         reader=(reader := Reader(store, forms, case_types, clock)),
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.add_url_rule(DOCS_ASSETS + "<path:name>", "docs_assets",
                      lambda name: send_from_directory(STATIC / "redoc", name, max_age=86_400))
     _install_request_hooks(app)
+    metrics.install(app)  # /metrics, only with CASEFLOW_METRICS_TOKEN
     _install_error_handlers(app)
 
     register_all(api, with_cases=case_types is not None)
@@ -163,6 +165,8 @@ def _install_request_hooks(app: Flask) -> None:
                          docs_page=request.endpoint == "api-docs.openapi_redoc",
                          app_page=request.path.startswith("/app/"))
         actor = g.get("actor")
+        metrics.count_request(request.method, request.url_rule.rule if request.url_rule else "(none)",
+                              response.status_code)
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method,
             "route": request.url_rule.rule if request.url_rule else "(none)", "status": response.status_code,

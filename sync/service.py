@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,10 +106,20 @@ def parse_batch(body: Any) -> tuple[str, list[Mutation]]:
                                         m.get("base_version")) for m in mutations]
 
 
+class _Unobserved:
+    def mutation(self, kind: str, status: str) -> None:
+        pass
+
+    def commit(self, seconds: float) -> None:
+        pass
+
+
 class WritePath:
     def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock,
-                 extra_handlers: Mapping[str, Any] | None = None):
+                 extra_handlers: Mapping[str, Any] | None = None, observer: Any = None):
         self.store = store
+        # mutation(kind, status) and commit(seconds): the server's metrics (server.metrics.Observer)
+        self.observer = observer or _Unobserved()
         # online-only kinds (administration): apply_one runs them, a sync push never does
         self.handlers = {**HANDLERS, **(extra_handlers or {})}
         self.forms = forms
@@ -181,6 +192,9 @@ class WritePath:
                     result = record["result"] = {**result, "response": respond(uow, result)}
                     record["read_case"] = result["response"].get("case_id")
                 uow.insert(MUTATION_IDS, mutation.mutation_id, record)
+            committing = time.perf_counter()
+        self.observer.commit(time.perf_counter() - committing)
+        self.observer.mutation(mutation.kind, result["status"] if refused is None else "rejected")
         if refused is not None:
             raise refused
         return result
@@ -194,7 +208,10 @@ class WritePath:
             raise Problem(403, "forbidden-role", "Only the server itself makes system mutations.")
         with self.store.transaction() as uow:
             results = [self._run(uow, actor, m, None, handlers=SYSTEM_HANDLERS) for m in mutations]
+            committing = time.perf_counter()
+        self.observer.commit(time.perf_counter() - committing)
         for m, result in zip(mutations, results, strict=True):
+            self.observer.mutation(m.kind, result["status"])
             if result["status"] != "duplicate":
                 log.info("mutation", extra={"mutation_id": m.mutation_id, "event": f"{m.kind}:{result['status']}"})
         return results
@@ -214,6 +231,10 @@ class WritePath:
                 uow.insert(DEVICE_SEQ, device_id, {"last_seq": last})
             elif last != state.data["last_seq"]:
                 uow.update(DEVICE_SEQ, device_id, {"last_seq": last}, expected_version=state.version)
+            committing = time.perf_counter()
+        self.observer.commit(time.perf_counter() - committing)
+        for m in mutations:
+            self.observer.mutation(m.kind, results[m.seq]["status"])
         return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
 
     def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int,

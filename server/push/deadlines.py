@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from server import metrics
 from server.push.config import PushConfig, push_config
 from statemachines import calendar as wd
 from sync.clock import LONDON
@@ -200,6 +201,7 @@ def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool =
             _write(write_path, pending, stats)
             pending = []
     _write(write_path, pending, stats)
+    metrics.count_scan(stats)
     log.info("deadline scan for %s: %d cases, %d reminders, %d escalations written, %d already written (%.0f ms)",
              today.isoformat(), stats["cases"], stats["reminders"], stats["escalations"], stats["already"],
              (time.perf_counter() - started) * 1000, extra={"event": "deadlines.scan"})

@@ -1,0 +1,55 @@
+"""``/metrics``: off without a token, refused without the right one, Prometheus text with it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from tests.support import InProcessApp
+
+TOKEN = "metrics-" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEFLOW_METRICS_TOKEN", TOKEN)
+    a = InProcessApp(tmp_path / "data")
+    yield a
+    a.close()
+
+
+def test_metrics_is_absent_without_a_token(tmp_path, monkeypatch):
+    monkeypatch.delenv("CASEFLOW_METRICS_TOKEN", raising=False)
+    a = InProcessApp(tmp_path / "data")
+    try:
+        r = requests.get(a.url + "/metrics", timeout=10)
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json")
+    finally:
+        a.close()
+
+
+def test_metrics_refuses_a_missing_or_wrong_token(app):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        r = requests.get(app.url + "/metrics", headers=headers, timeout=10)
+        assert r.status_code == 401, headers
+        assert r.json()["type"].endswith("/metrics-token-required") and TOKEN not in r.text
+
+
+def test_metrics_reports_requests_mutations_commits_and_scans(app):
+    from server.push.deadlines import scan_deadlines
+
+    user = app.client("esx.business")
+    pushed = user.post("/api/v1/sync/push", json={"device_id": user.device_id, "mutations": [
+        {"mutation_id": str(uuid.uuid4()), "seq": 1, "kind": "create_case", "payload": {}}]})
+    assert pushed.status_code == 200, pushed.text
+    scan_deadlines(app.services, force=True, today=app.clock.today())
+    r = requests.get(app.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    text = r.text
+    assert 'caseflow_http_requests_total{method="POST",route="/api/v1/sync/push",status="200"}' in text
+    assert 'caseflow_mutations_total{kind="create_case",status="rejected"}' in text
+    assert "caseflow_store_commit_seconds_count" in text
+    assert "caseflow_deadline_scans_total" in text and "caseflow_push_deliveries_total" in text
+    assert user.device_id not in text  # labels are routes and kinds, never what a caller sent
