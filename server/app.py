@@ -11,7 +11,7 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from server import metrics
-from server.admin.handlers import ADMIN_HANDLERS
+from server.admin.handlers import ADMIN_HANDLERS, backfill_lookups
 from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
 from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePolicy
@@ -20,6 +20,8 @@ from server.config import Settings
 from server.definitions import load_definitions
 from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
+from server.openapi import ContractApiMixin, ContractPlugin
+from server.openapi import install as install_contract
 from server.problems import Problem, flatten_marshmallow, invalid, problem_response
 from server.resources import register_all  # resources name Services via server.services: no circle
 from server.secrets_store import load_or_create_secret
@@ -38,7 +40,7 @@ STATIC = Path(__file__).parent / "static"
 Blueprint.ARGUMENTS_PARSER = StrictParser()
 
 
-class ProblemApi(Api):
+class ProblemApi(ContractApiMixin, Api):
     """flask-smorest Api whose every HTTP error is RFC 9457 problem+json."""
 
     def handle_http_exception(self, error: HTTPException):
@@ -113,12 +115,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
     services.extra["operator_secret"] = operator_secret(settings.data_dir)  # the CLI's channel (ADR 0020)
+    backfill_lookups(store)  # users and agencies written before the pickers' look-ups existed
     app.extensions["caseflow"] = services
 
     api = ProblemApi(app, spec_kwargs={
         "info": {"description": "Offline-first statutory case work. Errors are RFC 9457 problem+json."},
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "extra_plugins": [ContractPlugin()],
     })
+    install_contract(api)  # Problem and response schemas, the push's oneOf (server/openapi.py)
     app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(settings.trusted_proxies))
     app.add_url_rule(DOCS_ASSETS + "<path:name>", "docs_assets",
                      lambda name: send_from_directory(STATIC / "redoc", name, max_age=86_400))

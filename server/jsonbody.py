@@ -46,10 +46,11 @@ def clean_strings(value: Any, raw: str | None = None) -> Any:
     ``raw`` is the JSON text it was parsed from: checked whole first (in C), the walk is skipped when
     it cannot find anything. Call after the depth check (it recurses once per
     nesting level)."""
-    if raw is not None and "\\u" not in raw and (
+    if raw is not None and "\\u" not in raw and "\\b" not in raw and "\\f" not in raw and (
             ("\x7f" not in raw) if raw.isascii() else (not _FORBIDDEN.search(raw)
                                                        and unicodedata.is_normalized("NFC", raw))):
-        # without escapes every string is literal in the text: no forbidden character anywhere, and an
+        # without \\u, \\b or \\f escapes (the others make tab, newline or printable ASCII) every
+        # string is literal in the text: no forbidden character anywhere, and an
         # NFC text has only NFC strings (each lies between quotes, which never compose)
         return value
     faults: list[dict[str, str]] = []

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
 
-from server.admin.client import AdminClient, AdminUnavailable
+if TYPE_CHECKING:
+    from server.admin.client import AdminClient
 
 
 def _data_dir(data: str | None) -> Path:
@@ -23,6 +24,8 @@ def _data_dir(data: str | None) -> Path:
 
 
 def _client(data: str | None) -> AdminClient:
+    from server.admin.client import AdminClient, AdminUnavailable  # the app's imports, only when needed
+
     try:
         return AdminClient(_data_dir(data))
     except AdminUnavailable as exc:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from server.push.subscriptions import remove_device_subscriptions
-from store import DuplicateKey, UnitOfWork
+from store import DuplicateKey, UnitOfWork, VersionConflict
 from sync.context import Ctx
 from sync.problems import Problem
 
@@ -297,3 +297,28 @@ ADMIN_HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | No
     "admin.redeem_reset": redeem_reset,
     "admin.revoke_device": revoke_device,
 }
+
+
+def backfill_lookups(store: Any) -> int:
+    """Data written before the look-ups existed: give every user their ``directory`` entry and publish
+    every agency (``active`` set), so pickers and the pull feed see them. Run at start; idempotent (a
+    second run finds nothing to do and writes nothing). Returns how many documents it wrote."""
+    users = [d.data for d in store.scan(USERS) if store.get(DIRECTORY, d.id) is None]
+    agencies = [d for d in store.scan(AGENCIES) if "active" not in d.data]
+    if not users and not agencies:
+        return 0
+    try:
+        return _backfill(store, users, agencies)
+    except (DuplicateKey, VersionConflict):  # another process of this installation did it first
+        return 0
+
+
+def _backfill(store: Any, users: list, agencies: list) -> int:
+    with store.transaction() as uow:
+        for user in users:
+            write_directory(uow, user)
+        for doc in agencies:
+            uow.update(AGENCIES, doc.id, {**doc.data, "active": True}, expected_version=doc.version, publish=True)
+        uow.audit({"action": "lookups.backfill", "users": len(users), "agencies": len(agencies),
+                   "by": {"user_id": "system", "roles": []}})
+    return len(users) + len(agencies)

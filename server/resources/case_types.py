@@ -6,6 +6,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from server.auth.tokens import auth_required
+from server.openapi import returns
 from server.problems import Problem
 from server.resources.common import BEARER, services
 
@@ -20,6 +21,7 @@ def _case_type(name: str):
 
 
 @blp.route("", methods=["GET"])
+@returns(blp, 200, "CaseTypeList")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -31,6 +33,7 @@ def list_case_types(actor):
 
 
 @blp.route("/<string:case_type>", methods=["GET"])
+@returns(blp, 200, "CaseTypeDescription")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required

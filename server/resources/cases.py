@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server.auth.tokens import auth_required
+from server.openapi import returns
 from server.problems import Problem
 from server.resources.common import BEARER, services
 from sync.agency_returns import agency_returns_view
@@ -89,6 +90,7 @@ def _conflict(result: dict) -> Problem:
 
 
 @blp.route("", methods=["POST"])
+@returns(blp, 201, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(CreateCaseSchema)
 @blp.response(201)
@@ -101,6 +103,7 @@ def create_case(body, actor):
 
 
 @blp.route("", methods=["GET"])
+@returns(blp, 200, "CaseList")
 @blp.doc(security=BEARER)
 @blp.arguments(CaseListQuery, location="query")
 @blp.response(200)
@@ -111,6 +114,7 @@ def list_cases(query, actor):
 
 
 @blp.route("/<string:case_id>", methods=["GET"])
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -120,6 +124,7 @@ def get_case(case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/submissions", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(SubmissionSchema)
 @blp.response(200)
@@ -131,6 +136,8 @@ def save_submission(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/transitions", methods=["POST"])
+@returns(blp, 202, "CaseView")
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(TransitionPayload)
 @blp.response(200)
@@ -148,6 +155,7 @@ def fire_transition(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/approvals", methods=["POST"])
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(ApprovePayload)
 @blp.response(200)
@@ -162,6 +170,7 @@ def record_approval(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/tasks", methods=["POST"])
+@returns(blp, 200, "CaseView")
 @blp.doc(security=BEARER)
 @blp.arguments(RecordTaskPayload)
 @blp.response(200)
@@ -173,6 +182,7 @@ def record_task(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/assignments", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(AssignReviewerPayload)
 @blp.response(200)
@@ -183,6 +193,7 @@ def assign(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/invitations", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(InvitePartnershipPayload)
 @blp.response(200)
@@ -193,6 +204,7 @@ def invite(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/conflicts", methods=["POST"])
+@returns(blp, 200, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(ResolveConflictPayload)
 @blp.response(200)
@@ -203,6 +215,7 @@ def resolve_conflict(body, case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/submissions/<string:submission_id>/revisions", methods=["GET"])
+@returns(blp, 200, "Revisions")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -212,6 +225,7 @@ def revisions(case_id: str, submission_id: str, actor):
 
 
 @blp.route("/<string:case_id>/history", methods=["GET"])
+@returns(blp, 200, "History")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -221,6 +235,7 @@ def history(case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/agency-returns", methods=["GET"])
+@returns(blp, 200, "AgencyReturns")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -231,6 +246,7 @@ def agency_returns(case_id: str, actor):
 
 
 @blp.route("/<string:case_id>/agency-returns/<string:agency_id>/amendment-requests", methods=["POST"])
+@returns(blp, 201, "MutationResult")
 @blp.doc(security=BEARER)
 @blp.arguments(AmendmentRequestSchema)
 @blp.response(201)

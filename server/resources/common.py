@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from marshmallow import Schema, fields
 
+from server.openapi import ProblemSchema  # noqa: F401 - the one Problem schema, re-exported for resources
 from server.services import Services
 
 BEARER = [{"bearerAuth": []}]
@@ -16,11 +16,3 @@ def services() -> Services:
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
-
-
-class ProblemSchema(Schema):
-    type = fields.Str()
-    title = fields.Str()
-    status = fields.Int()
-    detail = fields.Str()
-    errors = fields.List(fields.Dict())

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from server.auth.tokens import roles_required
+from server.openapi import returns
 from server.resources.common import BEARER
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="Device administration")
 
 
 @blp.route("/<string:device_id>/revoke", methods=["POST"])
+@returns(blp, 200, "DeviceRevocation")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @roles_required("admin")

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from forms.errors import FormError, UnknownForm
 from server.auth.tokens import auth_required
+from server.openapi import returns
 from server.problems import Problem
 from server.resources.common import BEARER, services
 
@@ -25,6 +26,7 @@ def form_problem(exc: FormError) -> Problem:
 
 
 @blp.route("", methods=["GET"])
+@returns(blp, 200, "FormList")
 @blp.doc(security=BEARER)
 @blp.response(200)
 @auth_required
@@ -34,6 +36,7 @@ def list_forms(actor):
 
 
 @blp.route("/<string:form_id>/versions/<int:version>", methods=["GET"])
+@returns(blp, 200, "FormVersion")
 @blp.doc(security=BEARER, responses={"304": {"description": "Not modified (If-None-Match matched)"}})
 @blp.response(200)
 @auth_required

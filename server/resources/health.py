@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from server.openapi import returns
 from server.problems import Problem
 from server.resources.common import services
 
@@ -11,6 +12,7 @@ blp = Blueprint("service", __name__, description="Service health")
 
 
 @blp.route("/healthz", methods=["GET"])
+@returns(blp, 200, "Health")
 @blp.response(200)
 def healthz():
     """The process is alive."""
@@ -18,6 +20,7 @@ def healthz():
 
 
 @blp.route("/readyz", methods=["GET"])
+@returns(blp, 200, "Ready")
 @blp.response(200)
 def readyz():
     """The store answers reads."""

@@ -7,29 +7,19 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server.auth.tokens import auth_required
 from server.jsonbody import request_json
+from server.openapi import MutationItem, returns
 from server.resources.common import BEARER, services
 from sync.feed import MAX_LIMIT
-from sync.service import parse_batch
+from sync.service import MAX_MUTATIONS, parse_batch
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Offline sync: push mutations, pull changes")
 
 
-class MutationSchema(Schema):
-    mutation_id = fields.Str(required=True)
-    seq = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
-    kind = fields.Str(required=True, validate=validate.OneOf([
-        "create_case", "save_submission", "transition", "approve", "resolve_conflict", "assign_reviewer",
-        "invite_partnership", "request_amendment", "record_task"]))
-    case_id = fields.Str(allow_none=True)
-    base_version = fields.Int(allow_none=True, strict=True)
-    payload = fields.Dict(required=True)
-    client_time = fields.Str(allow_none=True)
-
-
 class PushSchema(Schema):
     device_id = fields.Str(required=True)
-    mutations = fields.List(fields.Nested(MutationSchema), required=True,
-                            validate=validate.Length(max=200))
+    # each item is checked by parse_batch (envelope) and the kind's payload schema (sync.payloads),
+    # so that a bad mutation is a rejected result; the document shows a oneOf by kind
+    mutations = fields.List(MutationItem(), required=True, validate=validate.Length(max=MAX_MUTATIONS))
 
 
 class PullQuery(Schema):
@@ -41,6 +31,7 @@ class PullQuery(Schema):
 
 
 @blp.route("/push", methods=["POST"])
+@returns(blp, 200, "PushResults")
 @blp.doc(security=BEARER)
 @blp.arguments(PushSchema)
 @blp.response(200)
@@ -52,6 +43,7 @@ def push(_body, actor):
 
 
 @blp.route("/pull", methods=["GET"])
+@returns(blp, 200, "PullPage")
 @blp.doc(security=BEARER)
 @blp.arguments(PullQuery, location="query")
 @blp.response(200)

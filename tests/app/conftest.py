@@ -10,8 +10,80 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from server.cli import main
 from tests.support import DEMO_PASSWORD, ROOT, LiveServer
+
+# a deployment's own form and case type, under names no shipped definition (and no app code) uses
+FORM = {
+    "form_id": "harbour_learning_request", "version": 1, "title": "Harbour learning request",
+    "description": "An agency asks the partnership to review practice below the serious incident threshold.",
+    "roles": ["agency_safeguarding_lead", "business_team"],
+    "schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": False,
+        "required": ["requested_on", "requesting_agency", "summary", "learning_question"],
+        "properties": {
+            "requested_on": {"type": "string", "format": "date", "maxLength": 10, "title": "Date of the request",
+                             "x-not-future": True},
+            "requesting_agency": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9][a-z0-9-]*$",
+                                  "x-pattern-hint": "Enter an agency id, like esx-schools",
+                                  "title": "Requesting agency"},
+            "summary": {"type": "string", "minLength": 1, "maxLength": 4000, "title": "What happened (no names)"},
+            "learning_question": {"type": "string", "minLength": 1, "maxLength": 2000,
+                                  "title": "What should we learn?"},
+        },
+    },
+    "ui_schema": {"sections": [{"id": "request", "title": "The request",
+                                "fields": ["requested_on", "requesting_agency", "summary", "learning_question"]}],
+                  "fields": {"summary": {"widget": "textarea"}, "learning_question": {"widget": "textarea"}}},
+    "examples": {"valid": [{"requested_on": "2025-05-02", "requesting_agency": "esx-schools",
+                            "summary": "Absences were not shared.", "learning_question": "How is attendance shared?"}],
+                 "invalid": [{"final": True, "errors": ["/summary"],
+                              "data": {"requested_on": "2025-05-02", "requesting_agency": "esx-schools",
+                                       "learning_question": "How is attendance shared?"}}]},
+}
+CASE_TYPE = """case_type: harbour_learning_review
+version: 1
+title: Harbour learning review
+description: A partnership's own learning review, unknown to the app's code.
+states:
+  requested:
+    initial: true
+    title: Requested
+    forms:
+      harbour_learning_request: [agency_safeguarding_lead, business_team]
+    notify:
+      - roles: [business_team]
+  in_review:
+    title: In review
+  closed:
+    final: true
+    title: Closed
+transitions:
+  - event: accept_request
+    title: Accept the request for a learning review
+    from: requested
+    to: in_review
+    roles: [business_team]
+    requires_forms: [harbour_learning_request]
+  - event: close_review
+    title: Close the review
+    from: [requested, in_review]
+    to: closed
+    roles: [business_team]
+"""
+
+
+def write_deployment(defs: Path) -> Path:
+    (defs / "forms").mkdir(parents=True)
+    (defs / "case_types").mkdir()
+    (defs / "forms" / "harbour_learning_request.v1.json").write_text(json.dumps(FORM, indent=1))
+    (defs / "case_types" / "harbour_learning_review.yaml").write_text(CASE_TYPE)
+    published = CliRunner().invoke(main, ["forms", "publish", "--definitions", str(defs)])
+    assert published.exit_code == 0, published.output
+    return defs
+
 
 CHROMIUM = os.environ.get("CASEFLOW_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -29,8 +101,11 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("app") / "data",
-                     env={"CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK": "1"}).start(timeout=120)
+    """caseflow serve --demo with a deployment's own definitions directory (a case type the app's
+    code has never seen), push to loopback allowed; one per test worker."""
+    defs = write_deployment(tmp_path_factory.mktemp("deployment") / "defs")
+    env = {"CASEFLOW_DEFINITIONS_DIR": str(defs), "CASEFLOW_PUSH_ALLOW_HTTP_LOOPBACK": "1"}
+    srv = LiveServer(tmp_path_factory.mktemp("app") / "data", env=env).start(timeout=180)
     yield srv
     srv.stop()
 

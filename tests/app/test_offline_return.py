@@ -4,6 +4,9 @@ server exactly once when the network returns. Screens are photographed and check
 
 from __future__ import annotations
 
+import datetime as dt
+
+from statemachines.calendar import working_days_between
 from tests.app import world
 from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
 from tests.support import Client
@@ -92,4 +95,57 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.goto(server.url + f"/app/#/case/{case_id}")
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert_accessible(page, "the case at 375 px")
+    context.close()
+
+
+DEVICE_ID = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const id = await new Promise((ok) => { const q = db.transaction('meta').objectStore('meta').get('device_id');
+                                           q.onsuccess = () => ok(q.result) })
+  db.close()
+  return id
+}"""
+
+
+FORGE = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const tx = db.transaction(['meta', 'cases'], 'readwrite')
+  tx.objectStore('meta').put('forged.cursor', 'cursor')
+  tx.objectStore('cases').put({ id: 'ghost', version: 1, data: { case_id: 'ghost', reference: 'GHOST-0001',
+    case_type: 'serious_incident', state: 'referred', deadlines: [] } })
+  await new Promise((ok) => { tx.oncomplete = ok })
+  db.close()
+}"""
+
+
+def test_cursor_reset_resyncs_and_a_revoked_device_wipes_its_data_and_says_why(server, browser):
+    case_id = world.open_case(server.url)
+    context, page = new_page(browser, TABLET)
+    login(page, server.url, "esx.business")
+    ref = world.reference(server.url, case_id)
+    page.get_by_role("link", name=ref).wait_for()
+    page.get_by_label("Search by reference").fill(ref)  # my cases: search by reference
+    assert page.locator(".case-list li").count() == 1
+    page.get_by_label("Deadlines").select_option(label="Overdue")
+    assert page.locator(".case-list li").count() == 0  # the SIN clock started today
+    # each open deadline carries its working days left (England), shown beside the due date
+    for d in Client(server.url, "esx.business").get(f"/api/v1/cases/{case_id}").json()["deadlines"]:
+        if d["status"] in ("pending", "due_soon", "overdue"):
+            assert d["working_days_left"] == working_days_between(dt.date.today(), dt.date.fromisoformat(d["due"]))
+    # 410 cursor-reset (a cursor this server never issued): the replica is emptied and pulled again
+    page.evaluate(FORGE)
+    page.reload()
+    page.get_by_role("link", name="GHOST-0001").wait_for()
+    page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("link", name="GHOST-0001").wait_for(state="detached")
+    page.get_by_role("link", name=ref).wait_for()
+
+    device_id = page.evaluate(DEVICE_ID)
+    r = Client(server.url, "esx.admin").post(f"/api/v1/devices/{device_id}/revoke")
+    assert r.status_code in (200, 204), r.text
+    page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("alert").filter(has_text="access was withdrawn").wait_for()
+    page.get_by_label("Username").wait_for()
+    names = page.evaluate("async () => (await indexedDB.databases()).map(d => d.name)")
+    assert "caseflow" not in names or page.evaluate(DEVICE_ID) is None  # everything on the device is gone
     context.close()

@@ -22,7 +22,7 @@ def test_init_then_administer_a_running_server(tmp_path):
                 "--admin", "kent.admin", data_dir=data, env={})  # no password needed: nothing to create
     assert again.returncode == 0 and "nothing changed" in again.stdout, again.stderr
 
-    srv = LiveServer(data, demo=False).start()
+    srv = LiveServer(data, demo=False).start(timeout=120)
     try:
         admin = Client(srv.url, "kent.admin", password=PASSWORD)
         assert admin.user["roles"] == ["admin"] and admin.user["partnership"] == "kent"

@@ -74,7 +74,7 @@ def test_step_1_the_form_checks_publishes_and_loads(defs):
 
 def test_step_3_caseflow_check_describe_and_diagram(defs):
     checked = run("check", "--definitions", str(defs))
-    assert checked.exit_code == 0 and "case types OK (6 file(s)" in checked.output, checked.output
+    assert checked.exit_code == 0 and "case types OK (7 file(s)" in checked.output, checked.output
     described = json.loads(run("check", "describe", "practice_learning_review", "--definitions", str(defs)).output)
     assert {t["event"] for t in described["transitions"]} == {"accept_request", "decline_request", "share_learning"}
     diagram = run("check", "diagram", "practice_learning_review", "--definitions", str(defs))

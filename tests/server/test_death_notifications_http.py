@@ -83,3 +83,52 @@ def test_1_1_16_a_care_leaver_under_18_is_handed_to_a_serious_incident(server):
     schema = w.client(B).get("/api/v1/forms/death_notification/versions/1").json()["schema"]
     assert not {"harm_details", "death_or_serious_harm", "child", "name"} & set(schema["properties"])
     assert w.client(CRG).get(w.path("")).status_code == 200
+
+
+def jar(**over) -> dict:
+    data = example("jar_referral")
+    data.pop("jar_held_on", None)
+    data.pop("abuse_or_neglect_suggested", None)
+    return {**data, **over}
+
+
+def open_jar(w: Walk, data: dict, user: str = "esx.health-dsl") -> dict:
+    r = w.client(user).post("/api/v1/cases", json={"case_type": "child_death_jar_referral", "referral": {
+        "form_id": "jar_referral", "form_version": 1, "data": data}})
+    assert r.status_code == 201, r.text
+    view = r.json()
+    w.case_id, w.version, w.states = view["case_id"], view["version"], [view["state"]]
+    return view
+
+
+def test_1_1_65_1_1_66_a_jar_whose_findings_suggest_abuse_or_neglect_leads_to_a_serious_incident(server):
+    w = Walk(server.url)
+    open_jar(w, jar())  # sudden, no apparent cause
+    w.run([
+        T(B, "close_without_jar", "referred", 422),  # a criterion holds: a JAR is required
+        T(B, "start_jar", "referred"),
+        V(HOS, state="jar_in_progress", allowed=[], forms={"jar_referral": "final"}),
+        S(HOS, "jar_referral", jar(jar_held_on="2026-09-29", abuse_or_neglect_suggested="yes")),
+        T(HOS, "close_after_jar", "jar_in_progress", 422),  # abuse suggested: not closed
+        T(HOS, "refer_as_serious_incident", "jar_in_progress", 422),  # the SIN referral's reference first
+        K(HOS, "serious_incident_opened", date="2026-09-30", note="Serious incident ESX-2026-0044 opened."),
+        T(HOS, "refer_as_serious_incident", "jar_in_progress"),
+        V(B, state="referred_as_serious_incident", allowed=[]),
+    ])
+
+
+def test_1_1_64_1_1_65_no_criterion_no_jar_and_a_jar_that_finds_nothing_closes(server):
+    none = {k: False for k in ("external_causes", "sudden_no_apparent_cause", "in_custody_or_detained",
+                               "suspicious_circumstances", "unattended_stillbirth")}
+    w = Walk(server.url)
+    open_jar(w, jar(**none))
+    w.run([T(B, "start_jar", "referred", 422), T(B, "close_without_jar", "referred"), V(B, state="closed")])
+    w2 = Walk(server.url)
+    open_jar(w2, jar(external_causes=True))
+    w2.run([
+        T(B, "start_jar", "referred"),
+        T(B, "close_after_jar", "jar_in_progress", 422),  # the JAR's date and findings first
+        S(B, "jar_referral", jar(external_causes=True, jar_held_on="2026-09-29", abuse_or_neglect_suggested="no")),
+        T(B, "close_after_jar", "jar_in_progress"),
+        V(B, state="closed"),
+    ])

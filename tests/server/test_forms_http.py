@@ -8,7 +8,7 @@ from tests.support import Client, assert_problem
 
 FORMS = {"crg_referral", "sin_decision", "rapid_review_agency_return", "rapid_review_report",
          "lcspr_terms_of_reference", "lcspr_quality_assurance", "publication_record", "action_plan",
-         "learning_briefing", "delay_notice"}
+         "learning_briefing", "delay_notice", "death_notification", "jar_referral"}
 
 
 def test_list_has_all_ten_forms_with_versions(server):

@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 
-from sync import service
 from tests.server.test_agency_returns_http import FORMS, RETURNS, TODAY, _open_case, _save, _to_rapid_review
 from tests.support import Client, InProcessApp, assert_problem
 
@@ -136,7 +135,7 @@ def test_a_fault_in_a_handler_rejects_that_mutation_only_and_the_device_goes_on(
         ctx.audit("case.invite", case_id, partnership="west-sussex")  # a write, to be undone
         raise KeyError("a fault")
 
-    monkeypatch.setitem(service.HANDLERS, "invite_partnership", faulty)
+    monkeypatch.setitem(app.services.write_path.handlers, "invite_partnership", faulty)
     business = Client(app.url, "esx.business")
     r = business.post(f"/api/v1/cases/{case_id}/invitations", json={"partnership": "west-sussex"})
     assert_problem(r, 500, "mutation-failed")

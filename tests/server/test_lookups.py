@@ -74,3 +74,25 @@ def test_feed_carries_lookups_and_tombstones(site):
     assert r.status_code == 200
     changes, _ = crg.pull_all(crg_cursor)
     assert _by_entity(changes, "user")[uid]["data"]["display_name"] == "Reviewer Two"
+
+
+def test_data_from_before_the_lookups_is_backfilled_once(tmp_path):
+    from server.admin.handlers import backfill_lookups
+    from store import open_store
+
+    store = open_store(tmp_path / "store")
+    try:
+        with store.transaction() as uow:  # as an older caseflow wrote them: no directory, agency unpublished
+            uow.insert("partnerships", "kent", {"id": "kent", "name": "Kent"})
+            uow.insert("agencies", "kent-police", {"id": "kent-police", "partnership": "kent", "sector": "police",
+                                                   "name": "Kent Police"})
+            uow.insert("users", "u1", {"user_id": "u1", "username": "kent.crg", "partnership": "kent",
+                                       "agency": None, "roles": ["crg_member"], "disabled": False})
+        before = store.last_seq()
+        assert backfill_lookups(store) == 2
+        published = {(d.collection, d.id) for d in store.changes_since(before, 100)}
+        assert published == {("directory", "u1"), ("agencies", "kent-police")}
+        assert store.get("directory", "u1").data["display_name"] == "kent.crg"
+        assert backfill_lookups(store) == 0 and store.last_seq() == before + 2
+    finally:
+        store.close()

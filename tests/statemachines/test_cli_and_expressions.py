@@ -93,7 +93,7 @@ def test_cli_check_ok_and_broken(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(check_cli, [])
     assert ok.exit_code == 0, ok.output
-    assert "case types OK (5 file(s)" in ok.output
+    assert "case types OK (6 file(s)" in ok.output
     directory = broken_copy(
         tmp_path, lambda raw: raw["states"]["referred"]["forms"].update({"not_a_form_yet": ["admin"]})
     )

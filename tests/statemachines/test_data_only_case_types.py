@@ -93,6 +93,7 @@ def test_a_new_yaml_file_is_a_new_case_type(definitions: Path):
     registry = CaseTypeRegistry.load_dir(definitions, catalogue)
     assert [ct.case_type for ct in registry.case_types()] == [
         "care_leaver_death_notification",
+        "child_death_jar_referral",
         "learning_review",
         "looked_after_child_death_notification",
         "serious_incident",
@@ -131,7 +132,7 @@ def test_caseflow_check_and_describe_see_the_new_type(definitions: Path):
     runner = CliRunner()
     ok = runner.invoke(check_cli, [str(definitions)])
     assert ok.exit_code == 0, ok.output
-    assert "case types OK (6 file(s), 0 warning(s))" in ok.output
+    assert "case types OK (7 file(s), 0 warning(s))" in ok.output
     described = runner.invoke(check_cli, ["describe", "learning_review", "--dir", str(definitions)])
     assert described.exit_code == 0 and '"case_type": "learning_review"' in described.output
     diagram = runner.invoke(check_cli, ["diagram", "learning_review", "--dir", str(definitions)])

@@ -144,10 +144,10 @@ def main(data_dir: str, events_fd: int) -> None:
     data = Path(data_dir)
     settings = Settings(data_dir=data, demo=True, demo_password=DEMO_PASSWORD)
     lazy = LazyStore()
+    lazy.target = open_store(data / "store")  # create_app may read the store; the children reopen it
     app = create_app(settings, store=lazy)  # type: ignore[arg-type]
     MODE["fd"] = events_fd
     _install_kill_points(app)
-    lazy.target = open_store(data / "store")
     load_demo(app.extensions["caseflow"].accounts, DEMO_PASSWORD)
     _warm(app)
     lazy.target.close()

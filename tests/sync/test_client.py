@@ -25,7 +25,9 @@ from tests.sync.proxy import CuttingProxy
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = InProcessServer(tmp_path_factory.mktemp("client") / "data")
+    # no grace for parallel refreshes here: a reused refresh token must end the session at once
+    # (the grace itself is tested in tests/server/test_login_hardening.py)
+    s = InProcessServer(tmp_path_factory.mktemp("client") / "data", refresh_grace_seconds=0.0)
     yield s
     s.close()
 

@@ -9,10 +9,12 @@ export async function caseTypeOf(caseType, version) {
 
 export function stateTitle(ct, state) { return ct?.states.find((s) => s.id === state)?.title || state }
 // one event may have a transition per source state, each with its own title
-export function eventTitle(ct, event, state, target) {
+// (a pending approval is for a transition that needs approvals)
+export function eventTitle(ct, event, state, target, approvals = false) {
   const ts = (ct?.transitions || []).filter((t) => t.event === event)
-  const from = ts.filter((t) => t.from.includes(state))
-  return (from.find((t) => target && t.to === target) || from[0] || ts[0])?.title || event
+  let from = ts.filter((t) => t.from.includes(state) && (!target || t.to === target))
+  if (approvals) from = from.filter((t) => t.approvals_needed?.length).concat(from)
+  return (from[0] || ts.find((t) => t.from.includes(state)) || ts[0])?.title || event
 }
 
 export async function formDoc(formId, version) {

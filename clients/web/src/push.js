@@ -33,13 +33,17 @@ export async function subscribePush(timeoutMs = 10000) {
 
 export function AlertsToggle() {
   const [state, setState] = useState('')
+  const [why, setWhy] = useState('')
   useEffect(() => { db.getMeta('push_subscription').then((s) => setState(s ? 'on' : '')) }, [])
   if (state === 'on') return h('span', { className: 'muted' }, 'Alerts on')
-  return h('button', {
-    type: 'button', className: 'secondary', disabled: state === 'busy',
-    onClick: async () => {
-      setState('busy')
-      try { await subscribePush(); setState('on') } catch (e) { setState(''); window.alert(`Alerts could not be turned on: ${e.message}`) }
-    },
-  }, 'Turn on alerts')
+  return h('span', null,
+    h('button', {
+      type: 'button', className: 'secondary', disabled: state === 'busy',
+      onClick: async () => {
+        setState('busy')
+        setWhy('')
+        try { await subscribePush(); setState('on') } catch (e) { setState(''); setWhy(`Alerts are off: ${e.message}`) }
+      },
+    }, 'Turn on alerts'),
+    why ? h('span', { role: 'status', className: 'muted' }, ` ${why}`) : null)
 }

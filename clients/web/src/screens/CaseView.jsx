@@ -45,7 +45,7 @@ export default function CaseView({ caseId }) {
   async function vote(decision) {
     const p = view.pending_approvals
     await queue('approve', caseId, { event: p.event, decision, ...(voteComment ? { comment: voteComment } : {}) }, c.version,
-      `${decision === 'approve' ? 'Approve' : 'Reject'}: ${eventTitle(ct, p.event, c.state, p.target)}`)
+      `${decision === 'approve' ? 'Approve' : 'Reject'}: ${eventTitle(ct, p.event, c.state, p.target, true)}`)
     setVoteComment('')
     setSaid('Your decision is queued.')
   }
@@ -109,7 +109,7 @@ export default function CaseView({ caseId }) {
 
       {pending && (
         <section aria-labelledby="h-approvals">
-          <h2 id="h-approvals">Waiting for approval: {eventTitle(ct, pending.event, c.state, pending.target)}</h2>
+          <h2 id="h-approvals">Waiting for approval: {eventTitle(ct, pending.event, c.state, pending.target, true)}</h2>
           {pending.needed && (
             <ul className="plain">
               {pending.needed.filter((s) => !pending.missing.some((m) => m.role === s.role && m.sector === s.sector))
