@@ -18,22 +18,46 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from typing import Any
 
 from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import values as prometheus_values
 
 from server.problems import Problem, problem_response
 
 TOKEN_ENV = "CASEFLOW_METRICS_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 
-REQUESTS = Counter("caseflow_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
-MUTATIONS = Counter("caseflow_mutations_total", "Mutations applied by the write path", ["kind", "status"])
-PUSH = Counter("caseflow_push_deliveries_total", "Web Push deliveries by outcome", ["outcome"])
-SCANS = Counter("caseflow_deadline_scans_total", "Deadline scans run")
-SCAN_ALERTS = Counter("caseflow_deadline_alerts_total", "Deadline alerts written by scans", ["kind"])
-COMMIT = Histogram("caseflow_store_commit_seconds", "Store commit latency of a write-path unit of work",
-                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.requests = Counter("caseflow_http_requests_total", "HTTP requests answered",
+                                ["method", "route", "status"])
+        self.mutations = Counter("caseflow_mutations_total", "Mutations applied by the write path", ["kind", "status"])
+        self.push = Counter("caseflow_push_deliveries_total", "Web Push deliveries by outcome", ["outcome"])
+        self.scans = Counter("caseflow_deadline_scans_total", "Deadline scans run")
+        self.scan_alerts = Counter("caseflow_deadline_alerts_total", "Deadline alerts written by scans", ["kind"])
+        self.commit = Histogram("caseflow_store_commit_seconds", "Store commit latency of a write-path unit of work",
+                                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+
+
+_made: list[_Metrics] = []
+_lock = threading.Lock()
+
+
+def _m() -> _Metrics:
+    """The metrics, made on first use: ``serve --workers`` sets PROMETHEUS_MULTIPROC_DIR after
+    prometheus_client was imported (the CLI imports this module), so its value class is chosen
+    again here, before any value exists. Values made in the master follow each worker's pid."""
+    if not _made:
+        with _lock:
+            if not _made:
+                if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                    prometheus_values.ValueClass = prometheus_values.get_value_class()
+                _made.append(_Metrics())
+    return _made[0]
 
 
 class Observer:
@@ -41,11 +65,11 @@ class Observer:
 
     @staticmethod
     def mutation(kind: str, status: str) -> None:
-        MUTATIONS.labels(kind, status).inc()
+        _m().mutations.labels(kind, status).inc()
 
     @staticmethod
     def commit(seconds: float) -> None:
-        COMMIT.observe(seconds)
+        _m().commit.observe(seconds)
 
 
 OBSERVER = Observer()
@@ -55,23 +79,25 @@ def count_push(stats: dict[str, int]) -> None:
     """A delivery round's outcomes (``server.push.worker.deliver_pending``'s counters)."""
     for outcome in ("sent", "retried", "gone", "failed", "expired", "dropped"):
         if stats.get(outcome):
-            PUSH.labels(outcome).inc(stats[outcome])
+            _m().push.labels(outcome).inc(stats[outcome])
 
 
 def count_scan(stats: dict[str, int]) -> None:
     if stats.get("skipped"):
         return
-    SCANS.inc()
+    m = _m()
+    m.scans.inc()
     for kind in ("reminders", "escalations"):
         if stats.get(kind):
-            SCAN_ALERTS.labels(kind).inc(stats[kind])
+            m.scan_alerts.labels(kind).inc(stats[kind])
 
 
 def count_request(method: str, route: str, status: int) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
+    _m().requests.labels(method, route, str(status)).inc()
 
 
 def exposition() -> bytes:
+    _m()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

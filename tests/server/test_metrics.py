@@ -53,3 +53,35 @@ def test_metrics_reports_requests_mutations_commits_and_scans(app):
     assert "caseflow_store_commit_seconds_count" in text
     assert "caseflow_deadline_scans_total" in text and "caseflow_push_deliveries_total" in text
     assert user.device_id not in text  # labels are routes and kinds, never what a caller sent
+
+
+FORKED_WORKERS = """
+import os, sys
+import server.cli  # as `caseflow serve`: prometheus_client is imported before the directory is set
+assert "prometheus_client" in sys.modules
+from server.multiproc import prepare_metrics_dir
+prepare_metrics_dir(__import__("pathlib").Path(sys.argv[1]))
+from server import metrics
+metrics.count_request("GET", "/api/v1/cases", 200)  # the master, before the fork (as _checked_app)
+for _ in range(2):  # two gunicorn-style forked workers
+    pid = os.fork()
+    if pid == 0:
+        metrics.count_request("GET", "/api/v1/cases", 200)
+        os._exit(0)
+    os.waitpid(pid, 0)
+print(metrics.exposition().decode())
+"""
+
+
+def test_metrics_sum_the_counts_of_forked_worker_processes(tmp_path):
+    """As under ``serve --workers N``: each process writes its counts to the multiprocess directory
+    that ``serve`` prepares after the CLI imported prometheus_client; any process answers the sum."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    out = subprocess.run([sys.executable, "-c", FORKED_WORKERS, str(tmp_path)], env=env, check=True, timeout=60,
+                         capture_output=True, text=True).stdout
+    assert 'caseflow_http_requests_total{method="GET",route="/api/v1/cases",status="200"} 3.0' in out
+    assert len(list(tmp_path.glob("metrics-*/counter_*.db"))) == 3
