@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 
 import pytest
@@ -12,22 +14,33 @@ from tests.support import InProcessApp
 TOKEN = "metrics-" + uuid.uuid4().hex
 
 
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASEFLOW_METRICS_TOKEN", TOKEN)
-    a = InProcessApp(tmp_path / "data")
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    os.environ["CASEFLOW_METRICS_TOKEN"] = TOKEN  # read when the app is made
+    try:
+        a = InProcessApp(tmp_path_factory.mktemp("metrics") / "data")
+    finally:
+        del os.environ["CASEFLOW_METRICS_TOKEN"]
     yield a
     a.close()
 
 
 def test_metrics_is_absent_without_a_token(tmp_path, monkeypatch):
     monkeypatch.delenv("CASEFLOW_METRICS_TOKEN", raising=False)
-    a = InProcessApp(tmp_path / "data")
+    from werkzeug.serving import make_server
+
+    from server.app import create_app
+    from server.config import Settings
+
+    flask_app = create_app(Settings(data_dir=tmp_path / "data"))  # no demo users: cheap
+    http = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
     try:
-        r = requests.get(a.url + "/metrics", timeout=10)
+        r = requests.get(f"http://127.0.0.1:{http.server_port}/metrics", timeout=10)
         assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json")
     finally:
-        a.close()
+        http.shutdown()
+        flask_app.extensions["caseflow"].store.close()
 
 
 def test_metrics_refuses_a_missing_or_wrong_token(app):
