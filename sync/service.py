@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from forms.registry import FormRegistry
-from store import Store, UnitOfWork
+from store import DuplicateKey, Store, UnitOfWork
 from sync.actor import Actor
 from sync.audits import audit_refusal, replay_read
 from sync.clock import Clock
@@ -155,6 +155,9 @@ class WritePath:
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
         except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on
+            if isinstance(exc, DuplicateKey) and handlers is SYSTEM_HANDLERS:
+                # a concurrent writer (another host's scan) inserted the same key first: written once
+                return {"status": "duplicate", "alert_id": mutation.mutation_id}
             log.error("mutation failed", exc_info=True,
                       extra={"mutation_id": mutation.mutation_id, "event": f"{mutation.kind}:failed",
                              "problem": type(exc).__name__})
