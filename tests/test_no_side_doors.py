@@ -68,6 +68,25 @@ def test_every_listed_exception_still_exists():
     assert not stale, f"ADR 0006 lists exceptions the code no longer has: {stale}"
 
 
+def audits_without_actor(path: Path) -> list[str]:
+    """``uow.audit({...})`` calls whose entry literal has no ``by`` (entries built by a helper,
+    ``Ctx.audit``, ``audit_read``, ``refusal_entry``, add it there)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "audit"
+                and node.args and isinstance(node.args[0], ast.Dict)):
+            keys = {k.value for k in node.args[0].keys if isinstance(k, ast.Constant)}
+            if "by" not in keys and None not in node.args[0].keys:  # a **spread may carry it
+                out.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
+    return out
+
+
+def test_every_audit_entry_names_its_actor():
+    missing = [hit for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+               for hit in audits_without_actor(path)]
+    assert not missing, f"audit entries with no 'by' (who did it: a person, the operator or the system): {missing}"
+
+
 def test_the_grep_finds_a_side_door(tmp_path):
     """The check itself can fail: a deadline-style direct insert is found."""
     module = ROOT / "server" / "push" / "deadlines.py"
