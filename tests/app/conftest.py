@@ -123,7 +123,7 @@ def browser():
 
 def new_page(browser, viewport=None):
     context = browser.new_context(viewport=viewport or TABLET, locale="en-GB")
-    context.set_default_timeout(20_000)  # the suite shares 2 cores
+    context.set_default_timeout(60_000)  # the suite shares 2 cores: a generous bound, not a timing
     return context, context.new_page()
 
 

@@ -90,7 +90,7 @@ def test_a_statutory_lead_votes_on_a_phone(server, browser):
     page.get_by_label("Comment on your decision (optional)").fill("Agreed for health.")
     page.get_by_role("button", name="Approve").click()
     page.get_by_text("Your decision is queued.").wait_for()
-    page.get_by_text("Voted: Statutory lead (Health)").wait_for(timeout=20_000)  # the refreshed view
+    page.get_by_text("Voted: Statutory lead (Health)").wait_for(timeout=60_000)  # the refreshed view
 
     pending = Client(server.url, "esx.business").get(f"/api/v1/cases/{case_id}").json()["pending_approvals"]
     missing = {(m["role"], m["sector"]) for m in pending["missing"]}

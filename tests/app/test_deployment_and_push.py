@@ -46,10 +46,10 @@ def test_a_deployment_case_type_is_referred_offline_and_walked_in_the_app(deploy
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     link = page.get_by_role("link", name=re.compile(r"^ESX-\d{4}-\d{4}$"))
-    link.first.wait_for(timeout=20_000)
+    link.first.wait_for(timeout=60_000)
     link.first.click()
     page.get_by_role("button", name="Accept the request for a learning review").click()
-    page.locator("dd.state", has_text="In review").wait_for(timeout=20_000)
+    page.locator("dd.state", has_text="In review").wait_for(timeout=60_000)
 
     cases = Client(base, "esx.business").get("/api/v1/cases").json()
     listed = cases["cases"] if isinstance(cases, dict) else cases

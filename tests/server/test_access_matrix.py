@@ -71,12 +71,19 @@ class World:
         return self.pulls[username]
 
     def snapshot(self, key: str) -> tuple[Any, ...]:
-        """What a refused write must leave alone (read without auditing a read)."""
+        """What a refused write must leave alone: version, state and every history entry that is not a
+        read or the refused attempt's own trace (reads and refusals are audited, ids only: #10)."""
         business = self.dev("esx.business")
         case_id = self.cases[key]
         row = next(c for c in ok(business.get("/api/v1/cases"))["cases"] if c["case_id"] == case_id)
         history = ok(business.get(f"/api/v1/cases/{case_id}/history"))["entries"]
-        return row["version"], row["state"], len(history), history[-1]["n"]
+        changes = [e for e in history if not _is_trace(e)]
+        return row["version"], row["state"], len(changes), changes[-1]["n"]
+
+
+def _is_trace(entry: dict) -> bool:
+    action = str(entry.get("action", ""))
+    return action == "access.refused" or action.endswith(".read")
 
 
 def school_return(agency: str = "esx-schools", **over: Any) -> dict:

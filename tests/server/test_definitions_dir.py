@@ -55,7 +55,7 @@ def old_cursor_and_server(defs, tmp_path_factory):
     plain = LiveServer(data).start()
     try:
         pulled = Client(plain.url, "esx.business").get("/api/v1/sync/pull").json()
-        assert not any(c["id"].startswith("practice_learning") for c in pulled["changes"])
+        assert not any(c["id"].startswith("local_learning") for c in pulled["changes"])
     finally:
         plain.stop()
     srv = LiveServer(data, env={"CASEFLOW_DEFINITIONS_DIR": str(defs)}).start()
@@ -71,25 +71,25 @@ def server(old_cursor_and_server):
 def test_the_guide_case_type_and_form_are_listed_beside_the_shipped_ones(server):
     c = Client(server.url, "esx.business")
     types = {t["case_type"]: t for t in c.get("/api/v1/case-types").json()["case_types"]}
-    assert {"practice_learning_review", "serious_incident", "care_leaver_death_notification"} <= set(types)
-    described = c.get("/api/v1/case-types/practice_learning_review").json()
+    assert {"local_learning_review", "serious_incident", "care_leaver_death_notification"} <= set(types)
+    described = c.get("/api/v1/case-types/local_learning_review").json()
     assert {t["event"] for t in described["transitions"]} == {"accept_request", "decline_request", "share_learning"}
     forms = {f["form_id"]: f for f in c.get("/api/v1/forms").json()["forms"]}
-    assert forms["practice_learning_request"]["versions"][0]["published"] is True
+    assert forms["local_learning_request"]["versions"][0]["published"] is True
     assert forms["action_plan"]["latest"] >= 2  # shipped forms stay
-    doc = c.get("/api/v1/forms/practice_learning_request/versions/1")
+    doc = c.get("/api/v1/forms/local_learning_request/versions/1")
     assert doc.status_code == 200 and doc.headers["ETag"]
     assert doc.json()["schema"]["required"] == ["requested_on", "requesting_agency", "summary", "learning_question"]
 
 
 def test_a_case_of_the_local_type_is_opened_and_walked_to_closed(server):
-    fv = FormRegistry.load_deployment(Path(server.env["CASEFLOW_DEFINITIONS_DIR"])).get("practice_learning_request")
+    fv = FormRegistry.load_deployment(Path(server.env["CASEFLOW_DEFINITIONS_DIR"])).get("local_learning_request")
     c = Client(server.url, "esx.business")
-    created = c.post("/api/v1/cases", json={"case_type": "practice_learning_review", "referral": {
-        "form_id": "practice_learning_request", "form_version": 1, "data": fv.examples["valid"][0]}})
+    created = c.post("/api/v1/cases", json={"case_type": "local_learning_review", "referral": {
+        "form_id": "local_learning_request", "form_version": 1, "data": fv.examples["valid"][0]}})
     assert created.status_code == 201, created.text
     case = created.json()
-    assert case["state"] == "requested" and case["case_type"] == "practice_learning_review"
+    assert case["state"] == "requested" and case["case_type"] == "local_learning_review"
     case_id = case["case_id"]
     dsl = Client(server.url, "esx.school-dsl")  # the requesting agency sees it but may not accept it
     assert_problem(dsl.post(f"/api/v1/cases/{case_id}/transitions",
@@ -115,10 +115,10 @@ def test_the_pull_feed_sends_the_local_definitions_even_to_an_old_cursor(old_cur
     c = Client(srv.url, "esx.business")
     for page in (c.get("/api/v1/sync/pull").json(), c.get("/api/v1/sync/pull", params={"cursor": cursor}).json()):
         ids = {(ch["entity"], ch["id"]) for ch in page["changes"]}
-        assert {("form", "practice_learning_request@1"), ("case_type", "practice_learning_review@1"),
+        assert {("form", "local_learning_request@1"), ("case_type", "local_learning_review@1"),
                 ("case_type", "serious_incident@1")} <= ids
-        form = next(ch for ch in page["changes"] if ch["id"] == "practice_learning_request@1")
-        assert form["data"]["title"] == "Practice learning request"
+        form = next(ch for ch in page["changes"] if ch["id"] == "local_learning_request@1")
+        assert form["data"]["title"] == "Local learning request"
     after = c.get("/api/v1/sync/pull", params={"cursor": page["cursor"]}).json()
     assert not any(ch["entity"] in ("form", "case_type") for ch in after["changes"])  # sent once per hash
 
@@ -128,9 +128,9 @@ def test_a_definition_edited_in_place_is_sent_again(defs, tmp_path):
     place (no new version) reaches devices that already hold the old text."""
     edited = tmp_path / "defs"
     shutil.copytree(defs, edited)
-    yaml_file = edited / "case_types" / "practice_learning_review.yaml"
-    yaml_file.write_text(yaml_file.read_text().replace("title: Practice learning review",
-                                                       "title: Practice learning review (corrected)", 1))
+    yaml_file = edited / "case_types" / "local_learning_review.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("title: Local learning review",
+                                                       "title: Local learning review (corrected)", 1))
     data = tmp_path / "data"
     first = LiveServer(data, env={"CASEFLOW_DEFINITIONS_DIR": str(defs)}).start()
     try:
@@ -142,15 +142,15 @@ def test_a_definition_edited_in_place_is_sent_again(defs, tmp_path):
         page = Client(second.url, "esx.business").get("/api/v1/sync/pull", params={"cursor": cursor}).json()
     finally:
         second.stop()
-    (ct,) = [c for c in page["changes"] if c["id"] == "practice_learning_review@1"]
-    assert ct["data"]["title"] == "Practice learning review (corrected)"
+    (ct,) = [c for c in page["changes"] if c["id"] == "local_learning_review@1"]
+    assert ct["data"]["title"] == "Local learning review (corrected)"
 
 
 # -- refusals ---------------------------------------------------------------------------------------
 def test_a_broken_local_case_type_stops_serve_naming_the_file(defs, tmp_path):
     bad = tmp_path / "defs"
     shutil.copytree(defs, bad)
-    target = bad / "case_types" / "practice_learning_review.yaml"
+    target = bad / "case_types" / "local_learning_review.yaml"
     target.write_text(target.read_text().replace("to: in_review", "to: in_reveiw"))
     done = serve_refused(bad, tmp_path / "data")
     assert done.returncode != 0
@@ -163,7 +163,7 @@ def test_a_broken_local_case_type_stops_serve_naming_the_file(defs, tmp_path):
 def test_a_broken_local_form_stops_serve_naming_the_file(defs, tmp_path):
     bad = tmp_path / "defs"
     shutil.copytree(defs, bad)
-    target = bad / "forms" / "practice_learning_request.v1.json"
+    target = bad / "forms" / "local_learning_request.v1.json"
     raw = json.loads(target.read_text())
     raw["schema"]["properties"]["summary"]["type"] = "text"  # not a JSON Schema type
     target.write_text(json.dumps(raw))
@@ -218,9 +218,9 @@ def test_publish_and_new_version_write_only_into_the_definitions_dir(tmp_path):
     package_files = sorted(p.name for p in forms_dir().iterdir())
     defs = write_guide_files(tmp_path / "defs")
     published = run("forms", "publish", "--definitions", str(defs))
-    assert published.exit_code == 0 and published.output.strip() == "published practice_learning_request.v1.json"
+    assert published.exit_code == 0 and published.output.strip() == "published local_learning_request.v1.json"
     locked = json.loads((defs / "forms" / "published.lock").read_text())["files"]
-    assert list(locked) == ["practice_learning_request.v1.json"]  # only the directory's own forms
+    assert list(locked) == ["local_learning_request.v1.json"]  # only the directory's own forms
     # a shipped form carried forward in the directory: the next version number, written there
     latest = FormRegistry.load_default().latest("learning_briefing").version
     made = run("forms", "new-version", "--definitions", str(defs), "learning_briefing")

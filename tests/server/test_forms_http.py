@@ -8,7 +8,8 @@ from tests.support import Client, assert_problem
 
 FORMS = {"crg_referral", "sin_decision", "rapid_review_agency_return", "rapid_review_report",
          "lcspr_terms_of_reference", "lcspr_quality_assurance", "publication_record", "action_plan",
-         "learning_briefing", "delay_notice", "death_notification", "jar_referral"}
+         "learning_briefing", "delay_notice", "death_notification", "jar_referral",
+         "national_review_contribution", "practice_learning_referral", "practice_learning_decision"}
 
 
 def test_list_has_all_ten_forms_with_versions(server):
@@ -45,7 +46,7 @@ def test_unknown_form_and_version(server):
     c = Client(server.url, "esx.school-dsl")
     assert_problem(c.get("/api/v1/forms/no_such_form/versions/1"), 404, "unknown-form")
     body = assert_problem(c.get("/api/v1/forms/sin_decision/versions/99"), 404, "unknown-form-version")
-    assert body["available_versions"] == [1] and "1" in body["detail"]
+    assert body["available_versions"] == [1, 2] and "1, 2" in body["detail"]
 
 
 def test_forms_need_a_login(server):

@@ -36,7 +36,7 @@ def walk(steps, forms, start="referred"):
 def test_registry_shape():
     assert [ct.case_type for ct in REGISTRY.case_types()] == [
         "care_leaver_death_notification", "child_death_jar_referral", "looked_after_child_death_notification",
-        "serious_incident"]
+        "national_review_contribution", "practice_learning_review", "serious_incident"]
     assert SI.initial_state == "referred"
     assert SI.definition.title == "Serious child safeguarding incident"
     assert set(SI.states) == {
