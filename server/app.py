@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
-from forms.registry import FormRegistry
+from server import metrics
 from server.admin.handlers import ADMIN_HANDLERS, backfill_lookups
 from server.admin.operator import operator_secret
 from server.auth.accounts import Accounts
@@ -25,7 +23,9 @@ from server.jsonbody import StrictParser, is_json_mimetype
 from server.openapi import ContractApiMixin, ContractPlugin
 from server.openapi import install as install_contract
 from server.problems import Problem, flatten_marshmallow, invalid, problem_response
+from server.resources import register_all  # resources name Services via server.services: no circle
 from server.secrets_store import load_or_create_secret
+from server.services import Services
 from store import Store, StoreError, open_store
 from sync.clock import Clock
 from sync.feed import Feed
@@ -38,23 +38,6 @@ STATIC = Path(__file__).parent / "static"
 
 # flask-smorest parses bodies with webargs; make it read our strict parse
 Blueprint.ARGUMENTS_PARSER = StrictParser()
-
-
-@dataclass
-class Services:
-    """Everything a request handler, the CLI or a worker needs, built once per app."""
-
-    settings: Settings
-    store: Store
-    clock: Clock
-    accounts: Accounts
-    throttle: LoginThrottle  # failed logins per (username, address) and per address, in DATA/throttle.sqlite3
-    forms: FormRegistry
-    case_types: Any
-    write_path: WritePath
-    reader: Reader
-    feed: Feed
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ProblemApi(ContractApiMixin, Api):
@@ -127,7 +110,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
                           max_devices_per_user=settings.max_devices_per_user),
         throttle=_login_throttle(settings, store),
         forms=forms, case_types=case_types,
-        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS),
+        write_path=WritePath(store, forms, case_types, clock, extra_handlers=ADMIN_HANDLERS, observer=metrics.OBSERVER),
         reader=(reader := Reader(store, forms, case_types, clock)),
         feed=Feed(store, reader, secret) if case_types is not None else None,
     )
@@ -145,9 +128,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.add_url_rule(DOCS_ASSETS + "<path:name>", "docs_assets",
                      lambda name: send_from_directory(STATIC / "redoc", name, max_age=86_400))
     _install_request_hooks(app)
+    metrics.install(app)  # /metrics, only with CASEFLOW_METRICS_TOKEN
     _install_error_handlers(app)
-
-    from server.resources import register_all
 
     register_all(api, with_cases=case_types is not None)
     from server.webapp import bp as webapp
@@ -188,6 +170,8 @@ def _install_request_hooks(app: Flask) -> None:
                          docs_page=request.endpoint == "api-docs.openapi_redoc",
                          app_page=request.path.startswith("/app/"))
         actor = g.get("actor")
+        metrics.count_request(request.method, request.url_rule.rule if request.url_rule else "(none)",
+                              response.status_code)
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method,
             "route": request.url_rule.rule if request.url_rule else "(none)", "status": response.status_code,

@@ -51,6 +51,10 @@ def serve(host: str, port: int, data: str | None, store_url: str | None, workers
     if workers > 1 and not postgres:
         raise click.ClickException("--workers above 1 needs the PostgreSQL store (--store postgresql://...): "
                                    "the embedded store belongs to one process")
+    if postgres:  # before prometheus_client is imported: the workers' /metrics sum all workers
+        from server.multiproc import prepare_metrics_dir
+
+        prepare_metrics_dir(settings.data_dir)
     app = _checked_app(settings)  # in this process: migrations, demo, integrity check, secrets, once
     click.echo(f"caseflow listening on http://{host}:{port} "
                f"({'store: ' + _redacted(settings.store_url) if postgres else 'data: ' + str(settings.data_dir)}"

@@ -9,10 +9,25 @@ jobs run in one worker at a time (``server.leader``).
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+
+def prepare_metrics_dir(data_dir: Path) -> Path:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for this run (unless the operator set one), set before
+    prometheus_client is first imported, so every worker writes its counters there and ``/metrics``
+    sums them (see :mod:`server.metrics`). Fresh per run: stale counters of a previous run would be summed."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="metrics-", dir=data_dir))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
 
 
 class GunicornServer(BaseApplication):

@@ -29,3 +29,15 @@ class Actor:
             "agency": self.agency,
             "device_id": self.device_id,
         }
+
+
+def actor_ref(user_id: str, roles: tuple[str, ...] = (), device_id: str | None = None) -> dict:
+    """The ``by`` of an audit entry made outside a request's :class:`Actor` (a login, the command
+    line, the server itself): the same shape as :meth:`Actor.audit_ref`, ids only."""
+    return {"user_id": user_id, "roles": sorted(roles), "partnership": None, "agency": None, "device_id": device_id}
+
+
+#: the server itself (the deadline scheduler, the push worker, token reuse detection)
+SYSTEM_REF = actor_ref("system", ("system",))
+#: the command line on the server's host (``caseflow init``, bootstrap accounts; ADR 0020)
+OPERATOR_REF = actor_ref("operator", ("admin",))

@@ -32,6 +32,7 @@ from typing import Any
 
 from sync import access
 from sync.actor import Actor
+from sync.audits import audit_read
 from sync.context import REVISIONS, SUBMISSIONS, submission_id
 from sync.problems import Problem
 
@@ -304,8 +305,5 @@ def agency_returns_view(reader: Any, actor: Actor, case_id: str) -> dict[str, An
     ct = reader.case_types.get(case["case_type"], case["case_type_version"])
     view["amendments_open"] = ct.form_open(RETURN_FORM, case["state"])
     view["scope"] = "all"
-    with store.transaction() as uow:
-        uow.audit({"action": "agency_returns.read", "case_id": case["case_id"], "by": actor.audit_ref(),
-                   "device_id": actor.device_id, **({} if whole else {"agency_id": actor.agency})},
-                  subject=case["case_id"])
+    audit_read(store, actor, case["case_id"], "agency_returns.read", **({} if whole else {"agency_id": actor.agency}))
     return view if whole else own_agency_only(view, actor.agency)

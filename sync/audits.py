@@ -7,10 +7,10 @@ segment could hold anything a caller typed).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from store import UnitOfWork
+from store import Store, UnitOfWork
 from sync import access
 from sync.actor import Actor
 from sync.context import CASES
@@ -32,6 +32,24 @@ def refusal_entry(actor: Actor, device_id: str | None, case_id: Any, what: str, 
             "by": actor.audit_ref(), "device_id": device_id}
 
 
+def audit_read(into: Store | UnitOfWork, actor: Actor, case_ids: str | Iterable[str] | None,
+               action: str = "case.read", **what: Any) -> None:
+    """The one read-audit entry: ``{action, case_id, by, device_id, ...what}``, one per case (one
+    without a case for a read that is not of one case, e.g. an export), ids only. ``into`` is the
+    unit of work of the answer (a write's response) or the store: then one commit holds them all,
+    durable before the data leaves."""
+    ids = [case_ids] if case_ids is None or isinstance(case_ids, str) else list(case_ids)
+    if not ids:
+        return
+    if isinstance(into, UnitOfWork):
+        for case_id in ids:
+            into.audit({"action": action, "case_id": case_id, "by": actor.audit_ref(), "device_id": actor.device_id,
+                        **what}, subject=case_id)
+        return
+    with into.transaction() as uow:
+        audit_read(uow, actor, ids, action, **what)
+
+
 def audit_refusal(uow: UnitOfWork, actor: Actor, mutation: Any, device_id: str | None,
                   problem: Mapping[str, Any]) -> None:
     """A mutation refused for access (403/404) leaves a trace, in the unit of work of its result."""
@@ -49,5 +67,4 @@ def replay_read(uow: UnitOfWork, actor: Actor, record: Mapping[str, Any]) -> Non
     doc = uow.get(CASES, case_id)
     if doc is None or not access.can_see_case(actor, doc.data):
         raise Problem(404, "case-not-found", "There is no case with this id that you can see.")
-    uow.audit({"action": "case.read", "case_id": case_id, "read": "replay", "by": actor.audit_ref(),
-               "device_id": actor.device_id}, subject=case_id)
+    audit_read(uow, actor, case_id, read="replay")

@@ -87,6 +87,21 @@ def engine_context(case: Mapping[str, Any]) -> dict[str, Any]:
     return {**returns_context(case), "tasks": dict(case.get("tasks") or {})}
 
 
+def new_alert_id(case_id: str, key: str | None = None) -> str:
+    """The one alert id scheme: ``{case_id}.{key}``, the case id first so the pull feed can skip an
+    alert of a case the caller never could see unread; ``key`` is deterministic for an alert that
+    must exist once (``dl.{deadline}.{due}.r{lead}``), random otherwise."""
+    return f"{case_id}.{key or uuid.uuid4().hex}"
+
+
+def alert_record(case: Mapping[str, Any], alert_id: str, kind: str, recipients: list[str], at: str,
+                 **what: Any) -> dict[str, Any]:
+    """The one alert builder: ids and the case's state only, never personal data."""
+    return {"alert_id": alert_id, "case_id": case["case_id"], "reference": case["reference"],
+            "partnership": case["partnership"], "kind": kind, "state": case["state"],
+            "recipients": sorted(set(recipients)), "created_at": at, "delivery": "pending", **what}
+
+
 @dataclass
 class Ctx:
     uow: UnitOfWork
@@ -139,13 +154,11 @@ class Ctx:
                  "by": self.actor.audit_ref(), "device_id": self.device_id, **what}
         self.uow.audit(entry, subject=case_id)
 
-    def alert(self, case: Mapping[str, Any], kind: str, recipients: list[str], **what: Any) -> None:
-        """Queue an alert in this unit of work: the pull feed carries it, the push worker sends it."""
+    def alert(self, case: Mapping[str, Any], kind: str, recipients: list[str], *, alert_id: str | None = None,
+              **what: Any) -> None:
+        """Queue an alert in this unit of work: the pull feed carries it, the push worker sends it.
+        ``alert_id`` is given for an alert that must exist once (a deadline reminder's key)."""
         if not recipients:
             return
-        alert_id = f"{case['case_id']}.{uuid.uuid4().hex}"  # the case id first: the feed can skip it unread
-        self.uow.insert(ALERTS, alert_id, {
-            "alert_id": alert_id, "case_id": case["case_id"], "reference": case["reference"],
-            "partnership": case["partnership"], "kind": kind, "state": case["state"],
-            "recipients": sorted(set(recipients)), "created_at": self.at, "delivery": "pending", **what,
-        }, publish=True)
+        record = alert_record(case, alert_id or new_alert_id(case["case_id"]), kind, recipients, self.at, **what)
+        self.uow.insert(ALERTS, record["alert_id"], record, publish=True)

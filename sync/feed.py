@@ -24,6 +24,7 @@ from typing import Any
 from store import Store
 from sync import access, lookups
 from sync.actor import Actor
+from sync.audits import audit_read
 from sync.context import ALERTS, CASES, CONFLICTS, SUBMISSIONS
 from sync.problems import Problem
 from sync.views import Reader, alert_visible, conflict_view
@@ -113,8 +114,7 @@ class Feed:
             return
         with self.store.transaction() as uow:
             for case_id, entities in delivered.items():
-                uow.audit({"action": "sync.read", "case_id": case_id, "entities": entities,
-                           "by": actor.audit_ref(), "device_id": actor.device_id}, subject=case_id)
+                audit_read(uow, actor, case_id, "sync.read", entities=entities)
 
     def _page(self, actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
         after, defs_sent = self.decode_cursor(cursor)

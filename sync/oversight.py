@@ -20,6 +20,7 @@ from statemachines.calendar import working_days_between
 from sync import access
 from sync.actor import Actor
 from sync.agency_returns import CLOCK, RETURN_FORM, ReturnRecord, reconcile
+from sync.audits import audit_read
 from sync.context import CASES, REVISIONS, SUBMISSIONS, submission_id
 from sync.problems import Problem
 
@@ -150,10 +151,7 @@ def audit_trail(reader: Any, actor: Actor, case_id: str) -> dict[str, Any]:
 
 
 def _audit(reader: Any, actor: Actor, action: str, case_ids: list[str]) -> None:
-    with reader.store.transaction() as uow:
-        for case_id in case_ids:
-            uow.audit({"action": action, "case_id": case_id, "by": actor.audit_ref(), "device_id": actor.device_id},
-                      subject=case_id)
+    audit_read(reader.store, actor, case_ids, action)
 
 
 def panel_form(reader: Any, actor: Actor, case_id: str, form_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,6 +169,4 @@ def panel_form(reader: Any, actor: Actor, case_id: str, form_id: str) -> tuple[d
 
 
 def audit_document(reader: Any, actor: Actor, case_id: str, document: str, fmt: str) -> None:
-    with reader.store.transaction() as uow:
-        uow.audit({"action": "document.generate", "case_id": case_id, "document": document, "format": fmt,
-                   "by": actor.audit_ref(), "device_id": actor.device_id}, subject=case_id)
+    audit_read(reader.store, actor, case_id, "document.generate", document=document, format=fmt)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from forms.registry import FormRegistry
-from store import Store, UnitOfWork
+from store import DuplicateKey, Store, UnitOfWork
 from sync.actor import Actor
 from sync.audits import audit_refusal, replay_read
 from sync.clock import Clock
@@ -31,6 +32,7 @@ from sync.payloads import PAYLOADS, load_payload
 from sync.prevalidate import Validations, prevalidate
 from sync.problems import Problem
 from sync.recipients import Directory
+from sync.system import SYSTEM_HANDLERS, is_system
 
 log = logging.getLogger("caseflow.sync")
 
@@ -104,10 +106,20 @@ def parse_batch(body: Any) -> tuple[str, list[Mutation]]:
                                         m.get("base_version")) for m in mutations]
 
 
+class _Unobserved:
+    def mutation(self, kind: str, status: str) -> None:
+        pass
+
+    def commit(self, seconds: float) -> None:
+        pass
+
+
 class WritePath:
     def __init__(self, store: Store, forms: FormRegistry, case_types: Any, clock: Clock,
-                 extra_handlers: Mapping[str, Any] | None = None):
+                 extra_handlers: Mapping[str, Any] | None = None, observer: Any = None):
         self.store = store
+        # mutation(kind, status) and commit(seconds): the server's metrics (server.metrics.Observer)
+        self.observer = observer or _Unobserved()
         # online-only kinds (administration): apply_one runs them, a sync push never does
         self.handlers = {**HANDLERS, **(extra_handlers or {})}
         self.forms = forms
@@ -131,17 +143,21 @@ class WritePath:
         return validations
 
     def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None,
-             validations: Validations | None = None) -> dict[str, Any]:
+             validations: Validations | None = None, handlers: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The handler inside a savepoint: a rejection, or any failure, undoes exactly its own writes."""
         try:
             # the kind's one schema (sync.payloads); online-only admin kinds carry server-built payloads
             payload = load_payload(mutation.kind, mutation.payload) if mutation.kind in PAYLOADS else mutation.payload
             with uow.savepoint():
-                return self.handlers[mutation.kind](self._ctx(uow, actor, mutation, device_id, validations),
-                                                    mutation.case_id, payload, mutation.base_version)
+                handler = (handlers or self.handlers)[mutation.kind]
+                return handler(self._ctx(uow, actor, mutation, device_id, validations),
+                               mutation.case_id, payload, mutation.base_version)
         except Problem as problem:
             return {"status": "rejected", "problem": problem.to_dict()}
         except Exception as exc:  # a fault in a handler: this mutation fails, the batch and the device go on
+            if isinstance(exc, DuplicateKey) and handlers is SYSTEM_HANDLERS:
+                # a concurrent writer (another host's scan) inserted the same key first: written once
+                return {"status": "duplicate", "alert_id": mutation.mutation_id}
             log.error("mutation failed", exc_info=True,
                       extra={"mutation_id": mutation.mutation_id, "event": f"{mutation.kind}:failed",
                              "problem": type(exc).__name__})
@@ -179,9 +195,29 @@ class WritePath:
                     result = record["result"] = {**result, "response": respond(uow, result)}
                     record["read_case"] = result["response"].get("case_id")
                 uow.insert(MUTATION_IDS, mutation.mutation_id, record)
+            committing = time.perf_counter()
+        self.observer.commit(time.perf_counter() - committing)
+        self.observer.mutation(mutation.kind, result["status"] if refused is None else "rejected")
         if refused is not None:
             raise refused
         return result
+
+    # -- the server's own writes ---------------------------------------------------------------
+    def apply_system(self, actor: Actor, mutations: list[Mutation]) -> list[dict[str, Any]]:
+        """System mutations (:mod:`sync.system`, e.g. deadline alerts) in one unit of work, each in
+        its savepoint. A system mutation's id is the key of what it writes, so the store's insert is
+        its idempotency key: a rescan answers ``duplicate`` and writes nothing twice."""
+        if not is_system(actor):
+            raise Problem(403, "forbidden-role", "Only the server itself makes system mutations.")
+        with self.store.transaction() as uow:
+            results = [self._run(uow, actor, m, None, handlers=SYSTEM_HANDLERS) for m in mutations]
+            committing = time.perf_counter()
+        self.observer.commit(time.perf_counter() - committing)
+        for m, result in zip(mutations, results, strict=True):
+            self.observer.mutation(m.kind, result["status"])
+            if result["status"] != "duplicate":
+                log.info("mutation", extra={"mutation_id": m.mutation_id, "event": f"{m.kind}:{result['status']}"})
+        return results
 
     # -- offline ----------------------------------------------------------------------------------
     def apply_batch(self, actor: Actor, device_id: str, mutations: list[Mutation]) -> list[dict[str, Any]]:
@@ -198,6 +234,10 @@ class WritePath:
                 uow.insert(DEVICE_SEQ, device_id, {"last_seq": last})
             elif last != state.data["last_seq"]:
                 uow.update(DEVICE_SEQ, device_id, {"last_seq": last}, expected_version=state.version)
+            committing = time.perf_counter()
+        self.observer.commit(time.perf_counter() - committing)
+        for m in mutations:
+            self.observer.mutation(m.kind, results[m.seq]["status"])
         return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
 
     def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int,

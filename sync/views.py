@@ -16,7 +16,7 @@ from statemachines.engine import approval_status, eligible_slots
 from store import Store, UnitOfWork
 from sync import access
 from sync.actor import Actor
-from sync.audits import refusal_entry
+from sync.audits import audit_read, refusal_entry
 from sync.clock import Clock
 from sync.context import (
     ALERTS,
@@ -63,8 +63,7 @@ class Reader:
         """:meth:`case_view` as the unit of work ``uow`` sees the case (a write's answer), its read
         audited in that unit: recorded with the write, it is what a replay answers."""
         view = Reader(_UnitReads(uow), self.forms, self.case_types, self.clock).case_view(actor, case_id, audit=False)
-        uow.audit({"action": "case.read", "case_id": case_id, "by": actor.audit_ref(), "device_id": actor.device_id},
-                  subject=case_id)
+        audit_read(uow, actor, case_id)
         return view
 
     def final_forms(self, case: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,9 +126,7 @@ class Reader:
             "state_history": [{k: h[k] for k in ("state", "entered_at", "event")} for h in case["state_history"]],
         })
         if audit:
-            with self.store.transaction() as uow:
-                uow.audit({"action": "case.read", "case_id": case_id, "by": actor.audit_ref(),
-                           "device_id": actor.device_id}, subject=case_id)
+            audit_read(self.store, actor, case_id)
         return view
 
     def _open_forms(self, actor: Actor, case: Mapping[str, Any], ct: Any) -> list[dict[str, Any]]:
@@ -213,10 +210,8 @@ class Reader:
             if rev is not None:
                 out.append({k: rev.data.get(k) for k in ("revision", "status", "form_version", "at", "by",
                                                          "device_id", "data")})
-        with self.store.transaction() as uow:  # ids only; agency_id lets history hide it from other agencies
-            uow.audit({"action": "case.read", "case_id": case_id, "submission_id": sub_id, "read": "revisions",
-                       "agency_id": sub.data["agency_id"], "by": actor.audit_ref(), "device_id": actor.device_id},
-                      subject=case_id)
+        # ids only; agency_id lets history hide it from other agencies
+        audit_read(self.store, actor, case_id, submission_id=sub_id, read="revisions", agency_id=sub.data["agency_id"])
         return {"case_id": case_id, "submission_id": sub_id, "form_id": sub.data["form_id"],
                 "agency_id": sub.data["agency_id"], "version": sub.version, "revisions": out}
 
@@ -231,11 +226,8 @@ class Reader:
                 continue
             out.append(summary)
         out.sort(key=lambda c: c["created_at"])
-        if out:  # summaries are case data too: one read entry per case listed, one commit
-            with self.store.transaction() as uow:
-                for case in out:
-                    uow.audit({"action": "case.read", "case_id": case["case_id"], "read": "list",
-                               "by": actor.audit_ref(), "device_id": actor.device_id}, subject=case["case_id"])
+        # summaries are case data too: one read entry per case listed, one commit
+        audit_read(self.store, actor, [case["case_id"] for case in out], read="list")
         return out
 
     def history(self, actor: Actor, case_id: str) -> list[dict[str, Any]]:
@@ -258,9 +250,7 @@ class Reader:
                         "by": e.get("by", {}).get("user_id"), "roles": e.get("by", {}).get("roles"),
                         "device_id": e.get("device_id"),
                         "what": {k: v for k, v in e.items() if k not in ("action", "by", "device_id", "case_id")}})
-        with self.store.transaction() as uow:  # the history is case data too (ids only)
-            uow.audit({"action": "case.read", "case_id": case_id, "read": "history", "by": actor.audit_ref(),
-                       "device_id": actor.device_id}, subject=case_id)
+        audit_read(self.store, actor, case_id, read="history")  # the history is case data too (ids only)
         return out
 
 

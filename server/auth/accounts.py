@@ -18,7 +18,7 @@ from server.auth.passwords import hash_password, password_problems, verify_passw
 from server.problems import Problem
 from server.push.subscriptions import remove_device_subscriptions
 from store import DuplicateKey, Store
-from sync.actor import Actor
+from sync.actor import OPERATOR_REF, SYSTEM_REF, Actor, actor_ref
 from sync.clock import Clock, rfc3339
 
 ROLES = frozenset({
@@ -95,7 +95,7 @@ class Accounts:
         try:
             with self.store.transaction() as uow:
                 uow.insert(collection, doc_id, data, publish=publish)
-                uow.audit({"action": f"{collection}.create", "id": doc_id})
+                uow.audit({"action": f"{collection}.create", "id": doc_id, "by": OPERATOR_REF})
         except DuplicateKey:
             return False
         return True
@@ -129,7 +129,7 @@ class Accounts:
             uow.insert("usernames", username, {"user_id": user_id})  # DuplicateKey if taken
             uow.insert("users", user_id, user)
             write_directory(uow, user)
-            uow.audit({"action": "user.create", "user_id": user_id})
+            uow.audit({"action": "user.create", "user_id": user_id, "by": OPERATOR_REF})
         return user
 
     def user_by_username(self, username: str) -> dict | None:
@@ -154,7 +154,7 @@ class Accounts:
             doc = uow.get("users", idx.data["user_id"])
             data = {**doc.data, "disabled": disabled}
             uow.update("users", doc.id, data, expected_version=doc.version)
-            uow.audit({"action": "user.disable" if disabled else "user.enable", "user_id": doc.id})
+            uow.audit({"action": "user.disable" if disabled else "user.enable", "user_id": doc.id, "by": OPERATOR_REF})
         return data
 
     def actor_for(self, user: dict, device_id: str | None = None, session_id: str | None = None) -> Actor:
@@ -207,7 +207,8 @@ class Accounts:
                 "previous_jti": None, "rotated_ts": self.clock.now().timestamp(),
             })
             uow.audit({"action": "auth.login", "user_id": user["user_id"], "device_id": device_id,
-                       "session_id": session.session_id})
+                       "session_id": session.session_id,
+                       "by": actor_ref(user["user_id"], tuple(user["roles"]), device_id)})
         return session
 
     def _activate_device(self, uow, user_id: str, device_id: str) -> None:  # noqa: ANN001 - a UnitOfWork
@@ -248,7 +249,7 @@ class Accounts:
             if doc.data["refresh_jti"] != presented_jti:
                 uow.update("sessions", session_id, {**doc.data, "revoked": True}, expected_version=doc.version)
                 uow.audit({"action": "auth.refresh_reuse", "session_id": session_id,
-                           "user_id": doc.data["user_id"]})
+                           "user_id": doc.data["user_id"], "by": SYSTEM_REF})  # the server ends the session
                 reuse = True
             else:
                 new_jti = uuid.uuid4().hex
@@ -271,7 +272,7 @@ class Accounts:
             remove_device_subscriptions(uow, doc.data["device_id"])  # no alerts to a logged-out device
             self._deactivate_device(uow, doc.data["user_id"], doc.data["device_id"])
             uow.audit({"action": "auth.logout", "session_id": session_id, "user_id": actor_user_id,
-                       "device_id": doc.data["device_id"]})
+                       "device_id": doc.data["device_id"], "by": actor_ref(actor_user_id)})
 
     def revoke_device(self, device_id: str, by_user_id: str | None, partnership: str | None = None) -> dict:
         """Mark a device revoked; every token bound to it fails from its next request on."""
@@ -288,7 +289,8 @@ class Accounts:
                 uow.update("devices", device_id, data, expected_version=doc.version)
                 remove_device_subscriptions(uow, device_id)
                 self._deactivate_device(uow, doc.data["user_id"], device_id)
-                uow.audit({"action": "device.revoke", "device_id": device_id, "by_user_id": by_user_id})
+                uow.audit({"action": "device.revoke", "device_id": device_id, "by_user_id": by_user_id,
+                           "by": actor_ref(by_user_id) if by_user_id else OPERATOR_REF})
         return data
 
     def check_session(self, session_id: str, device_id: str) -> dict:

@@ -13,10 +13,14 @@ For every running clock of every open case (``services.reader.deadlines``):
   the case (``data.deadline == name``, in its current or any earlier final revision).
 
 Alerts are written on working days only, from ``CASEFLOW_REMINDER_FROM_HOUR`` (England time) on.
-Each alert id is deterministic, ``dl.{case}.{deadline}.{due}.r{lead}`` or ``...x{day}``, and is
-created with the store's atomic ``insert``: a second, overlapping or restarted scan meets
-``DuplicateKey`` and writes nothing twice. A changed start date gives a new due date and so new
-reminders. The alerts go to the pull feed and the push outbox like every other alert.
+Each alert is a **system mutation** (``deadline_alert``, :mod:`sync.system`) applied by the one write
+path, ``WritePath.apply_system``, under the system actor: the same alert builder, id scheme and audit
+shape as every other alert. Its id is deterministic, ``{case}.dl.{deadline}.{due}.r{lead}`` or
+``...x{day}``, and it is the mutation's id: the store's atomic ``insert`` refuses a second one, so a
+second, overlapping or restarted scan writes nothing twice. (Alerts written before this scheme,
+``dl.{case}.…``, are still recognised, so an upgrade re-sends nothing.) A changed start date gives a
+new due date and so new reminders. The alerts go to the pull feed and the push outbox like every
+other alert.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from server import metrics
 from server.push.config import PushConfig, push_config
 from statemachines import calendar as wd
-from store import DuplicateKey
-from sync.clock import LONDON, rfc3339
+from sync.clock import LONDON
+from sync.context import new_alert_id
 from sync.recipients import Directory
+from sync.service import Mutation, WritePath
+from sync.system import DEADLINE_ALERT, DEADLINES
 
 log = logging.getLogger("caseflow.push")
 
@@ -80,20 +87,25 @@ def delay_notice_recorded(store: Any, case: Mapping[str, Any], deadline: str) ->
     return False
 
 
-def _alert(case: Mapping[str, Any], alert_id: str, kind: str, dl: Mapping[str, Any], recipients: list[str],
-           at: str, today: dt.date, **extra: Any) -> dict[str, Any]:
-    return {
-        "alert_id": alert_id, "case_id": case["case_id"], "reference": case["reference"],
-        "partnership": case["partnership"], "kind": kind, "state": case["state"], "deadline": dl["name"],
-        "due": dl["due"], "status": dl["status"], "day": today.isoformat(), "recipients": sorted(set(recipients)),
-        "created_at": at, "delivery": "pending", **extra,
-    }
+def _mutation(case: Mapping[str, Any], key: str, kind: str, dl: Mapping[str, Any], recipients: list[str],
+              today: dt.date, **extra: Any) -> Mutation:
+    """A deadline alert as a system mutation; its id is the alert's id (see :mod:`sync.system`)."""
+    return Mutation(new_alert_id(case["case_id"], key), DEADLINE_ALERT, case["case_id"], {
+        "kind": kind, "deadline": dl["name"], "due": dl["due"], "status": dl["status"], "day": today.isoformat(),
+        "recipients": sorted(set(recipients)), **extra})
 
 
-def alerts_for_case(services: Any, case: Mapping[str, Any], today: dt.date, at: str, config: PushConfig,
-                    directory: Directory, skip: Callable[[str], bool] = lambda alert_id: False) -> list[dict[str, Any]]:
-    """The reminder and escalation alerts this case should have on ``today`` (ids deterministic);
-    ``skip(alert_id)`` true means it is already written (its recipients are then not resolved)."""
+def _legacy_id(mutation_id: str) -> str:
+    """The id this alert had before the one id scheme: ``dl.{case}.{deadline}…``."""
+    case_id, key = mutation_id.split(".", 1)
+    return f"dl.{case_id}.{key.removeprefix('dl.')}"
+
+
+def alerts_for_case(services: Any, case: Mapping[str, Any], today: dt.date, config: PushConfig,
+                    directory: Directory, skip: Callable[[str], bool] = lambda alert_id: False) -> list[Mutation]:
+    """The reminder and escalation alerts this case should have on ``today``, as system mutations
+    (ids deterministic); ``skip(alert_id)`` true means it is already written (its recipients are
+    then not resolved)."""
     ct = services.case_types.get(case["case_type"], case["case_type_version"])
     if ct.is_final(case["state"]) or not wd.is_working_day(today):
         return []
@@ -104,47 +116,50 @@ def alerts_for_case(services: Any, case: Mapping[str, Any], today: dt.date, at: 
         if definition is None or definition.kind != "deadline":
             continue  # a minimum period (e.g. "published for a year") needs no reminder
         due = dt.date.fromisoformat(dl["due"])
-        prefix = f"dl.{case['case_id']}.{dl['name']}.{dl['due']}"
+        prefix = f"dl.{dl['name']}.{dl['due']}"
+        cid = case["case_id"]
         if dl["status"] in RUNNING and today <= due:
             reached = [lead for lead in config.leads_for(dl["name"]) if reminder_day(due, lead) <= today]
             if not reached:
                 continue
             lead = min(reached)
-            if skip(f"{prefix}.r{lead}"):
+            if skip(new_alert_id(cid, f"{prefix}.r{lead}")):
                 continue
             targets = tuple(ct.notifications_on_enter(case["state"])) + tuple(definition.notify_overdue)
             recipients = directory.resolve(case, targets)
             if recipients:
-                out.append(_alert(case, f"{prefix}.r{lead}", "deadline_reminder", dl, recipients, at, today,
-                                  lead_days=lead))
+                out.append(_mutation(case, f"{prefix}.r{lead}", "deadline_reminder", dl, recipients, today,
+                                     lead_days=lead))
         elif dl["status"] in LATE and today > due:
-            if skip(f"{prefix}.x{today.isoformat()}") or delay_notice_recorded(services.store, case, dl["name"]):
+            key = f"{prefix}.x{today.isoformat()}"
+            if skip(new_alert_id(cid, key)) or delay_notice_recorded(services.store, case, dl["name"]):
                 continue
             recipients = set(directory.resolve(case, definition.notify_overdue))
             recipients |= set(directory.users_with(case["partnership"], config.escalation_roles))
             if recipients:
-                out.append(_alert(case, f"{prefix}.x{today.isoformat()}", "deadline_overdue", dl, sorted(recipients),
-                                  at, today, days_overdue=wd.working_days_between(due, today)))
+                out.append(_mutation(case, key, "deadline_overdue", dl,
+                                     sorted(recipients), today, days_overdue=wd.working_days_between(due, today)))
     return out
 
 
-def _write(store: Any, alerts: list[dict[str, Any]], stats: dict[str, int]) -> None:
-    for start in range(0, len(alerts), WRITE_BATCH):
-        with store.transaction() as uow:
-            for alert in alerts[start:start + WRITE_BATCH]:
-                if uow.get(ALERTS, alert["alert_id"]) is not None:
-                    stats["already"] += 1
-                    continue
-                try:
-                    with uow.savepoint():
-                        uow.insert(ALERTS, alert["alert_id"], alert, publish=True)
-                        uow.audit({"action": f"alert.{alert['kind']}", "case_id": alert["case_id"],
-                                   "alert_id": alert["alert_id"], "deadline": alert["deadline"],
-                                   "recipients": len(alert["recipients"])}, subject=alert["case_id"])
-                except DuplicateKey:  # pragma: no cover - checked above under the same write lock
-                    stats["already"] += 1
-                    continue
-                stats["reminders" if alert["kind"] == "deadline_reminder" else "escalations"] += 1
+def _write(write_path: WritePath, mutations: list[Mutation], stats: dict[str, int]) -> None:
+    """Apply the alerts through the one write path, WRITE_BATCH to a unit of work."""
+    for start in range(0, len(mutations), WRITE_BATCH):
+        for result in write_path.apply_system(DEADLINES, mutations[start:start + WRITE_BATCH]):
+            if result["status"] == "duplicate":
+                stats["already"] += 1
+            elif result["status"] == "applied":
+                stats["reminders" if result["kind"] == "deadline_reminder" else "escalations"] += 1
+            else:  # the case went away between the scan and the write: nothing to remind about
+                stats["failed"] = stats.get("failed", 0) + 1
+
+
+def _write_path(services: Any) -> WritePath:
+    """The app's write path, or one over the same store for the CLI and tests (no forms needed)."""
+    write_path = getattr(services, "write_path", None)
+    if write_path is None:
+        write_path = WritePath(services.store, getattr(services, "forms", None), services.case_types, services.clock)
+    return write_path
 
 
 def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool = False) -> dict[str, int]:
@@ -165,12 +180,12 @@ def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool =
             stats["skipped"] = 1
             return stats
     started = time.perf_counter()
-    at = rfc3339(now)
+    write_path = _write_path(services)
     directory = _ScanDirectory(services.store)
     pending: list[dict[str, Any]] = []
 
     def written(alert_id: str) -> bool:  # a cheap pre-check; the insert below is what guarantees "once"
-        if services.store.get(ALERTS, alert_id) is None:
+        if services.store.get(ALERTS, alert_id) is None and services.store.get(ALERTS, _legacy_id(alert_id)) is None:
             return False
         stats["already"] += 1
         return True
@@ -178,14 +193,15 @@ def scan_deadlines(services: Any, today: dt.date | None = None, *, force: bool =
     for doc in services.store.scan(CASES):
         stats["cases"] += 1
         try:
-            pending.extend(alerts_for_case(services, doc.data, today, at, config, directory, written))
+            pending.extend(alerts_for_case(services, doc.data, today, config, directory, written))
         except Exception as exc:  # noqa: BLE001 - one broken case (unknown type, bad date) must not stop the rest
             log.error("deadline scan skipped case %s: %s", doc.id, type(exc).__name__,
                       extra={"case_id": doc.id, "event": "deadlines.skip"})
         if len(pending) >= WRITE_BATCH:
-            _write(services.store, pending, stats)
+            _write(write_path, pending, stats)
             pending = []
-    _write(services.store, pending, stats)
+    _write(write_path, pending, stats)
+    metrics.count_scan(stats)
     log.info("deadline scan for %s: %d cases, %d reminders, %d escalations written, %d already written (%.0f ms)",
              today.isoformat(), stats["cases"], stats["reminders"], stats["escalations"], stats["already"],
              (time.perf_counter() - started) * 1000, extra={"event": "deadlines.scan"})

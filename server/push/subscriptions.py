@@ -21,6 +21,7 @@ from server.problems import Problem
 from server.push.addresses import Blocked, Unresolvable, checked_address, looks_numeric
 from server.push.vapid import b64u_decode
 from store import Store, UnitOfWork
+from sync.actor import SYSTEM_REF, actor_ref
 
 SUBSCRIPTIONS, DEVICES, USERS = "push_subscriptions", "push_devices", "push_users"  # push_users: the cap
 MAX_ENDPOINT = 2048
@@ -152,7 +153,8 @@ def subscribe(store: Store, *, user_id: str, device_id: str, partnership: str, e
                "endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}, "created_at": at}
         uow.insert(SUBSCRIPTIONS, sub_id, sub)
         uow.insert(DEVICES, device_id, {"sub_id": sub_id})
-        uow.audit({"action": "push.subscribe", "sub_id": sub_id, "user_id": user_id, "device_id": device_id})
+        uow.audit({"action": "push.subscribe", "sub_id": sub_id, "user_id": user_id, "device_id": device_id,
+                   "by": actor_ref(user_id, device_id=device_id)})
     return sub, True
 
 
@@ -191,8 +193,11 @@ def delete_subscription(uow: UnitOfWork, sub_id: str, *, reason: str) -> bool:
     index = uow.get(DEVICES, doc.data["device_id"])
     if index is not None and index.data["sub_id"] == sub_id:
         uow.delete(DEVICES, doc.data["device_id"], expected_version=index.version)
+    # the user unsubscribing; else the server cleaning up (a gone endpoint, or in the unit of work of a
+    # logout, revocation or disabling whose own entry names who did it)
+    by = actor_ref(doc.data["user_id"], device_id=doc.data["device_id"]) if reason == "unsubscribe" else SYSTEM_REF
     uow.audit({"action": "push.unsubscribe", "sub_id": sub_id, "user_id": doc.data["user_id"],
-               "device_id": doc.data["device_id"], "reason": reason})
+               "device_id": doc.data["device_id"], "reason": reason, "by": by})
     return True
 
 

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import requests
 from pywebpush import WebPushException, webpush
 
+from server import metrics
 from server.push.addresses import Blocked, Resolver, Unresolvable, checked_address, pinned_session
 from server.push.config import PushConfig, push_config
 from server.push.payload import encode_payload, expires_at, topic_for, ttl_seconds, urgency_for
@@ -403,6 +404,7 @@ def deliver_pending(services: Any, now: dt.datetime | None = None, *, rounds: in
             while waiting:  # group commit: record whatever finished while the previous commit ran
                 done, waiting = cf.wait(waiting, return_when=cf.FIRST_COMPLETED)
                 _record(services, [(futures[f], f.result()) for f in done], now, config, stats)
+    metrics.count_push(stats)
     return stats
 
 

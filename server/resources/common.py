@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from server.app import Services
 from server.openapi import ProblemSchema  # noqa: F401 - the one Problem schema, re-exported for resources
+from server.services import Services
 
 BEARER = [{"bearerAuth": []}]
 

@@ -18,6 +18,7 @@ from server.reports import exports as files
 from server.resources.common import BEARER, ProblemSchema, services
 from sync import oversight
 from sync.actor import Actor
+from sync.audits import audit_read
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports",
                 description="Exports of cases and deadlines (CSV, XLSX), streamed")
@@ -94,9 +95,7 @@ def _start(actor: Actor, what: str, query: dict[str, Any]) -> None:
     """Check the role, then audit the export (what was asked, by whom) before any of it leaves."""
     oversight.require(actor, oversight.OVERSIGHT_ROLES, "Exports")
     params = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in query.items()}
-    with services().store.transaction() as uow:
-        uow.audit({"action": "export", "export": what, "params": params, "by": actor.audit_ref(),
-                   "device_id": actor.device_id})
+    audit_read(services().store, actor, None, "export", export=what, params=params)
 
 
 def _download(body: Any, mimetype: str, filename: str) -> Response:

@@ -81,7 +81,7 @@ def test_reminder_day_counts_working_days_back():
 def test_reminders_two_working_days_before_and_on_the_due_day_then_daily_escalation(svc):
     case_id = make_case(svc, "2026-03-02")  # aware Monday 2 March: SIN due Monday 9 March
     written = _run_days(svc, "2026-03-02", "2026-03-17")
-    prefix = f"dl.{case_id}.sin_notification.2026-03-09"
+    prefix = f"{case_id}.dl.sin_notification.2026-03-09"
     assert written == {
         "2026-03-02": [], "2026-03-03": [], "2026-03-04": [],
         "2026-03-05": [f"{prefix}.r2"],  # Thursday: two working days before
@@ -123,7 +123,7 @@ def test_deadline_across_christmas_bank_holidays(svc):
     # 5 working days = 22, 23, 24, 29, 30 -> due Wednesday 30 December
     case_id = make_case(svc, "2026-12-21")
     written = _run_days(svc, "2026-12-21", "2027-01-05")
-    prefix = f"dl.{case_id}.sin_notification.2026-12-30"
+    prefix = f"{case_id}.dl.sin_notification.2026-12-30"
     nonempty = {day: ids for day, ids in written.items() if ids}
     assert nonempty == {
         "2026-12-24": [f"{prefix}.r2"],  # two working days before 30 Dec is Christmas Eve
@@ -153,7 +153,7 @@ def test_rapid_review_reminders_go_to_the_involved_agencies(svc):
     # 15 working days after Wed 4 March = Wed 25 March; 2 working days before = Mon 23 March
     written = _run_days(svc, "2026-03-23", "2026-03-23")
     (alert_id,) = written["2026-03-23"]
-    assert alert_id == f"dl.{case_id}.rapid_review_report.2026-03-25.r2"
+    assert alert_id == f"{case_id}.dl.rapid_review_report.2026-03-25.r2"
     (alert,) = [a for a in _alerts(svc) if a["alert_id"] == alert_id]
     assert alert["recipients"] == _ids(svc, ["esx.business", "esx.school-dsl"])
 
@@ -167,21 +167,21 @@ def test_a_changed_start_date_gives_new_reminders(svc):
         uow.update("submissions", sub_id, {**doc.data, "data": {**doc.data["data"], "la_aware_date": "2026-03-03"}},
                    expected_version=doc.version, publish=True)
     written = _run_days(svc, "2026-03-06", "2026-03-06")
-    assert written["2026-03-06"] == [f"dl.{case_id}.sin_notification.2026-03-10.r2"]
+    assert written["2026-03-06"] == [f"{case_id}.dl.sin_notification.2026-03-10.r2"]
 
 
 def test_only_the_latest_reached_lead_time_is_written_after_downtime(svc):
     case_id = make_case(svc, "2026-03-02")
     # the server was down from Wednesday to the due day: one reminder (due today), not two
     written = _run_days(svc, "2026-03-09", "2026-03-09")
-    assert written["2026-03-09"] == [f"dl.{case_id}.sin_notification.2026-03-09.r0"]
+    assert written["2026-03-09"] == [f"{case_id}.dl.sin_notification.2026-03-09.r0"]
 
 
 def test_lead_times_are_configurable_per_deadline(svc):
     svc.extra["push_config"].leads = {"default": (2, 0), "sin_notification": (3, 1)}
     case_id = make_case(svc, "2026-03-02")
     written = {d: ids for d, ids in _run_days(svc, "2026-03-02", "2026-03-09").items() if ids}
-    prefix = f"dl.{case_id}.sin_notification.2026-03-09"
+    prefix = f"{case_id}.dl.sin_notification.2026-03-09"
     assert written == {"2026-03-04": [f"{prefix}.r3"], "2026-03-06": [f"{prefix}.r1"]}
 
 
@@ -296,6 +296,6 @@ def test_a_broken_case_is_logged_by_id_and_does_not_stop_the_scan(svc, caplog):
     svc.clock.set(london("2026-03-10"))
     with caplog.at_level("ERROR", logger="caseflow.push"):
         stats = scan_deadlines(svc)
-    assert stats["escalations"] == 1 and svc.store.get("alerts", f"dl.{good}.sin_notification.2026-03-09.x2026-03-10")
+    assert stats["escalations"] == 1 and svc.store.get("alerts", f"{good}.dl.sin_notification.2026-03-09.x2026-03-10")
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert bad in record.getMessage() and not any(n in record.getMessage() for n in SENTINEL_NAMES)

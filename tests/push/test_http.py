@@ -199,7 +199,7 @@ def test_a_clock_tick_reaches_the_business_team_and_escalates(cases, fake):
     app.clock.set(dt.datetime(2026, 3, 5, 10, tzinfo=LONDON))  # two working days before
     scan_deadlines(app.services)
     reminders = [a for a in _case_alerts(app, case_id) if a["kind"] == "deadline_reminder"]
-    assert [a["alert_id"] for a in reminders] == [f"dl.{case_id}.{sin['name']}.2026-03-09.r2"]
+    assert [a["alert_id"] for a in reminders] == [f"{case_id}.dl.{sin['name']}.2026-03-09.r2"]
     expected = _expected(reminders, clients)
     assert by_name["esx.business"].path in {p for p, _ in expected}
     deliver_pending(app.services)
@@ -244,4 +244,4 @@ def test_deadlines_tick_command_is_idempotent(tmp_path):
     from store import open_store
 
     with open_store(tmp_path / "data" / "store") as store:
-        assert store.get("alerts", f"dl.{case_id}.{sin['name']}.2026-03-09.r2") is not None
+        assert store.get("alerts", f"{case_id}.dl.{sin['name']}.2026-03-09.r2") is not None

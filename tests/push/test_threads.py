@@ -66,7 +66,7 @@ def test_scheduler_thread_scans_at_start(tmp_path):
         Accounts(svc.store, svc.clock).add_user("esx.business", PASSWORD, "east-sussex", ["business_team"])
         case_id = make_case(svc, "2026-03-02")
         stop = start_scheduler(svc)
-        alert_id = f"dl.{case_id}.sin_notification.2026-03-09.r2"
+        alert_id = f"{case_id}.dl.sin_notification.2026-03-09.r2"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and svc.store.get("alerts", alert_id) is None:
             time.sleep(0.05)
