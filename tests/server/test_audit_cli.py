@@ -51,13 +51,17 @@ def audited(tmp_path_factory):
             "form_id": "crg_referral", "form_version": latest("crg_referral"), "data": referral_data(),
             "status": "final"}))
         ops.append(("submission.save", business))
-        # refused writes and listings leave no entry
-        assert Device(srv.url, "esx.social-worker").post(f"/api/v1/cases/{case_id}/transitions", {
+        # a refused write leaves a trace (issue #10: refused attempts are audited), and so does a listing
+        outsider = Device(srv.url, "esx.social-worker")
+        assert outsider.post(f"/api/v1/cases/{case_id}/transitions", {
             "event": "put_to_crg", "expected_state": "referred"}).status_code == 404
+        ops.append(("access.refused", outsider))
         ok(business.get("/api/v1/cases"))
+        ops.append(("case.read", business))
         ok(business.post(f"/api/v1/cases/{case_id}/transitions", {"event": "put_to_crg",
                                                                   "expected_state": "referred"}))
         ops.append(("transition.fired", business))
+        ops.append(("case.read", business))  # the case view the transition answered with
         ok(crg.get(f"/api/v1/cases/{case_id}"))
         ops.append(("case.read", crg))
         locked = cli("audit", "verify", "--data", str(data))
@@ -97,7 +101,7 @@ def test_every_write_and_full_read_of_a_case_is_audited_in_ids_only(audited):
         assert e.entry["by"]["user_id"] == user["user_id"] and e.entry["by"]["roles"] == user["roles"]
         assert e.entry["device_id"] == device.client.device_id and e.entry["case_id"] == audited["case_id"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", e.at), e.at
-    assert entries[2].entry["form_id"] == "crg_referral" and entries[3].entry["event"] == "put_to_crg"
+    assert entries[2].entry["form_id"] == "crg_referral" and entries[5].entry["event"] == "put_to_crg"
     every = json.dumps([e.entry for e in audit_entries(audited["data"] / "store")])
     for personal in (SENTINEL_NAME, SENTINEL_DOB, "esx.school-dsl", "esx.business", "Referrer D"):
         assert personal not in every
