@@ -15,21 +15,26 @@ from hypothesis import strategies as st
 
 from statemachines import ROLES, SECTORS, Actor, CaseType, CaseTypeRegistry, TransitionRefused, Vote
 from statemachines.definition import CONTEXT_ROOTS
-from statemachines.engine import _Inputs
+from statemachines.tasks import is_done, task_applies
 
 REGISTRY = CaseTypeRegistry.load_default()
 DATES = ["2001-12-20", "2004-02-01", "2009-06-01", "2026-12-19", "2026-12-20", "2027-01-04"]
 
 
+def _expressions(ct: CaseType) -> list[Any]:
+    """Every expression of the definition: the transitions' guards and applies_if, the tasks' applies_if."""
+    exprs = [e for t in ct.definition.transitions for e in (t.guard, t.applies_if)]
+    exprs += [task.applies_if for task in ct.definition.tasks]
+    return [e for e in exprs if e is not None]
+
+
 def _field_values(ct: CaseType) -> dict[str, set[Any]]:
-    """For each field a guard reads, the constants it is compared with (dates for is_set/age)."""
+    """For each field an expression reads, the constants it is compared with (dates for date functions)."""
     from statemachines.expressions import _field_path
 
     values: dict[str, set[Any]] = {}
-    for t in ct.definition.transitions:
-        if t.guard is None:
-            continue
-        for node in ast.walk(t.guard.tree):
+    for expr in _expressions(ct):
+        for node in ast.walk(expr.tree):
             if isinstance(node, ast.Compare):
                 operands = [node.left, *node.comparators]
                 paths = [_field_path(o) for o in operands]
@@ -38,7 +43,7 @@ def _field_values(ct: CaseType) -> dict[str, set[Any]]:
                 for p in paths:
                     if p is not None:
                         values.setdefault(p, set()).update(consts)
-            if isinstance(node, ast.Call) and node.func.id in ("is_set", "age_in_years"):  # type: ignore[attr-defined]
+            if isinstance(node, ast.Call) and node.func.id in ("is_set", "age_in_years", "working_days_between"):  # type: ignore[attr-defined]
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
                     p = _field_path(arg)
                     if p is not None:
@@ -77,14 +82,17 @@ def _strategy(node: Any, values: dict[str, set[Any]]) -> st.SearchStrategy[Any]:
 def inputs_for(ct: CaseType) -> st.SearchStrategy[tuple[dict[str, Any], dict[str, Any]]]:
     values = _field_values(ct)
     by_root: dict[str, list[str]] = {}
-    for t in ct.definition.transitions:
-        for path in sorted(t.guard.fields) if t.guard else ():
+    for expr in _expressions(ct):
+        for path in sorted(expr.fields):
             by_root.setdefault(path.split(".", 1)[0].split("[]", 1)[0], []).append(path)
+    for t in ct.definition.transitions:
         for fid in t.requires_forms:
             by_root.setdefault(fid, []).append(f"{fid}.note")
     trees = {r: _tree(ps)[r] for r, ps in by_root.items()}
     forms = {r: _strategy(tree, values) for r, tree in trees.items() if r not in CONTEXT_ROOTS}
-    context = {r: _strategy(tree, values) for r, tree in trees.items() if r in CONTEXT_ROOTS}
+    context = {r: _strategy(tree, values) for r, tree in trees.items() if r in CONTEXT_ROOTS and r != "tasks"}
+    if ct.definition.tasks:
+        context["tasks"] = task_records(ct, values)
     # a form is either absent or has a (possibly sparse) final submission
     return st.tuples(st.fixed_dictionaries({}, optional=forms), st.fixed_dictionaries({}, optional=context))
 
@@ -129,13 +137,31 @@ def _near(value: Any, path: str, values: dict[str, set[Any]]) -> st.SearchStrate
     return st.one_of(st.just(value), st.just(value), st.just(value), st.just(value), other, GENERIC)
 
 
+def task_records(ct: CaseType, values: dict[str, set[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """The case's task records: each task absent, or recorded with complete or partial evidence
+    (a choice the task lists, or one a guard compares with, or none)."""
+
+    def record(task) -> st.SearchStrategy[dict[str, Any]]:
+        choices = sorted(set(task.evidence.choice) | values.get(f"tasks.{task.id}.choice", set()), key=repr)
+        return st.fixed_dictionaries({
+            "date": st.sampled_from([DATES[4], DATES[4], DATES[4], None]),
+            "choice": st.sampled_from([*choices, None]) if choices else st.none(),
+            "note": st.sampled_from(["x", "x", "x", None]),
+        })
+
+    return st.fixed_dictionaries({}, optional={task.id: record(task) for task in ct.definition.tasks})
+
+
 def near_good_inputs(ct: CaseType) -> st.SearchStrategy[tuple[dict[str, Any], dict[str, Any]]]:
     good = GOOD_FORMS.get(ct.case_type)
     if good is None:
         return inputs_for(ct)
     values = _field_values(ct)
     forms = st.fixed_dictionaries({fid: _near(data, fid, values) for fid, data in good.items()})
-    context = st.fixed_dictionaries({"returns": st.fixed_dictionaries({"all_received": st.booleans()})})
+    context = st.fixed_dictionaries(
+        {"returns": st.fixed_dictionaries({"all_received": st.booleans()})},
+        optional={"tasks": task_records(ct, values)} if ct.definition.tasks else {},
+    )
     return st.one_of(inputs_for(ct), st.tuples(forms, context))
 
 
@@ -201,13 +227,18 @@ def _run(ct: CaseType, forms, context, draw, n_steps: int, reached: set[str]) ->
         assert new == decision.target
         assert new in ct.states
         assert not ct.is_final(state), "nothing may leave a final state"
-        inputs = _Inputs(actor, forms, context, tuple(votes))
+        inputs = ct._inputs(state, actor, forms, context, votes, None)
         # the first candidate whose guard holds is the one taken, and all its conditions held
         t = next(t for t in ct.transitions_from(state) if t.event == event and ct._guard_ok(t, inputs))
         assert t.target_of(state) == new
         assert actor.roles & set(t.roles)
         assert all(forms.get(f) for f in t.requires_forms)
         assert not t.approvals or _brute_force_satisfied(t.approvals, votes)
+        # every task required before the event that applies to the case was recorded in full
+        records = (context.get("tasks") or {})
+        for task in ct.definition.tasks:
+            if event in task.required_before and task_applies(task, ct._resolver(inputs)):
+                assert is_done(task, records.get(task.id)), task.id
         state = new
         reached.add(state)
 
