@@ -97,8 +97,9 @@ def inputs_for(ct: CaseType) -> st.SearchStrategy[tuple[dict[str, Any], dict[str
     return st.tuples(st.fixed_dictionaries({}, optional=forms), st.fixed_dictionaries({}, optional=context))
 
 
-#: a complete, consistent set of final forms for serious_incident; the generator perturbs it so
-#: that random walks also reach the deep states (rapid review, LCSPR, publication, monitoring)
+#: complete, consistent sets of final forms (serious_incident, and the case types whose guards and
+#: tasks together are rarely all met by chance); the generator perturbs them so that random walks
+#: also reach the deep states (rapid review, LCSPR, publication, monitoring; review, learning)
 GOOD_FORMS = {
     "serious_incident": {
         "crg_referral": {
@@ -123,7 +124,20 @@ GOOD_FORMS = {
         "publication_record": {"published_on": "2027-06-01"},
         "action_plan": {"actions": [{"status": "implemented"}, {"status": "implemented"}]},
         "learning_briefing": {"summary": "x"},
-    }
+    },
+    "practice_learning_review": {
+        "practice_learning_referral": {"critical_incident_or_death": "none"},
+        "practice_learning_decision": {"decision": "multi_agency_learning_review"},
+        "learning_briefing": {"summary": "x"},
+    },
+    "national_review_contribution": {
+        "national_review_contribution": {
+            "panel_decision_on": "2026-12-19",
+            "contribution_sent_on": "2026-12-20",
+            "national_report_published_on": "2027-01-04",
+            "local_learning": "x",
+        },
+    },
 }
 
 
@@ -138,18 +152,25 @@ def _near(value: Any, path: str, values: dict[str, set[Any]]) -> st.SearchStrate
 
 
 def task_records(ct: CaseType, values: dict[str, set[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """The case's task records: each task absent, or recorded with complete or partial evidence
-    (a choice the task lists, or one a guard compares with, or none)."""
+    """The case's task records: each task mostly recorded with complete evidence, otherwise not
+    recorded or recorded with partial evidence (a choice the task lists, one a guard compares
+    with, or none)."""
 
-    def record(task) -> st.SearchStrategy[dict[str, Any]]:
+    def record(task) -> st.SearchStrategy[dict[str, Any] | None]:
         choices = sorted(set(task.evidence.choice) | values.get(f"tasks.{task.id}.choice", set()), key=repr)
-        return st.fixed_dictionaries({
-            "date": st.sampled_from([DATES[4], DATES[4], DATES[4], None]),
-            "choice": st.sampled_from([*choices, None]) if choices else st.none(),
-            "note": st.sampled_from(["x", "x", "x", None]),
+        complete = st.fixed_dictionaries({
+            "date": st.just(DATES[4]),
+            "choice": st.sampled_from(list(task.evidence.choice)) if task.evidence.choice else st.none(),
+            "note": st.just("x"),
         })
+        partial = st.fixed_dictionaries({
+            "date": st.sampled_from([DATES[4], None]),
+            "choice": st.sampled_from([*choices, None]),
+            "note": st.sampled_from(["x", None]),
+        })
+        return st.one_of(complete, complete, complete, st.none(), partial)
 
-    return st.fixed_dictionaries({}, optional={task.id: record(task) for task in ct.definition.tasks})
+    return st.fixed_dictionaries({task.id: record(task) for task in ct.definition.tasks})
 
 
 def near_good_inputs(ct: CaseType) -> st.SearchStrategy[tuple[dict[str, Any], dict[str, Any]]]:
@@ -158,10 +179,10 @@ def near_good_inputs(ct: CaseType) -> st.SearchStrategy[tuple[dict[str, Any], di
         return inputs_for(ct)
     values = _field_values(ct)
     forms = st.fixed_dictionaries({fid: _near(data, fid, values) for fid, data in good.items()})
-    context = st.fixed_dictionaries(
-        {"returns": st.fixed_dictionaries({"all_received": st.booleans()})},
-        optional={"tasks": task_records(ct, values)} if ct.definition.tasks else {},
-    )
+    context = st.fixed_dictionaries({
+        "returns": st.fixed_dictionaries({"all_received": st.booleans()}),
+        **({"tasks": task_records(ct, values)} if ct.definition.tasks else {}),
+    })
     return st.one_of(inputs_for(ct), st.tuples(forms, context))
 
 
