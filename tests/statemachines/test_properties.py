@@ -130,6 +130,17 @@ GOOD_FORMS = {
         "practice_learning_decision": {"decision": "multi_agency_learning_review"},
         "learning_briefing": {"summary": "x"},
     },
+    "child_death_jar_referral": {
+        "jar_referral": {
+            "external_causes": True,
+            "sudden_no_apparent_cause": False,
+            "in_custody_or_detained": False,
+            "suspicious_circumstances": False,
+            "unattended_stillbirth": False,
+            "abuse_or_neglect_suggested": "no",
+            "jar_held_on": "2026-12-20",
+        },
+    },
     "national_review_contribution": {
         "national_review_contribution": {
             "panel_decision_on": "2026-12-19",
@@ -183,7 +194,7 @@ def near_good_inputs(ct: CaseType) -> st.SearchStrategy[tuple[dict[str, Any], di
         "returns": st.fixed_dictionaries({"all_received": st.booleans()}),
         **({"tasks": task_records(ct, values)} if ct.definition.tasks else {}),
     })
-    return st.one_of(inputs_for(ct), st.tuples(forms, context))
+    return st.one_of(st.tuples(forms, context), inputs_for(ct))
 
 
 def votes_for(ct: CaseType) -> st.SearchStrategy[list[Vote]]:
