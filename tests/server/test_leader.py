@@ -43,11 +43,11 @@ def test_one_leader_at_a_time_and_takeover_when_it_goes(pg_url):
     b = Leadership(pg_url, jobs("b"), heartbeat=0.2, retry=0.2).start()
     time.sleep(1.0)
     assert running == ["a"] and not b.leading.is_set()  # b keeps trying, never leads alongside a
+    assert most[0] == 1  # while a's connection holds the lock, never two leaders
     # the leader's connection dies (as when its process is killed): the lock goes with it
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
                      "AND objid = %s AND granted", (LEADER_LOCK & 0xFFFFFFFF,))
-    assert most[0] == 1
     # a steps down at its next heartbeat (b may already lead: the overlap is at most one heartbeat,
     # and the jobs tolerate it: alerts are inserted by deterministic ids, deliveries claimed by CAS)
     assert _wait(lambda: "stop a" in events and len(running) == 1), events
