@@ -127,14 +127,15 @@ class Feed:
             # read about as many documents as the page still needs; skipped ones are never parsed
             batch, scanned = self.store.scan_changes(last, min(SCAN_BATCH, max(64, limit - len(changes) + 1)), keep)
             if scanned == last:
-                return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": False}
+                return {"changes": _latest_only(changes), "cursor": self.encode_cursor(last), "has_more": False}
             for doc in batch:
                 found = self._changes_for(actor, mine, doc, cases)
                 if found:
                     # a document's changes go on one page (the cursor moves per document; what was
                     # skipped before it is skipped again on the next pull)
                     if changes and len(changes) + len(found) > limit:
-                        return {"changes": changes, "cursor": self.encode_cursor(last), "has_more": True}
+                        return {"changes": _latest_only(changes), "cursor": self.encode_cursor(last),
+                                "has_more": True}
                     changes.extend(found)
                 last = doc.seq
             last = scanned
@@ -261,6 +262,16 @@ class Feed:
     @staticmethod
     def _full(entity: str, doc: Any, data: dict[str, Any]) -> dict[str, Any]:
         return {"entity": entity, "id": doc.id, "version": doc.version, "data": data}
+
+
+def _latest_only(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per entity on a page. The page is read in several scans without holding the store,
+    so a document rewritten by another writer between two scans moves to a later seq and is met
+    again; its later entry is its newer version and wins, in its later place."""
+    last_at = {(c["entity"], c["id"]): i for i, c in enumerate(changes)}
+    if len(last_at) == len(changes):
+        return changes
+    return [c for i, c in enumerate(changes) if last_at[(c["entity"], c["id"])] == i]
 
 
 def reset(detail: str) -> Problem:

@@ -63,3 +63,33 @@ def test_skipping_by_key_changes_nothing_but_the_cost(app, username, limit):
     assert feed.decode_cursor(cursor)[0] == feed.decode_cursor(cursor_unfiltered)[0]
     if username in ("esx.business", "esx.crg", "esx.la-lead", *AGENCIES):
         assert any(c["entity"] == "case" for c in filtered), "these users see the cases made above"
+
+
+def test_a_document_rewritten_while_a_page_is_read_appears_once_at_its_newer_version(app, monkeypatch):
+    """A page is read in several scans without holding the store. Another writer that rewrites a
+    document the page already holds moves it to a later seq, where the next scan meets it again:
+    the page must carry it once, at the newer version (the PostgreSQL CI run caught this)."""
+    actor = app.accounts.actor_for(app.accounts.user_by_username("esx.business"), device_id="feed-race-device")
+    store, feed = app.store, app.feed
+    monkeypatch.setattr("sync.feed.SCAN_BATCH", 2)
+    real_scan = store.scan_changes
+    rewritten: list[tuple[str, str, int]] = []
+
+    def scan_then_rewrite(after_seq, limit, keep):
+        batch, scanned = real_scan(after_seq, limit, keep)
+        if not rewritten:
+            case = next((d for d in batch if d.collection == "cases"), None)
+            if case is not None:
+                with store.transaction() as uow:  # the other writer, between two scans of one page
+                    new = uow.update("cases", case.id, dict(case.data), expected_version=case.version, publish=True)
+                rewritten.append(("case", case.id, new.version))
+        return batch, scanned
+
+    monkeypatch.setattr(store, "scan_changes", scan_then_rewrite)
+    page = feed.pull(actor, None, 500)
+    assert rewritten, "the scans met a case to rewrite"
+    keys = [(c["entity"], c["id"]) for c in page["changes"]]
+    assert len(keys) == len(set(keys))
+    entity, case_id, version = rewritten[0]
+    [case] = [c for c in page["changes"] if (c["entity"], c["id"]) == (entity, case_id)]
+    assert case["version"] == version
