@@ -5,13 +5,12 @@ twice; the link is access-checked on both sides."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from sync.links import linked_case_id
 from tests.server.test_death_notifications_http import death, jar, open_jar, open_notification
-from tests.server.walks import CHILD_DOB, CHILD_NAME, NATIONAL, K, S, T, V, Walk, latest, referral
-from tests.support import Client, InProcessApp, assert_problem
+from tests.server.walks import CHILD_DOB, CHILD_NAME, NATIONAL, S, T, V, Walk, latest, referral
+from tests.support import Client, assert_problem
 
 B, HOS, CRG = "esx.business", "esx.hos", "esx.crg"
 HEALTH_DSL, POLICE_DSL, SCHOOL_DSL, REVIEWER = "esx.health-dsl", "esx.police-dsl", "esx.school-dsl", "esx.reviewer"
@@ -205,34 +204,3 @@ def test_an_online_retry_with_its_idempotency_key_opens_one_case(server):
     sis = [c for c in client.get("/api/v1/cases").json()["cases"] if c["case_id"] == si_id]
     assert len(sis) == 1
 
-
-def test_cases_on_the_earlier_versions_keep_their_task_route_and_open_nothing(tmp_path):
-    """A care-leaver case opened under version 2 and a JAR under version 1 still record the serious
-    incident's reference as a task, and open no case: running cases keep the rules they began with."""
-    app = InProcessApp(tmp_path / "data", dt.date(2026, 12, 7))
-    try:
-        cl, jr = Walk(app.url), Walk(app.url)
-        open_notification(cl, "care_leaver_death_notification", death("care_leaver", 17))
-        open_jar(jr, jar(abuse_or_neglect_suggested="yes"))
-        for walk, version in ((cl, 2), (jr, 1)):
-            pin_version(app, walk.case_id, version)
-            walk.version = walk.view(B)["version"]
-        before = len(cl.client(B).get("/api/v1/cases").json()["cases"])
-        for walk in (cl, jr):
-            walk.run([
-                T(HOS, "refer_as_serious_incident", "referred", 422),  # the serious incident's reference first
-                K(HOS, "serious_incident_opened", date="2026-10-01", note="Serious incident ESX-2026-0043 opened."),
-                T(HOS, "refer_as_serious_incident", "referred"),
-                V(B, state="referred_as_serious_incident", links=[]),
-            ])
-        assert len(cl.client(B).get("/api/v1/cases").json()["cases"]) == before
-    finally:
-        app.close()
-
-
-def pin_version(app: InProcessApp, case_id: str, version: int) -> None:
-    """The case as it was stored before the hand-off versions shipped."""
-    with app.store.transaction() as uow:
-        doc = uow.get("cases", case_id)
-        uow.update("cases", case_id, {**doc.data, "case_type_version": version}, expected_version=doc.version,
-                   publish=True)
