@@ -181,6 +181,8 @@ def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
     if meta != case["submissions"] or opening:
         ctx.uow.update(CASES, case["case_id"], {**case, **opening, "submissions": meta, "updated_at": ctx.at},
                        expected_version=case_doc.version, publish=True)
+    if opening:  # its involved agencies changed: who may open the links changed
+        links.republish_linked(ctx, case)
     ctx.audit("submission.save", case["case_id"], form_id=form_id, agency_id=agency_id, status=status,
               submission_id=sub_id, version=result["version"])
     return result

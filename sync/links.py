@@ -27,6 +27,9 @@ from sync.problems import MAX_LISTED_ERRORS, Problem
 #: the namespace of hand-off case ids: uuid5(namespace, "{source case id}:{event}:{step}")
 HAND_OFF_NAMESPACE = uuid.UUID("5d0c2a8e-1f4b-5e0a-9c3d-7a6b1e2f4c80")
 HANDED_OFF_TO, HANDED_OFF_FROM = "handed_off_to", "handed_off_from"
+#: audit entry fields that name the other case of a hand-off (the history hides them from a reader
+#: who may not see that case, as the links do)
+LINKED_IDS = ("opened", "hand_off_from")
 
 
 def linked_case_id(source_case_id: str, event: str, step: int) -> str:

@@ -30,7 +30,7 @@ from sync.context import (
     submission_id,
     timeline,
 )
-from sync.links import clock_forms, links_view
+from sync.links import LINKED_IDS, clock_forms, links_view
 from sync.problems import Problem
 
 
@@ -138,6 +138,10 @@ class Reader:
             return doc.data if doc is not None else None
 
         return links_view(actor, case, audience)
+
+    def _may_see(self, actor: Actor, case_id: Any) -> bool:
+        doc = self.store.get(CASES, case_id) if isinstance(case_id, str) else None
+        return doc is not None and access.can_see_case(actor, doc.data)
 
     def _open_forms(self, actor: Actor, case: Mapping[str, Any], ct: Any) -> list[dict[str, Any]]:
         out = []
@@ -256,10 +260,13 @@ class Reader:
                 continue  # a pull lists entity ids (other agencies' returns among them): coordinators only
             if not full and e.get("action") == "access.refused":
                 continue  # who tried what they may not do: the lead partnership's staff only
+            what = {k: v for k, v in e.items() if k not in ("action", "by", "device_id", "case_id")}
+            for key in LINKED_IDS:  # a hand-off names the other case: only for those who may see it
+                if key in what and not self._may_see(actor, what[key]):
+                    what[key] = None
             out.append({"n": entry.n, "at": entry.at, "action": e.get("action"),
                         "by": e.get("by", {}).get("user_id"), "roles": e.get("by", {}).get("roles"),
-                        "device_id": e.get("device_id"),
-                        "what": {k: v for k, v in e.items() if k not in ("action", "by", "device_id", "case_id")}})
+                        "device_id": e.get("device_id"), "what": what})
         audit_read(self.store, actor, case_id, read="history")  # the history is case data too (ids only)
         return out
 

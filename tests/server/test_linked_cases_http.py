@@ -130,6 +130,9 @@ def test_1_1_66_a_jar_referral_opens_a_linked_serious_incident_seen_only_as_far_
     assert si_id not in w.client(HEALTH_DSL).get(w.path("")).text
     assert_problem(si.client(HEALTH_DSL).get(si.path("")), 404, "case-not-found")  # never through the link
     assert_problem(si.client(HEALTH_DSL).get(si.path("history")), 404)
+    history = w.client(HEALTH_DSL).get(w.path("history"))
+    handed = next(e for e in history.json()["entries"] if e["action"] == "case.hand_off")
+    assert handed["what"]["opened"] is None and si_id not in history.text  # the JAR's history hides it too
     changes, _ = si.client(HEALTH_DSL).pull_all()
     assert si_id not in str(changes)
     jar_change = next(c for c in changes if c["entity"] == "case" and c["id"] == w.case_id)
@@ -150,6 +153,8 @@ def test_1_1_66_a_jar_referral_opens_a_linked_serious_incident_seen_only_as_far_
     assert si.client(B).post(si.path("assignments"), json={"user_id": reviewer}).status_code == 200
     assert only_link(si.view(REVIEWER))["accessible"] is False
     assert_problem(w.client(REVIEWER).get(w.path("")), 404)
+    assert w.case_id not in si.client(REVIEWER).get(si.path("history")).text
+    assert w.case_id in si.client(B).get(si.path("history")).text  # the business team sees where it came from
     changes, cursor = si.client(REVIEWER).pull_all()
     assert w.case_id not in str(changes)
     # assigned to the JAR too: the link opens, and the SI comes again in the pull with it shown
