@@ -61,6 +61,8 @@ def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool,
     if errors or not complete:  # not complete: counting stopped at the request's budget, so there are errors
         count = f"{len(errors) + omitted}" if complete else f"at least {len(errors) + omitted + 1}"
         listed = "every one is listed" if not omitted and complete else f"the first {len(errors)} are listed"
+        if not errors:  # a push's budget was spent on earlier forms (ADR 0012, 0032)
+            listed = "none are listed, as this request already listed its share; send it alone to see them"
         extra: dict[str, Any] = {"errors_omitted": omitted} if omitted or not complete else {}
         if not complete:
             extra["errors_counted"] = False  # counting stopped: there are more than errors_omitted

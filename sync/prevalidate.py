@@ -41,6 +41,7 @@ class Validations:
     def __init__(self, forms: FormRegistry) -> None:
         self.forms = forms
         self._done: list[_Entry] = []
+        self._by_data: dict[int, _Entry] = {}  # by the id of the data validated (kept alive in _done)
         # one budget of jsonschema errors for the whole request: a push of 200 invalid forms costs
         # what one costs; once spent, an invalid form is still refused, with fewer errors listed
         self.walk_budget = WALK_FACTOR * MAX_LISTED_ERRORS
@@ -50,11 +51,11 @@ class Validations:
         the one made for this very data object first (each mutation's own answer, so identical
         payloads repeated in a batch each take their share of the request's budget, ADR 0032),
         else one made for equal data (a merge built from stored state)."""
-        matches = [(d, o) for f, v, fin, day, d, o in self._done
-                   if f == form_id and v == version and fin is final and day == today]
-        outcome = next((o for d, o in matches if d is data), None)
+        key = (form_id, version, final, today)
+        own = self._by_data.get(id(data))
+        outcome = own[5] if own is not None and own[4] is data and own[:4] == key else None
         if outcome is None:
-            outcome = next((o for d, o in matches if d == data), None)
+            outcome = next((o for *k, d, o in self._done if tuple(k) == key and d == data), None)
         if outcome is None:
             outcome = self._validate(form_id, version, data, final, today)
         if isinstance(outcome, FormError):
@@ -68,7 +69,9 @@ class Validations:
             self.walk_budget = max(0, self.walk_budget - getattr(outcome, "walked", 0))
         except FormError as exc:
             outcome = exc
-        self._done.append((form_id, version, final, today, data, outcome))
+        entry = (form_id, version, final, today, data, outcome)
+        self._done.append(entry)
+        self._by_data[id(data)] = entry
         return outcome
 
     def warm(self, form_id: Any, version: Any, data: Any, *, final: bool, today: dt.date) -> None:

@@ -113,3 +113,17 @@ def test_a_worst_input_gives_the_same_errors():
     data["chronology"] = [{**row, "row_id": f"r{i}"} if i % 3 else {**row, "row_id": "same", "child_seen": "yes"}
                           for i in range(1000)]
     _same(fv, data, date(2026, 1, 15))
+
+
+def test_once_the_budget_is_spent_only_the_verdict_is_given():
+    """With no walk left (a push whose earlier forms spent the request's budget), an invalid form is
+    still refused, with no error listed and the count marked incomplete; a valid one still passes."""
+    fv = REG.latest("rapid_review_agency_return")
+    valid = copy.deepcopy(fv.examples["valid"][0])
+    invalid = {**valid, "chronology": [{**valid["chronology"][0], "child_seen": "yes"}]}
+    today = date(2026, 1, 15)
+    spent = fv.errors(invalid, final=True, today=today, limit=100, walk=0)
+    assert spent == [] and spent.complete is False
+    assert fv.errors(invalid, final=True, today=today, limit=100, walk=1) != []
+    passed = fv.errors(valid, final=True, today=today, limit=100, walk=0)
+    assert passed == [] and getattr(passed, "complete", True) is True
