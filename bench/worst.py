@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -154,6 +155,7 @@ def main() -> None:
     print(f"{'input':<92} {'bytes':>9} {'status':>6} {'median ms':>10} {'max ms':>8} {'cpu med':>8} {'cpu max':>8} "
           f"{'listed':>6} {'omitted':>8}")
     worst, worst_cpu = 0.0, 0.0
+    pusher, seqs = login("esx.health-dsl"), itertools.count(1)  # one device: users have at most 10
     for name, path, body in cases(forms):
         headers = business if path == "/cases" else dsl
         if body in ("push", "push-near"):
@@ -172,10 +174,10 @@ def main() -> None:
         url = "/api/v1" + path.format(case=case_id, open=open_case)
         times, cpu, status, listed, omitted = [], [], 0, 0, 0
         for _ in range(args.runs):
-            if path == "/sync/push":  # fresh seqs each run, on a fresh device
-                headers, body["device_id"] = login("esx.health-dsl")
+            if path == "/sync/push":  # fresh ids and the next seqs each run, on the one pushing device
+                headers, body["device_id"] = pusher
                 for m in body["mutations"]:
-                    m["mutation_id"] = str(uuid.uuid4())
+                    m["mutation_id"], m["seq"] = str(uuid.uuid4()), next(seqs)
                 raw = json.dumps(body).encode()
             start, cpu_start = time.perf_counter(), time.thread_time()
             r = http.post(url, data=raw, headers={**headers, "Content-Type": "application/json"})

@@ -42,6 +42,7 @@ class Validations:
         self.forms = forms
         self._done: list[_Entry] = []
         self._by_data: dict[int, _Entry] = {}  # by the id of the data validated (kept alive in _done)
+        self.cases: dict[str, Any] = {}  # committed cases the gate read, once per request (None: absent)
         # one budget of jsonschema errors for the whole request: a push of 200 invalid forms costs
         # what one costs; once spent, an invalid form is still refused, with fewer errors listed
         self.walk_budget = WALK_FACTOR * MAX_LISTED_ERRORS
@@ -84,11 +85,13 @@ class Gate:
     Each method raises (a :class:`~sync.problems.Problem`, or anything on odd input) when the
     handler would refuse the mutation before validating its form."""
 
-    def __init__(self, store: Store, case_types: Any, actor: Any, case_id: Any) -> None:
-        self.store, self.case_types, self.actor, self.case_id = store, case_types, actor, case_id
+    def __init__(self, store: Store, case_types: Any, actor: Any, case_id: Any, cases: dict[str, Any]) -> None:
+        self.store, self.case_types, self.actor, self.case_id, self.cases = store, case_types, actor, case_id, cases
 
     def writable_case(self) -> Mapping[str, Any]:
-        doc = self.store.get(CASES, self.case_id) if isinstance(self.case_id, str) else None
+        if isinstance(self.case_id, str) and self.case_id not in self.cases:
+            self.cases[self.case_id] = self.store.get(CASES, self.case_id)
+        doc = self.cases[self.case_id] if isinstance(self.case_id, str) else None
         if doc is None or not access.can_see_case(self.actor, doc.data) \
                 or not access.can_write_case(self.actor, doc.data):
             raise LookupError("a case the handler refuses (404 or 403)")
@@ -142,4 +145,4 @@ def prevalidate(validations: Validations, store: Store, kind: str, payload: Any,
     if warm is None or not isinstance(payload, Mapping):
         return
     with contextlib.suppress(Exception):  # the handler meets the same input under the lock and names the fault
-        warm(validations, Gate(store, case_types, actor, case_id), payload, today)
+        warm(validations, Gate(store, case_types, actor, case_id, validations.cases), payload, today)
