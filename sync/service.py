@@ -134,12 +134,14 @@ class WritePath:
                    today=self.clock.today(), mutation_id=mutation.mutation_id, device_id=device_id,
                    directory=self.directory, validations=validations)
 
-    def _prevalidate(self, mutations: list[Mutation]) -> Validations:
-        """Validate every form the mutations carry, with no lock held (see :mod:`sync.prevalidate`)."""
+    def _prevalidate(self, actor: Actor, mutations: list[Mutation]) -> Validations:
+        """Validate every form the mutations carry, with no lock held, unless the case already
+        refuses it (see :mod:`sync.prevalidate`)."""
         validations = Validations(self.forms)
         today = self.clock.today()
         for m in mutations:
-            prevalidate(validations, self.store, m.kind, m.payload, today)
+            prevalidate(validations, self.store, m.kind, m.payload, today,
+                        case_types=self.case_types, actor=actor, case_id=m.case_id)
         return validations
 
     def _run(self, uow: UnitOfWork, actor: Actor, mutation: Mutation, device_id: str | None,
@@ -176,7 +178,7 @@ class WritePath:
         ``respond(uow, result)`` builds the answer's body in the same unit of work (a case view, its
         read audited there); it is recorded with the result as ``result["response"]``, so a replay
         answers exactly what the first request answered, never the case as it is now (issue #10)."""
-        validations = self._prevalidate([mutation])
+        validations = self._prevalidate(actor, [mutation])
         refused: Problem | None = None
         with self.store.transaction() as uow:
             seen = uow.get(MUTATION_IDS, mutation.mutation_id)
@@ -224,7 +226,7 @@ class WritePath:
         if device_id != actor.device_id:
             raise Problem(403, "wrong-device", "A device pushes only its own mutations (the token's device).")
         results: dict[int, dict[str, Any]] = {}
-        validations = self._prevalidate(mutations)
+        validations = self._prevalidate(actor, mutations)
         with self.store.transaction() as uow:
             state = uow.get(DEVICE_SEQ, device_id)
             last = state.data["last_seq"] if state else 0
