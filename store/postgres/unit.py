@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..audit import canonical, make_line
@@ -43,6 +43,20 @@ class PgUnitOfWork(UnitOfWork):
         if key not in self._base:
             self._base[key] = self._store._read(self._conn, key)
         return self._base[key]
+
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        """Read every key not read yet in one statement (one round trip instead of one each)."""
+        self._check()
+        todo = list(dict.fromkeys(k for k in keys if k not in self._base and k not in self._pending))
+        if not todo:
+            return
+        rows = self._conn.execute(
+            "SELECT t.collection, t.id, t.version, t.seq, t.deleted, t.data::text FROM documents AS t "
+            "JOIN unnest(%b::text[], %b::text[]) AS u(c, i) ON t.collection = u.c AND t.id = u.i",
+            ([c for c, _ in todo], [i for _, i in todo])).fetchall()
+        found = {(c, i): Rec(v, s, d, text) for c, i, v, s, d, text in rows}
+        for key in todo:
+            self._base[key] = found.get(key)
 
     def _current(self, key: Key) -> Rec | None:
         if key in self._pending:
@@ -174,7 +188,8 @@ class PgUnitOfWork(UnitOfWork):
                     line, head = make_line(head, audit_n, at, subject, entry)
                     audit_rows.append((audit_n, subject, line))
             # one statement per kind of write, all sent in one pipeline: a few round trips under the
-            # lock whatever the unit's size (ADR 0030)
+            # lock whatever the unit's size (ADR 0030); arrays go binary (%b): the text array format
+            # escapes every quote of every JSON body with a regex callback
             with conn.pipeline():
                 ins = _send(conn, _INSERT, _columns([(*k, r.version, final.get(k, 0), r.deleted, r.data)
                                                      for k, r in inserts], 6)) if inserts else None
@@ -196,18 +211,18 @@ class PgUnitOfWork(UnitOfWork):
 
 
 _INSERT = ("INSERT INTO documents (collection, id, version, seq, deleted, data) "
-           "SELECT c, i, v, s, d, j::jsonb FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[], "
-           "%s::bool[], %s::text[]) AS u(c, i, v, s, d, j) ON CONFLICT DO NOTHING RETURNING collection, id")
+           "SELECT c, i, v, s, d, j::jsonb FROM unnest(%b::text[], %b::text[], %b::int[], %b::bigint[], "
+           "%b::bool[], %b::text[]) AS u(c, i, v, s, d, j) ON CONFLICT DO NOTHING RETURNING collection, id")
 _UPDATE = ("UPDATE documents AS t SET version = u.v, seq = u.s, deleted = u.d, data = u.j::jsonb "
-           "FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[], %s::bool[], %s::text[], %s::int[]) "
+           "FROM unnest(%b::text[], %b::text[], %b::int[], %b::bigint[], %b::bool[], %b::text[], %b::int[]) "
            "AS u(c, i, v, s, d, j, e) "
            "WHERE t.collection = u.c AND t.id = u.i AND t.version = u.e AND NOT t.deleted "
            "RETURNING t.collection, t.id")
-_DELETE = ("DELETE FROM documents AS t USING unnest(%s::text[], %s::text[], %s::int[]) AS u(c, i, e) "
+_DELETE = ("DELETE FROM documents AS t USING unnest(%b::text[], %b::text[], %b::int[]) AS u(c, i, e) "
            "WHERE t.collection = u.c AND t.id = u.i AND t.version = u.e AND NOT t.deleted "
            "RETURNING t.collection, t.id")
 _AUDIT = ("WITH a AS (INSERT INTO audit (n, subject, line) "
-          "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])) "
+          "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[])) "
           "UPDATE feed_head SET audit_head = %s")
 
 
