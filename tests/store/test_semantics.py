@@ -560,3 +560,20 @@ def test_one_unit_commits_many_writes_and_a_lost_compare_and_set_undoes_all(s):
     assert s.last_seq() == before and s.get("cases", "m1").data == {"i": -1}
     assert s.get("cases", "m7").data == {"i": 77}
     assert s.verify() == []
+
+
+def test_a_store_read_inside_a_unit_uses_the_units_connection(pg_url):
+    """A handler asks the store itself (the directory) while its unit is open: with one pooled
+    connection per thread that read waited for a second one (a deadlock once every connection was
+    held by a unit); it runs on the unit's own connection and sees what is committed."""
+    st = open_store(pg_url, pool_size=1)
+    try:
+        with st.transaction() as u:
+            u.insert("users", "u1", {"p": "x"})
+        with st.transaction() as u:
+            u.insert("users", "u2", {"p": "x"})
+            assert [d.id for d in st.scan("users")] == ["u1"]  # committed state, not the unit's
+            assert st.get("users", "u1").data == {"p": "x"} and st.get("users", "u2") is None
+        assert sorted(d.id for d in st.scan("users")) == ["u1", "u2"]
+    finally:
+        st.close()
