@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.sync import PASSWORD, USERS, Device, plan, prefill
+from bench.sync import USERS, Device, plan
+from bench.sync_prefill import PASSWORD, cached_prefill
 
 
 def _top(prof: cProfile.Profile, title: str, n: int = 22) -> None:
@@ -28,13 +29,13 @@ def _top(prof: cProfile.Profile, title: str, n: int = 22) -> None:
         print(f"\n== {title}: top {n} by {key}\n{text[start:]}")
 
 
-def profile(root: Path, size: int, forms: Any, rng: random.Random) -> None:
+def profile(root: Path, size: int, forms: Any, rng: random.Random, args: Any) -> None:
     from server import logs
     from server.app import create_app
     from server.config import Settings
 
     data = root / "profile"
-    info = prefill(data, size, rng)
+    info = cached_prefill(data, size, args.seed)
     print(f"prefill {size}: {info['docs']:,} documents")
     log_file = open(root / "server.log", "w")  # noqa: SIM115 - closed below
     logs.configure("INFO", stream=log_file)
