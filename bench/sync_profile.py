@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pstats
 import random
 import time
@@ -66,6 +67,9 @@ def profile(root: Path, size: int, forms: Any, rng: random.Random, args: Any) ->
                                                                                 "<built-in method posix.fsync>"))
     print(f"fdatasync/fsync calls inside the 24 push requests: {syncs}")
     _top(prof, "push, batches of 50, 4 devices")
+    if os.environ.get("PROFILE_CALLERS"):
+        st = pstats.Stats(prof).strip_dirs()
+        st.print_callers(r"__init__.py:(299|183)\(|prevalidate.py:43|isinstance")
 
     for username in ("esx.business", "esx.police-dsl"):
         r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD,

@@ -40,9 +40,13 @@ class Validations:
 
     def run(self, form_id: str, version: Any, data: Any, *, final: bool, today: dt.date) -> list[FieldError]:
         """``FormRegistry.validate``, answered from an earlier identical call when there was one."""
+        # the same object first (a push's own mutation), then an equal one: comparing every earlier
+        # form of a batch of 50 by value made the lookups quadratic (issue #15)
         outcome = next((o for f, v, fin, day, d, o in self._done
-                        if f == form_id and v == version and fin is final and day == today
-                        and (d is data or d == data)), None)
+                        if d is data and f == form_id and v == version and fin is final and day == today), None)
+        if outcome is None:
+            outcome = next((o for f, v, fin, day, d, o in self._done
+                            if f == form_id and v == version and fin is final and day == today and d == data), None)
         if outcome is None:
             outcome = self._validate(form_id, version, data, final, today)
         if isinstance(outcome, FormError):
