@@ -250,8 +250,14 @@ class WritePath:
                 uow.update(DEVICE_SEQ, device_id, {"last_seq": last}, expected_version=state.version)
             committing = time.perf_counter()
         self.observer.commit(time.perf_counter() - committing)
+        counts: dict[str, int] = {}
         for m in mutations:
-            self.observer.mutation(m.kind, results[m.seq]["status"])
+            status = results[m.seq]["status"]
+            self.observer.mutation(m.kind, status)
+            key = f"{m.kind}:{status}"
+            counts[key] = counts.get(key, 0) + 1
+        # one line per push, not per mutation (ADR 0027): kinds and statuses counted, ids only of rejections
+        log.info("push", extra={"device_id": device_id, "event": "push", "counts": counts})
         return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
 
     def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int,
@@ -282,9 +288,9 @@ class WritePath:
             uow.insert(MUTATION_IDS, m.mutation_id, {"device_id": device_id, "seq": m.seq, "user_id": actor.user_id,
                                                      "result": result})
         uow.insert(MUTATION_LOG, f"{device_id}:{m.seq}", {"mutation_id": m.mutation_id, "result": result})
-        if result["status"] != "duplicate":
+        if result["status"] == "rejected":  # rare, and worth its id; the rest is in the batch's summary line
             log.info("mutation", extra={"mutation_id": m.mutation_id, "device_id": device_id,
-                                        "event": f"{m.kind}:{result['status']}"})
+                                        "event": f"{m.kind}:rejected"})
         return result, m.seq
 
 
