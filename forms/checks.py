@@ -15,7 +15,7 @@ from .bounds import GRANDFATHERED, unbounded_fields
 from .errors import DefinitionError, FieldError
 from .registry import FormRegistry, FormVersion, default_definitions_dir, read_layers, structural_problems
 from .schema_tools import escape_pointer, iter_subschemas, split_path, validation_schema
-from .validation import build_validator, to_field_errors, today_is
+from .validation import FORMAT_CHECKER, ReferenceValidator, build_validator, to_field_errors, today_is
 
 
 def validate_version(fv: FormVersion, data: Any, *, final: bool, today: date) -> list[FieldError]:
@@ -24,8 +24,9 @@ def validate_version(fv: FormVersion, data: Any, *, final: bool, today: date) ->
 
 
 def slow_errors(fv: FormVersion, data: Any, *, final: bool, today: date) -> list[FieldError]:
-    """The same answer from jsonschema alone, without the fast path."""
-    validator = fv.final_validator if final else fv.draft_validator
+    """The same answer from jsonschema alone, without the fast path (nor its use on array items)."""
+    schema = (fv.final_validator if final else fv.draft_validator).schema
+    validator = ReferenceValidator(schema, format_checker=FORMAT_CHECKER)
     with today_is(today):
         return to_field_errors(validator.iter_errors(data), fv.enum_labels)
 

@@ -137,7 +137,15 @@ def _compile(schema: Any) -> Check:
     # ---- arrays
     if "items" in schema:
         item_check = _compile(schema["items"])
-        checks.append(lambda x, t: not isinstance(x, list) or all(item_check(v, t) for v in x))
+
+        def check_items(x: Any, t: date | None) -> bool:
+            if isinstance(x, list):
+                for v in x:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+                    if not item_check(v, t):
+                        return False
+            return True
+
+        checks.append(check_items)
     if "minItems" in schema:
         low = schema["minItems"]
         checks.append(lambda x, t: not isinstance(x, list) or len(x) >= low)
@@ -233,7 +241,14 @@ def _compile(schema: Any) -> Check:
     if len(checks) == 1:
         return checks[0]
     all_checks = tuple(checks)
-    return lambda x, t: all(c(x, t) for c in all_checks)
+
+    def check_all(x: Any, t: date | None) -> bool:
+        for c in all_checks:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+            if not c(x, t):
+                return False
+        return True
+
+    return check_all
 
 
 def compile_check(schema: Any) -> Check | None:

@@ -98,31 +98,49 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: Ma
         yield ValidationError("unexpected fields")  # forms.validation lists each one by name
 
 
-def _any_of(validator: Any, parts: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if not any(validator.evolve(schema=part).is_valid(instance) for part in parts):
-        yield ValidationError("matches none of the alternatives")
+IsValid = Callable[[Any, Any, Any], bool]
 
 
-def _one_of(validator: Any, parts: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if sum(1 for part in parts if validator.evolve(schema=part).is_valid(instance)) != 1:
-        yield ValidationError("does not match exactly one alternative")
+def jsonschema_is_valid(validator: Any, part: Any, instance: Any) -> bool:
+    """jsonschema's own answer: is ``instance`` valid against the subschema ``part``?"""
+    return validator.evolve(schema=part).is_valid(instance)
 
 
-def _not(validator: Any, part: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if validator.evolve(schema=part).is_valid(instance):
-        yield ValidationError("matches what is not allowed")
+def combinators(is_valid: IsValid = jsonschema_is_valid) -> dict[str, Keyword]:
+    """The keywords that ask yes/no questions of subschemas (``anyOf``, ``oneOf``, ``not``,
+    ``contains``, ``if``), each asking ``is_valid(validator, subschema, instance)``: jsonschema's
+    own walk by default, the compiled check of :mod:`forms.fastcheck` in the forms' validator."""
 
+    def any_of(validator: Any, parts: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if not any(is_valid(validator, part, instance) for part in parts):
+            yield ValidationError("matches none of the alternatives")
 
-def _contains(validator: Any, part: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if not isinstance(instance, list) or too_long(instance, schema):
-        return
-    check = validator.evolve(schema=part)
-    matches = sum(1 for item in instance if check.is_valid(item))
-    if matches < schema.get("minContains", 1):
-        yield ValidationError("missing a required entry")
-    elif matches > schema.get("maxContains", matches):
-        yield ValidationError("too many matching entries", validator="maxContains",
-                              validator_value=schema["maxContains"])
+    def one_of(validator: Any, parts: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if sum(1 for part in parts if is_valid(validator, part, instance)) != 1:
+            yield ValidationError("does not match exactly one alternative")
+
+    def not_(validator: Any, part: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if is_valid(validator, part, instance):
+            yield ValidationError("matches what is not allowed")
+
+    def contains(validator: Any, part: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if not isinstance(instance, list) or too_long(instance, schema):
+            return
+        matches = sum(1 for item in instance if is_valid(validator, part, item))
+        if matches < schema.get("minContains", 1):
+            yield ValidationError("missing a required entry")
+        elif matches > schema.get("maxContains", matches):
+            yield ValidationError("too many matching entries", validator="maxContains",
+                                  validator_value=schema["maxContains"])
+
+    def if_(validator: Any, condition: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if is_valid(validator, condition, instance):  # as jsonschema's own ``if``
+            if "then" in schema:
+                yield from validator.descend(instance, schema["then"], schema_path="then")
+        elif "else" in schema:
+            yield from validator.descend(instance, schema["else"], schema_path="else")
+
+    return {"anyOf": any_of, "oneOf": one_of, "not": not_, "contains": contains, "if": if_}
 
 
 BOUNDED_KEYWORDS: dict[str, Keyword] = {
@@ -130,6 +148,6 @@ BOUNDED_KEYWORDS: dict[str, Keyword] = {
     "minItems": _size(list, lambda n, limit: n >= limit), "maxItems": _size(list, lambda n, limit: n <= limit),
     "minLength": _size(str, lambda n, limit: n >= limit), "maxLength": _size(str, lambda n, limit: n <= limit),
     "uniqueItems": _unique_items, "pattern": _pattern, "format": _format,
-    "additionalProperties": _additional_properties, "anyOf": _any_of, "oneOf": _one_of, "not": _not,
-    "contains": _contains, "items": _unless_too_long("items"), "prefixItems": _unless_too_long("prefixItems"),
+    "additionalProperties": _additional_properties, **combinators(),
+    "items": _unless_too_long("items"), "prefixItems": _unless_too_long("prefixItems"),
 }

@@ -18,7 +18,7 @@ from typing import Any
 from forms.errors import FormError, RetiredVersion, UnknownForm
 from statemachines.engine import Vote, approval_status, eligible_slots
 from store import DuplicateKey
-from sync import access
+from sync import access, links
 from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
@@ -61,6 +61,8 @@ def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool,
     if errors or not complete:  # not complete: counting stopped at the request's budget, so there are errors
         count = f"{len(errors) + omitted}" if complete else f"at least {len(errors) + omitted + 1}"
         listed = "every one is listed" if not omitted and complete else f"the first {len(errors)} are listed"
+        if not errors:  # a push's budget was spent on earlier forms (ADR 0012, 0032)
+            listed = "none are listed, as this request already listed its share; send it alone to see them"
         extra: dict[str, Any] = {"errors_omitted": omitted} if omitted or not complete else {}
         if not complete:
             extra["errors_counted"] = False  # counting stopped: there are more than errors_omitted
@@ -71,20 +73,28 @@ def _validate_form(ctx: Ctx, form_id: str, version: Any, data: Any, final: bool,
 
 
 # -- create_case -------------------------------------------------------------------------------
-def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    referral = payload["referral"]
+def referral_gate(case_types: Any, actor: Any, payload: Mapping[str, Any]) -> Any:
+    """What ``create_case`` checks before it validates the referral (also asked before the write
+    lock, :mod:`sync.prevalidate`, so a refused case costs no validation): the case type."""
     try:
-        ct = ctx.case_types.get(payload["case_type"])
+        ct = case_types.get(payload["case_type"])
     except KeyError:
         raise Problem(422, "unknown-case-type", "There is no such case type.",
                       errors=[{"path": "/payload/case_type", "message": "Unknown case type."}]) from None
-    initial = ct.initial_state
-    form_id, version, data = referral["form_id"], referral["form_version"], referral["data"]
-    if not ct.form_open(form_id, initial):
+    form_id = payload["referral"]["form_id"]
+    if not ct.form_open(form_id, ct.initial_state):
         raise Problem(422, "not-a-referral-form", f"A {ct.case_type} case opens with a form of its first state.",
                       errors=[{"path": "/payload/referral/form_id", "message": "This form does not open a case."}])
-    if not ct.form_open(form_id, initial, ctx.actor.roles):
+    if not ct.form_open(form_id, ct.initial_state, actor.roles):
         raise Problem(403, "forbidden-role", "Your roles may not open this kind of case.")
+    return ct
+
+
+def create_case(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    referral = payload["referral"]
+    ct = referral_gate(ctx.case_types, ctx.actor, payload)
+    initial = ct.initial_state
+    form_id, version, data = referral["form_id"], referral["form_version"], referral["data"]
     _validate_form(ctx, form_id, version, data, True, "/payload/referral")
     involved = list(dict.fromkeys(data.get("involved_agencies", [])))
     unknown = [a for a in involved if not _agency_in(ctx, a, ctx.actor.partnership)]
@@ -142,28 +152,38 @@ def _next_reference(ctx: Ctx, partnership: str) -> str:
 
 
 # -- save_submission ---------------------------------------------------------------------------
-def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
-    status = payload["status"]
-    case_doc = ctx.case_for_write(case_id)
-    case = case_doc.data
-    ct = ctx.case_type_of(case)
+def submission_gate(forms: Any, ct: Any, actor: Any, case: Mapping[str, Any], payload: Mapping[str, Any]
+                    ) -> str | None:
+    """What ``save_submission`` checks, on a case the actor may write, before it validates the
+    form: the form exists and is open in the case's state to the actor's roles, and a per-agency
+    return is the actor's own agency's. Returns that agency (None for a case-wide form). Also asked
+    before the write lock (:mod:`sync.prevalidate`): a form the case refuses costs no validation."""
     form_id = payload["form_id"]
     try:
-        ctx.forms.get(form_id)
+        forms.get(form_id)
     except FormError as exc:
         raise _form_problem(exc, "/payload") from None
     if not ct.form_open(form_id, case["state"]):
         raise Problem(409, "form-locked", f"The {form_id} form is not open while the case is in {case['state']}.")
-    if not ct.form_open(form_id, case["state"], ctx.actor.roles):
+    if not ct.form_open(form_id, case["state"], actor.roles):
         raise Problem(403, "forbidden-role", f"Your roles may not fill the {form_id} form.")
     agency_id = None
-    if per_agency(ctx.forms, form_id):
-        agency_id = ctx.actor.agency
+    if per_agency(forms, form_id):
+        agency_id = actor.agency
         if agency_id is None or agency_id not in case.get("involved_agencies", ()):
             raise Problem(403, "agency-not-involved", "Only an involved agency fills its own return.")
         if payload["data"].get("agency_id", agency_id) != agency_id:
             raise Problem(403, "not-your-agency", "An agency fills only its own return.",
                           errors=[{"path": "/payload/data/agency_id", "message": "Must be your own agency."}])
+    return agency_id
+
+
+def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], base_version: int | None) -> Result:
+    status = payload["status"]
+    case_doc = ctx.case_for_write(case_id)
+    case = case_doc.data
+    form_id = payload["form_id"]
+    agency_id = submission_gate(ctx.forms, ctx.case_type_of(case), ctx.actor, case, payload)
     _validate_form(ctx, form_id, payload["form_version"], payload["data"], status == "final", "/payload")
     sub_id = submission_id(case["case_id"], form_id, agency_id)
     existing = ctx.uow.get(SUBMISSIONS, sub_id)
@@ -172,13 +192,14 @@ def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
                       "This form was submitted as final; amend it by submitting a final again.")
     result = _write_submission(ctx, case, sub_id, form_id, payload["form_version"], payload["data"], status,
                                agency_id, base_version, existing=existing)
+    opening = links.complete_opening(ctx, case, form_id, payload["data"], status)  # a hand-off case's referral
     sent_back = existing.data.get("amendment_requested") if existing is not None else None
     if sent_back and status == "final":  # the amended return is in: tell whoever sent it back
         ctx.alert(case, "amendment_returned", [sent_back["requested_by"]], agency_id=agency_id, form_id=form_id)
     meta = dict(case["submissions"])
     meta[sub_id] = {"form_id": form_id, "agency_id": agency_id, "status": status}
-    if meta != case["submissions"]:
-        ctx.uow.update(CASES, case["case_id"], {**case, "submissions": meta, "updated_at": ctx.at},
+    if meta != case["submissions"] or opening:
+        ctx.uow.update(CASES, case["case_id"], {**case, **opening, "submissions": meta, "updated_at": ctx.at},
                        expected_version=case_doc.version, publish=True)
     ctx.audit("submission.save", case["case_id"], form_id=form_id, agency_id=agency_id, status=status,
               submission_id=sub_id, version=result["version"])
@@ -302,17 +323,26 @@ def _raise_if_refused(decision) -> None:
 
 def _fire(ctx: Ctx, ct, case_doc, event: str, forms, context, votes) -> Result:
     case = case_doc.data
+    timeline = ctx.timeline(case)
+    taken = ct.chosen_transition(case["state"], event, forms, context, timeline)
     new_state = ct.fire(case["state"], event, actor=ctx.engine_actor if not votes else _any_actor(ct, case, event),
-                        forms=forms, context=context, votes=votes, timeline=ctx.timeline(case))
+                        forms=forms, context=context, votes=votes, timeline=timeline)
     history = [*case["state_history"], {"state": new_state, "entered_at": ctx.at,
                                         "entered_on": ctx.today.isoformat(), "event": event, "by": ctx.actor.user_id}]
     new = {**case, "state": new_state, "state_history": history, "pending": None, "updated_at": ctx.at}
+    opened = None
+    if taken is not None and taken.hand_off is not None:  # a linked case, in this same unit of work
+        opened = links.open_linked_case(ctx, case, event, len(history) - 1, taken.hand_off, forms)
+        new["links"] = [*(case.get("links") or []), opened]
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
     doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
     ctx.audit("transition.fired", case["case_id"], event=event, source=case["state"], target=new_state,
               approvals=len(votes))
     _alert_state_entered(ctx, ct, new, event)
-    return {"status": "applied", "state": new_state, "version": doc.version, "event": event}
+    result = {"status": "applied", "state": new_state, "version": doc.version, "event": event}
+    if opened is not None:
+        result["opened_case"] = {k: opened[k] for k in ("case_id", "case_type", "reference")}
+    return result
 
 
 def _any_actor(ct, case, event):
@@ -505,6 +535,7 @@ def assign_reviewer(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
     new = {**case, "assigned_reviewers": reviewers, "updated_at": ctx.at}
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
     doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    links.republish_linked(ctx, new)  # who may open the links changed
     ctx.audit("case.assign" if assigned else "case.unassign", case["case_id"], user_id=user.id)
     if assigned:
         ctx.alert(new, "assigned", [user.id])
@@ -525,6 +556,7 @@ def invite_partnership(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any]
     new = {**case, "invited_partnerships": partners, "updated_at": ctx.at}
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
     doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    links.republish_linked(ctx, new)
     ctx.audit("case.invite" if invited else "case.uninvite", case["case_id"], partnership=other)
     return {"status": "applied", "version": doc.version}
 

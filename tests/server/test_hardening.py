@@ -74,8 +74,9 @@ def test_a_huge_array_gets_one_short_answer_and_long_error_lists_are_capped(app)
     assert len(r.content) < 2000 and len(body["errors"]) == 1
     r = business.post("/api/v1/cases", json=_referral(involved_agencies=[{"n": i} for i in range(1000)]))
     body = assert_problem(r, 422, "invalid-form-data")
-    assert len(body["errors"]) == 100 and body["errors_omitted"] == 900
-    assert "1000 problem(s)" in body["detail"]
+    # 100 listed; counting stops after 300 of jsonschema's errors (ADR 0032): "at least 301"
+    assert len(body["errors"]) == 100 and body["errors_omitted"] == 200 and body["errors_counted"] is False
+    assert "at least 301 problem(s); the first 100 are listed" in body["detail"]
 
 
 def _chronology_conflict(app: InProcessApp, case_id: str) -> tuple[dict, str]:
@@ -197,3 +198,67 @@ def test_history_reads_and_refused_attempts_are_audited_with_ids_only(app):
     log = [a.entry for a in app.store.audit_log() if a.entry.get("action") == "access.refused"]
     assert any(e["case_id"] is None for e in log)  # a malformed id is not written down
     assert "script" not in str(log) and "Child A" not in str(log)
+
+
+def _near_valid_return(agency: str) -> dict:
+    """Issue #10's costliest agency return: 1,000 chronology rows, each well-formed but for one rule
+    (``other`` needs ``contact_type_other``), so each row is an error jsonschema walks in full."""
+    data = copy.deepcopy(RETURNS[agency])
+    data["chronology"] = [{"row_id": f"r{i}", "date": "2024-01-01", "contact_type": "other",
+                           "summary": "Seen at home.", "child_seen": True} for i in range(1000)]
+    return data
+
+
+def test_a_form_the_case_refuses_is_refused_before_it_is_validated(app, monkeypatch):
+    """A costly agency return is answered 409 (the case is not at the rapid review) or 403 (not the
+    sender's agency) without validating it (ADR 0032): before, the write path validated it in full
+    first and only then learnt the case refused it. Sent where the form is open, it is validated
+    once, before the lock, and refused with its errors listed and counted; over sync too."""
+    registry = app.services.write_path.forms
+    real_validate, validated = registry.validate, []
+
+    def counted(form_id, version, data, **kw):
+        if isinstance(data, dict) and len(data.get("chronology", ())) >= 150:
+            validated.append(form_id)
+        return real_validate(form_id, version, data, **kw)
+
+    monkeypatch.setattr(registry, "validate", counted)
+    version = FORMS.latest("rapid_review_agency_return").version
+    referred, open_case = _open_case(app), _open_case(app)
+    _to_rapid_review(app, open_case)
+    school = app.client("esx.school-dsl")
+
+    def send(case_id: str, data: dict):
+        return school.post(f"/api/v1/cases/{case_id}/submissions", json={
+            "form_id": "rapid_review_agency_return", "form_version": version, "status": "final", "data": data})
+
+    assert_problem(send(referred, _near_valid_return("esx-schools")), 409, "form-locked")
+    assert_problem(send(open_case, _near_valid_return("uh-sussex")), 403, "not-your-agency")
+    assert validated == []
+    body = assert_problem(send(open_case, _near_valid_return("esx-schools")), 422, "invalid-form-data")
+    assert validated == ["rapid_review_agency_return"]  # once: the handler used the early answer
+    assert len(body["errors"]) == 100 and body["errors_omitted"] == 200 and body["errors_counted"] is False
+    assert body["errors"][0] == {"path": "/payload/data/chronology/0/contact_type_other",
+                                 "message": "This field is required"}
+
+    # over sync: the refused one is not validated; the request's budget (300 of jsonschema's errors)
+    # is shared by the others: 150 + 150 errors listed and counted, then only the verdict
+    device = Client(app.url, "esx.school-dsl")
+    short = {**_near_valid_return("esx-schools")}
+    short["chronology"] = short["chronology"][:150]
+    batch = [{"mutation_id": str(uuid.uuid4()), "seq": seq, "kind": "save_submission", "case_id": case_id,
+              "payload": {"form_id": "rapid_review_agency_return", "form_version": version, "status": "final",
+                          "data": _near_valid_return("esx-schools") if case_id == referred else copy.deepcopy(short)}}
+             for seq, case_id in ((1, referred), (2, open_case), (3, open_case), (4, open_case))]
+    validated.clear()
+    r = device.post("/api/v1/sync/push", json={"device_id": device.device_id, "mutations": batch})
+    assert r.status_code == 200, r.text
+    refused, *invalid = r.json()["results"]
+    assert refused["status"] == "rejected" and refused["problem"]["type"].endswith("/form-locked")
+    assert validated == ["rapid_review_agency_return"] * 3
+    assert all(m["status"] == "rejected" for m in invalid)
+    problems = [m["problem"] for m in invalid]
+    assert all(p["type"].endswith("/invalid-form-data") for p in problems)
+    assert [(len(p["errors"]), p.get("errors_omitted"), p.get("errors_counted", True)) for p in problems] == [
+        (100, 50, True), (100, 50, True), (0, 0, False)]
+    assert "none are listed" in problems[2]["detail"]
