@@ -314,7 +314,9 @@ def main() -> None:
               f"{platform.machine()}, {os.cpu_count()} cpu, data in {root}; draft of {FORM} "
               f"{len(json.dumps(draft(forms)))} bytes")
         print("caseflow serve (waitress, one process) on loopback; every push acknowledged after fdatasync; "
-              "a fresh copy of the prefilled store per configuration\n")
+              "a fresh copy of the prefilled store per configuration"
+              + ("; PostgreSQL: serve --workers N (gunicorn), synchronous_commit on, a fresh database per "
+                 "configuration" if cluster is not None else "") + "\n")
         rows, fills = [], {}
 
         def warm(path: Path) -> str:  # one first start, as if the server had been running
