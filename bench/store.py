@@ -1,6 +1,7 @@
 """Benchmark: the embedded store's durable write unit and get-by-id as the store grows.
 
     .venv/bin/python -m bench.store [--sizes 1000 10000 100000] [--writes 2000] [--gets 20000] [--dir D]
+    .venv/bin/python -m bench.store --cold /tmp/caseflow-bench-cache/100000-*/data/store
 
 For each size, in a fresh store under one temp directory (same disk for everything):
 
@@ -16,7 +17,8 @@ For each size, in a fresh store under one temp directory (same disk for everythi
    that divided by the timed write units);
 6. sustained: write units back to back until the store's own threshold fires a background
    checkpoint, and wait for it: wall time per unit including that checkpoint;
-7. close, reopen (cold start: load shards, replay the journal) and ``verify()``.
+7. close; cold start: ``open_store`` in a fresh process (imports, load shards, replay the journal),
+   timed, with the process's resident memory (VmRSS) after it; then ``verify()``.
 
 Prints median / p95 per size, the growth ratio largest/smallest, and the ratio to the yardstick.
 """
@@ -29,6 +31,8 @@ import platform
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -134,15 +138,37 @@ def bench_size(root: str, n: int, writes: int, gets: int, rng: random.Random) ->
     sustained = (time.perf_counter() - t) / units
     stats = s.stats()
     s.close()
-    t = time.perf_counter()
+    reopen, rss, cold_cpu = cold_start(path)
     s = open_store(path)
-    reopen = time.perf_counter() - t
     problems = s.verify()
     s.close()
     return {"n": n, "prefill": prefill, "raw": raw, "write": _summary(w, 1000), "get": _summary(g, 1e6),
             "ck": ck, "ck_during": ck_during, "sustained": sustained * 1000, "units": units,
-            "reopen": reopen, "problems": problems,
+            "reopen": reopen, "rss": rss, "cold_cpu": cold_cpu, "problems": problems,
             "shards": stats["shards"], "mb": _du(path) / 1e6}
+
+
+_COLD = """
+import resource, sys, time
+t = time.perf_counter()
+from store import open_store
+s = open_store(sys.argv[1])
+took = time.perf_counter() - t
+with open("/proc/self/status") as f:
+    rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+s.close()
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(took, rss / 1024, ru.ru_utime + ru.ru_stime)
+"""
+
+
+def cold_start(path: str) -> tuple[float, float, float]:
+    """Open the store in a fresh process (imports included): seconds until it serves, its resident MB,
+    and the CPU seconds it took (robust to other load on the machine, unlike the wall time)."""
+    out = subprocess.run([sys.executable, "-c", _COLD, path], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    took, rss, cpu = (float(x) for x in out.stdout.split())
+    return took, rss, cpu
 
 
 def _du(path: str) -> int:
@@ -156,7 +182,15 @@ def main() -> None:
     ap.add_argument("--gets", type=int, default=20000)
     ap.add_argument("--dir", default=None, help="parent directory for the temp data (default: system temp)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cold", metavar="STORE_DIR", nargs="+",
+                    help="only the cold start (fresh process) of existing stores, e.g. a bench.sync prefill")
     args = ap.parse_args()
+    if args.cold:
+        for path in args.cold:
+            took, rss, cpu = cold_start(path)
+            print(f"cold start of {path}: {took:.2f} s ({cpu:.2f} s CPU), RSS {rss:.0f} MB; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+        return
     rng = random.Random(args.seed)
     root = tempfile.mkdtemp(prefix="bench-store-", dir=args.dir)
     started = time.perf_counter()
@@ -167,7 +201,7 @@ def main() -> None:
         rows = [bench_size(root, n, args.writes, args.gets, rng) for n in args.sizes]
         head = (f"{'docs':>7} {'prefill s':>9} {'raw fsync ms':>12} {'write med ms':>12} {'write p95 ms':>12} "
                 f"{'get med us':>10} {'get p95 us':>10} {'ckpt ms':>8} {'ckpt/write us':>13} {'sustained ms':>12} "
-                f"{'reopen s':>8} "
+                f"{'cold s':>6} {'CPU s':>5} {'RSS MB':>6} "
                 f"{'shards':>6} {'MB':>6} verify")
         print(head)
         print("-" * len(head))
@@ -175,9 +209,11 @@ def main() -> None:
             print(f"{r['n']:>7} {r['prefill']:>9.2f} {r['raw'][0]:>6.3f}/{r['raw'][1]:<5.3f} "
                   f"{r['write'][0]:>12.3f} {r['write'][1]:>12.3f} {r['get'][0]:>10.2f} {r['get'][1]:>10.2f} "
                   f"{r['ck'] * 1000:>8.1f} {r['ck'] * 1e6 / args.writes:>13.1f} {r['sustained']:>12.3f} "
-                  f"{r['reopen']:>8.2f} "
+                  f"{r['reopen']:>6.2f} {r['cold_cpu']:>5.2f} {r['rss']:>6.0f} "
                   f"{r['shards']:>6} {r['mb']:>6.1f} {'ok' if not r['problems'] else r['problems'][:2]}")
         print("(raw fsync ms = yardstick median/p95: append 1 KB + fdatasync, same directory, same run;\n"
+              " cold s / CPU s / RSS MB = open_store in a fresh process, imports included: wall, CPU, resident\n"
+              " memory;\n"
               " sustained ms = wall time per write unit over "
               + ", ".join(f"{r['units']}" for r in rows)
               + " units including the background checkpoint they trigger)")

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pstats
 import random
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.sync import PASSWORD, USERS, Device, plan, prefill
+from bench.sync import USERS, Device, plan
+from bench.sync_prefill import PASSWORD, cached_prefill
 
 
 def _top(prof: cProfile.Profile, title: str, n: int = 22) -> None:
@@ -28,13 +30,13 @@ def _top(prof: cProfile.Profile, title: str, n: int = 22) -> None:
         print(f"\n== {title}: top {n} by {key}\n{text[start:]}")
 
 
-def profile(root: Path, size: int, forms: Any, rng: random.Random) -> None:
+def profile(root: Path, size: int, forms: Any, rng: random.Random, args: Any) -> None:
     from server import logs
     from server.app import create_app
     from server.config import Settings
 
     data = root / "profile"
-    info = prefill(data, size, rng)
+    info = cached_prefill(data, size, args.seed)
     print(f"prefill {size}: {info['docs']:,} documents")
     log_file = open(root / "server.log", "w")  # noqa: SIM115 - closed below
     logs.configure("INFO", stream=log_file)
@@ -65,6 +67,9 @@ def profile(root: Path, size: int, forms: Any, rng: random.Random) -> None:
                                                                                 "<built-in method posix.fsync>"))
     print(f"fdatasync/fsync calls inside the 24 push requests: {syncs}")
     _top(prof, "push, batches of 50, 4 devices")
+    if os.environ.get("PROFILE_CALLERS"):
+        st = pstats.Stats(prof).strip_dirs()
+        st.print_callers(r"__init__.py:(299|183)\(|prevalidate.py:43|isinstance")
 
     for username in ("esx.business", "esx.police-dsl"):
         r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD,

@@ -18,6 +18,7 @@ import unicodedata
 from typing import Any
 
 import flask
+import orjson
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
@@ -123,7 +124,10 @@ def parse_request_json(request: flask.Request) -> Any:
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
+        try:  # orjson (in C) refuses NaN/Infinity too; what it refuses besides (lone surrogates, huge
+            value = orjson.loads(text)  # integers, bad JSON) goes through json, for its verdict and message
+        except orjson.JSONDecodeError:
+            value = json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise Problem(400, "malformed-json", "The request body is not valid UTF-8.") from exc
     except (ValueError, RecursionError) as exc:

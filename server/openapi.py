@@ -96,10 +96,15 @@ CASE_VIEW = {"allOf": [ref("CaseSummary"), _obj({
     "open_conflicts": {"type": "array", "items": _OBJ}, "tasks": {"type": "array", "items": _OBJ},
     "state_history": {"type": "array", "items": _obj({"state": _STR}, {"entered_at": _STR, "event": _NSTR})},
     "awaiting_approvals": _BOOL, "approval": _OBJ,
+    "links": {"type": "array", "items": ref("CaseLink")},
 })]}
+# a linked case (ADR 0033): id and reference only for a reader who may open it
+CASE_LINK = _obj({"case_type": _STR, "relation": _STR, "accessible": _BOOL, "case_id": _NSTR, "reference": _NSTR},
+                 {"event": _NSTR, "at": _NSTR})
 MUTATION_RESULT = _obj({"status": {"type": "string", "enum": ["applied", "conflict"]}}, {
     "version": _INT, "duplicate": {"type": "boolean", "description": "a replayed Idempotency-Key"},
-    "case_id": _STR, "submission_id": _STR, "state": _STR, "detail": _STR, "reason": _STR})
+    "case_id": _STR, "submission_id": _STR, "state": _STR, "detail": _STR, "reason": _STR,
+    "opened_case": _obj({"case_id": _STR, "case_type": _STR, "reference": _STR})})
 PUSH_RESULT = _obj({
     "mutation_id": _STR, "seq": _INT,
     "status": {"type": "string", "enum": ["applied", "duplicate", "conflict", "rejected", "pending"]},
@@ -122,6 +127,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Deadline": DEADLINE,
     "CaseSummary": CASE_SUMMARY,
     "CaseView": CASE_VIEW,
+    "CaseLink": CASE_LINK,
     "CaseList": _obj({"cases": {"type": "array", "items": ref("CaseSummary")}}),
     "MutationResult": MUTATION_RESULT,
     "History": _obj({"case_id": _STR, "entries": {"type": "array", "items": _obj(

@@ -200,6 +200,12 @@ class _Checker:
             for key, expr in (("applies_if", t.applies_if), ("guard", t.guard)):
                 for fpath in sorted(expr.fields if expr is not None else ()):
                     self.field(f"{p}.{key}", fpath)
+            if t.hand_off is not None:
+                for target, source in t.hand_off.carry.items():
+                    if source.split(".", 1)[0] in CONTEXT_ROOTS:
+                        self.add(f"{p}.hand_off.carry.{target}", "carries form fields only, not tasks or context")
+                    else:
+                        self.field(f"{p}.hand_off.carry.{target}", source, allow_projection=False)
 
     def check_ambiguous_events(self) -> None:
         by_source: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -442,6 +448,7 @@ def check_paths(
     """
     errors: list[DefinitionError] = []
     seen: dict[tuple[str, int], tuple[Path, Any, bool]] = {}
+    parsed: list[Definition] = []
     own = definition_files([local]) if local is not None else []
     for path in definition_files(paths) + own:
         is_local = path in own
@@ -454,6 +461,7 @@ def check_paths(
         errors += _relabel(errs, path, label)
         if defn is None:
             continue
+        parsed.append(defn)
         if defn.case_type and defn.version:
             errors += _relabel(_check_file_name(path, defn), path, label)
         key = (defn.case_type, defn.version)
@@ -466,6 +474,50 @@ def check_paths(
             errors.append(DefinitionError(label, "version", f"{key[0]} version {key[1]} is also defined{differs} "
                                                             f"in {where}"))
         seen.setdefault(key, (path, raw, is_local))
+    return errors + check_hand_offs(parsed, catalogue)
+
+
+def check_hand_offs(definitions: Iterable[Definition], catalogue: FormCatalogue | None = None) -> list[DefinitionError]:
+    """The hand-offs of ``definitions`` against the case types they open (the latest version of
+    each, as a hand-off opens): a known case type, a form open in its first state to every role
+    that may fire the event (no one opens through a hand-off a case they could not open), and
+    fields that form has (with a catalogue)."""
+    definitions = list(definitions)
+    latest: dict[str, Definition] = {}
+    for d in definitions:
+        if d.case_type and (d.case_type not in latest or d.version > latest[d.case_type].version):
+            latest[d.case_type] = d
+    errors: list[DefinitionError] = []
+    for d in definitions:
+        for t in d.transitions:
+            h = t.hand_off
+            if h is None:
+                continue
+            p = f"{t.path}.hand_off"
+            target = latest.get(h.case_type)
+            if target is None:
+                errors.append(DefinitionError(d.file, f"{p}.case_type",
+                                              f"unknown case type {h.case_type!r}{_hint(h.case_type, latest)}"))
+                continue
+            initial = next((s for s in target.states.values() if s.initial), None)
+            access = next((fa for fa in (initial.forms if initial else ()) if fa.form_id == h.form), None)
+            if access is None:
+                errors.append(DefinitionError(d.file, f"{p}.form", f"{h.form!r} is not a form of the first state of "
+                                                                   f"{h.case_type} version {target.version}"))
+                continue
+            for role in t.roles:
+                if role not in access.roles:
+                    errors.append(DefinitionError(d.file, f"{t.path}.roles", f"role {role!r} may fire the hand-off "
+                                                  f"but may not fill {h.form!r} to open a {h.case_type} case"))
+            known = catalogue.get(h.form) if catalogue is not None else None
+            if known is None:
+                continue
+            for key, fields in (("carry", h.carry), ("set", h.set)):
+                for field_path in fields:
+                    if field_path not in known:
+                        errors.append(DefinitionError(d.file, f"{p}.{key}.{field_path}",
+                                                      f"unknown field {h.form}.{field_path}"
+                                                      f"{_hint(field_path, known)}"))
     return errors
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "DueRule",
     "EvidenceSpec",
     "FormAccess",
+    "HandOff",
     "GlobalForm",
     "NotifyTarget",
     "StateDef",
@@ -165,6 +166,24 @@ class StateDef:
 
 
 @dataclass(frozen=True)
+class HandOff:
+    """A transition's hand-off: firing it opens a linked case of ``case_type`` (its latest version)
+    in the same unit of work, with ``form`` (a form of that case type's first state) saved as a
+    DRAFT prefilled from ``carry`` (``{field of form: <form_id>.<field> of this case}``) and ``set``
+    (``{field of form: constant}``). Dotted target fields build nested objects (``child.care_leaver``)."""
+
+    case_type: str
+    form: str
+    carry: Mapping[str, str]
+    set: Mapping[str, Any]
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case_type": self.case_type, "form": self.form, "carry": dict(self.carry), "set": dict(self.set),
+                "source": self.source or None}
+
+
+@dataclass(frozen=True)
 class TransitionDef:
     """One entry of ``transitions``; ``index`` is its position in the file (for error paths)."""
 
@@ -184,6 +203,8 @@ class TransitionDef:
     #: taken when ``applies_if`` and ``guard`` hold, and a refusal explains only the alternatives
     #: that apply to the case (all of them if none applies)
     applies_if: Expression | None = None
+    #: a linked case this transition opens (``hand_off:``), None for most transitions
+    hand_off: HandOff | None = None
 
     @property
     def path(self) -> str:
@@ -496,7 +517,7 @@ def _parse_transitions(c: _Collector, raw: Any, states: Mapping[str, StateDef]) 
     out: list[TransitionDef] = []
     allowed = {
         "event", "title", "from", "to", "stays", "roles", "approvals", "requires_forms", "guard", "applies_if",
-        "reason",
+        "reason", "hand_off",
     }
     non_final = tuple(s.id for s in states.values() if not s.final)
     for i, spec in enumerate(raw):
@@ -565,9 +586,55 @@ def _parse_transitions(c: _Collector, raw: Any, states: Mapping[str, StateDef]) 
                 stays=stays,
                 from_any=from_any,
                 applies_if=applies_if,
+                hand_off=_hand_off(c, _join(path, "hand_off"), spec.get("hand_off")),
             )
         )
     return tuple(out)
+
+
+_FIELD = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+def _hand_off(c: _Collector, path: str, raw: Any) -> HandOff | None:
+    """The shape of a ``hand_off``; names (case type, form, fields, roles) are checked across the
+    definitions by :mod:`statemachines.check`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        c.add(path, "must be a mapping: case_type, form, carry, set, source")
+        return None
+    _keys(c, path, raw, {"case_type", "form", "carry", "set", "source"}, {"case_type", "form"})
+    carry: dict[str, str] = {}
+    constants: dict[str, Any] = {}
+    for key, out in (("carry", carry), ("set", constants)):
+        value = raw.get(key) or {}
+        if not isinstance(value, Mapping):
+            c.add(_join(path, key), "must map fields of the new case's form to "
+                  + ("fields of this case's forms (form_id.field)" if key == "carry" else "constant values"))
+            continue
+        for target, what in value.items():
+            tp = f"{path}.{key}.{target}"
+            if not isinstance(target, str) or not _FIELD.match(target):
+                c.add(tp, "a field of the new case's form is a dotted lower_snake_case path (no [] lists)")
+                continue
+            if key == "carry" and (not isinstance(what, str) or not _FIELD.match(what) or "." not in what):
+                c.add(tp, "must name a field of one of this case's forms: form_id.field (no [] lists)")
+                continue
+            if key == "set" and (isinstance(what, (Mapping, list)) or what is None):
+                c.add(tp, "must be a constant: a string, number or true/false")
+                continue
+            out[target] = what
+    both = sorted(set(carry) & set(constants))
+    for target in both:
+        c.add(f"{path}.set.{target}", "is also carried: give each field one source")
+    if not carry and not constants:
+        c.add(path, "carries nothing: name at least one field in carry or set")
+    return HandOff(
+        case_type=_ident(c, _join(path, "case_type"), raw.get("case_type"), "case type"),
+        form=_ident(c, _join(path, "form"), raw.get("form"), "form id"),
+        carry=carry, set=constants,
+        source=_str(c, _join(path, "source"), raw.get("source"), default=" ").strip(),
+    )
 
 
 def _parse_deadlines(c: _Collector, raw: Any) -> tuple[DeadlineDef, ...]:

@@ -470,6 +470,20 @@ class CaseType:
         target = relevant[0].target_of(state) if len(relevant) == 1 else None
         return Decision(event, state, target, tuple(problems), relevant[0].approvals if target else ())
 
+    def chosen_transition(
+        self,
+        state: str,
+        event: str,
+        forms: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+        timeline: Timeline | None = None,
+    ) -> TransitionDef | None:
+        """The alternative of ``event`` from ``state`` the case takes now (its ``applies_if`` and
+        guard hold; the first in file order), or None; the caller reads its ``hand_off``."""
+        inputs = self._inputs(state, Actor(()), forms, context, (), timeline)
+        return next((t for t in self._by_source.get(state, ()) if t.event == event and self._guard_ok(t, inputs)),
+                    None)
+
     def approval_slots(
         self,
         state: str,
@@ -732,6 +746,7 @@ class CaseType:
                     "applies_if": t.applies_if.source if t.applies_if else None,
                     "guard": t.guard.source if t.guard else None,
                     "reason": t.reason if t.guard or t.applies_if else None,
+                    "hand_off": t.hand_off.to_dict() if t.hand_off else None,
                 }
                 for t in d.transitions
             ],

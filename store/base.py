@@ -18,7 +18,7 @@ Nothing here names TinyDB or PostgreSQL: adapters live in sibling modules.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +107,12 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def audit(self, entry: Mapping[str, Any], *, subject: str | None = None) -> None:
         """Append an audit entry; it is chained and timestamped at commit."""
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """A hint: these (collection, id) documents are about to be read. A store whose reads cost a
+        round trip (PostgreSQL) reads them all at once; the embedded store reads from memory and
+        ignores it. Reads answer the same either way."""
+        del keys
 
     @abc.abstractmethod
     def savepoint(self) -> AbstractContextManager[None]:

@@ -23,6 +23,8 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
+from .fastjson import loads
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -99,7 +101,7 @@ class AtomicJSONStorage(Storage):
             return None
         if not raw:
             return None
-        return json.loads(raw)
+        return loads(raw)
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         self.write_text(json.dumps(data, **self.json_kwargs))

@@ -18,7 +18,7 @@ from typing import Any
 from forms.errors import FormError, RetiredVersion, UnknownForm
 from statemachines.engine import Vote, approval_status, eligible_slots
 from store import DuplicateKey
-from sync import access
+from sync import access, links
 from sync.amendments import request_amendment
 from sync.context import CASES, CONFLICTS, REVISIONS, SUBMISSIONS, Ctx, final_step, per_agency, submission_id
 from sync.merge import merge, seen_base
@@ -192,13 +192,14 @@ def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
                       "This form was submitted as final; amend it by submitting a final again.")
     result = _write_submission(ctx, case, sub_id, form_id, payload["form_version"], payload["data"], status,
                                agency_id, base_version, existing=existing)
+    opening = links.complete_opening(ctx, case, form_id, payload["data"], status)  # a hand-off case's referral
     sent_back = existing.data.get("amendment_requested") if existing is not None else None
     if sent_back and status == "final":  # the amended return is in: tell whoever sent it back
         ctx.alert(case, "amendment_returned", [sent_back["requested_by"]], agency_id=agency_id, form_id=form_id)
     meta = dict(case["submissions"])
     meta[sub_id] = {"form_id": form_id, "agency_id": agency_id, "status": status}
-    if meta != case["submissions"]:
-        ctx.uow.update(CASES, case["case_id"], {**case, "submissions": meta, "updated_at": ctx.at},
+    if meta != case["submissions"] or opening:
+        ctx.uow.update(CASES, case["case_id"], {**case, **opening, "submissions": meta, "updated_at": ctx.at},
                        expected_version=case_doc.version, publish=True)
     ctx.audit("submission.save", case["case_id"], form_id=form_id, agency_id=agency_id, status=status,
               submission_id=sub_id, version=result["version"])
@@ -322,17 +323,26 @@ def _raise_if_refused(decision) -> None:
 
 def _fire(ctx: Ctx, ct, case_doc, event: str, forms, context, votes) -> Result:
     case = case_doc.data
+    timeline = ctx.timeline(case)
+    taken = ct.chosen_transition(case["state"], event, forms, context, timeline)
     new_state = ct.fire(case["state"], event, actor=ctx.engine_actor if not votes else _any_actor(ct, case, event),
-                        forms=forms, context=context, votes=votes, timeline=ctx.timeline(case))
+                        forms=forms, context=context, votes=votes, timeline=timeline)
     history = [*case["state_history"], {"state": new_state, "entered_at": ctx.at,
                                         "entered_on": ctx.today.isoformat(), "event": event, "by": ctx.actor.user_id}]
     new = {**case, "state": new_state, "state_history": history, "pending": None, "updated_at": ctx.at}
+    opened = None
+    if taken is not None and taken.hand_off is not None:  # a linked case, in this same unit of work
+        opened = links.open_linked_case(ctx, case, event, len(history) - 1, taken.hand_off, forms)
+        new["links"] = [*(case.get("links") or []), opened]
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
     doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
     ctx.audit("transition.fired", case["case_id"], event=event, source=case["state"], target=new_state,
               approvals=len(votes))
     _alert_state_entered(ctx, ct, new, event)
-    return {"status": "applied", "state": new_state, "version": doc.version, "event": event}
+    result = {"status": "applied", "state": new_state, "version": doc.version, "event": event}
+    if opened is not None:
+        result["opened_case"] = {k: opened[k] for k in ("case_id", "case_type", "reference")}
+    return result
 
 
 def _any_actor(ct, case, event):
@@ -525,6 +535,7 @@ def assign_reviewer(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
     new = {**case, "assigned_reviewers": reviewers, "updated_at": ctx.at}
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
     doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    links.republish_linked(ctx, new)  # who may open the links changed
     ctx.audit("case.assign" if assigned else "case.unassign", case["case_id"], user_id=user.id)
     if assigned:
         ctx.alert(new, "assigned", [user.id])
@@ -545,6 +556,7 @@ def invite_partnership(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any]
     new = {**case, "invited_partnerships": partners, "updated_at": ctx.at}
     new["seen_by"] = sorted(set(case.get("seen_by", [])) | access.case_principals(new))
     doc = ctx.uow.update(CASES, case["case_id"], new, expected_version=case_doc.version, publish=True)
+    links.republish_linked(ctx, new)
     ctx.audit("case.invite" if invited else "case.uninvite", case["case_id"], partnership=other)
     return {"status": "applied", "version": doc.version}
 

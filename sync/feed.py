@@ -26,6 +26,7 @@ from sync import access, lookups
 from sync.actor import Actor
 from sync.audits import audit_read
 from sync.context import ALERTS, CASES, CONFLICTS, SUBMISSIONS
+from sync.links import links_view
 from sync.problems import Problem
 from sync.views import Reader, alert_visible, conflict_view
 
@@ -249,6 +250,7 @@ class Feed:
                 return self._full(entity, doc, self.reader.case_summary(actor, doc) | {
                     "involved_agencies": case["involved_agencies"], "pending": case.get("pending"),
                     "tasks": case.get("tasks") or {},
+                    "links": links_view(actor, case, self.audience),
                     "state_history": [{k: h[k] for k in ("state", "entered_at", "event")}
                                       for h in case["state_history"]]})
             return tombstone if could_see else None

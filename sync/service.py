@@ -15,6 +15,7 @@ batch is never rolled back for one mutation, and the device's later seqs go on (
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -22,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from forms.registry import FormRegistry
-from store import DuplicateKey, Store, UnitOfWork
+from store import DuplicateKey, Store, UnitOfWork, VersionConflict
 from sync.actor import Actor
 from sync.audits import audit_refusal, replay_read
 from sync.clock import Clock
 from sync.commands import HANDLERS
-from sync.context import Ctx
+from sync.context import CASES, Ctx
 from sync.payloads import PAYLOADS, load_payload
 from sync.prevalidate import Validations, prevalidate
 from sync.problems import Problem
@@ -178,6 +179,10 @@ class WritePath:
         ``respond(uow, result)`` builds the answer's body in the same unit of work (a case view, its
         read audited there); it is recorded with the result as ``result["response"]``, so a replay
         answers exactly what the first request answered, never the case as it is now (issue #10)."""
+        return _retry_races(lambda: self._apply_one(actor, mutation, respond))
+
+    def _apply_one(self, actor: Actor, mutation: Mutation,
+                   respond: Callable[[UnitOfWork, dict[str, Any]], dict[str, Any]] | None) -> dict[str, Any]:
         validations = self._prevalidate(actor, [mutation])
         refused: Problem | None = None
         with self.store.transaction() as uow:
@@ -206,6 +211,9 @@ class WritePath:
 
     # -- the server's own writes ---------------------------------------------------------------
     def apply_system(self, actor: Actor, mutations: list[Mutation]) -> list[dict[str, Any]]:
+        return _retry_races(lambda: self._apply_system(actor, mutations))
+
+    def _apply_system(self, actor: Actor, mutations: list[Mutation]) -> list[dict[str, Any]]:
         """System mutations (:mod:`sync.system`, e.g. deadline alerts) in one unit of work, each in
         its savepoint. A system mutation's id is the key of what it writes, so the store's insert is
         its idempotency key: a rescan answers ``duplicate`` and writes nothing twice."""
@@ -223,11 +231,15 @@ class WritePath:
 
     # -- offline ----------------------------------------------------------------------------------
     def apply_batch(self, actor: Actor, device_id: str, mutations: list[Mutation]) -> list[dict[str, Any]]:
+        return _retry_races(lambda: self._apply_batch(actor, device_id, mutations))
+
+    def _apply_batch(self, actor: Actor, device_id: str, mutations: list[Mutation]) -> list[dict[str, Any]]:
         if device_id != actor.device_id:
             raise Problem(403, "wrong-device", "A device pushes only its own mutations (the token's device).")
         results: dict[int, dict[str, Any]] = {}
         validations = self._prevalidate(actor, mutations)
         with self.store.transaction() as uow:
+            uow.prefetch(_batch_keys(device_id, mutations))  # one round trip on PostgreSQL, not ~3 per mutation
             state = uow.get(DEVICE_SEQ, device_id)
             last = state.data["last_seq"] if state else 0
             for m in sorted(mutations, key=lambda m: m.seq):
@@ -238,8 +250,14 @@ class WritePath:
                 uow.update(DEVICE_SEQ, device_id, {"last_seq": last}, expected_version=state.version)
             committing = time.perf_counter()
         self.observer.commit(time.perf_counter() - committing)
+        counts: dict[str, int] = {}
         for m in mutations:
-            self.observer.mutation(m.kind, results[m.seq]["status"])
+            status = results[m.seq]["status"]
+            self.observer.mutation(m.kind, status)
+            key = f"{m.kind}:{status}"
+            counts[key] = counts.get(key, 0) + 1
+        # one line per push, not per mutation (ADR 0027): kinds and statuses counted, ids only of rejections
+        log.info("push", extra={"device_id": device_id, "event": "push", "counts": counts})
         return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
 
     def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int,
@@ -270,7 +288,36 @@ class WritePath:
             uow.insert(MUTATION_IDS, m.mutation_id, {"device_id": device_id, "seq": m.seq, "user_id": actor.user_id,
                                                      "result": result})
         uow.insert(MUTATION_LOG, f"{device_id}:{m.seq}", {"mutation_id": m.mutation_id, "result": result})
-        if result["status"] != "duplicate":
+        if result["status"] == "rejected":  # rare, and worth its id; the rest is in the batch's summary line
             log.info("mutation", extra={"mutation_id": m.mutation_id, "device_id": device_id,
-                                        "event": f"{m.kind}:{result['status']}"})
+                                        "event": f"{m.kind}:rejected"})
         return result, m.seq
+
+
+def _batch_keys(device_id: str, mutations: list[Mutation]) -> list[tuple[str, str]]:
+    """What a push reads before its handlers run: the device's seq, each mutation's log and id, its case."""
+    keys = [(DEVICE_SEQ, device_id)]
+    for m in mutations:
+        keys += [(MUTATION_LOG, f"{device_id}:{m.seq}"), (MUTATION_IDS, m.mutation_id)]
+        if isinstance(m.case_id, str) and m.case_id:
+            keys.append((CASES, m.case_id))
+    return keys
+
+
+#: attempts of a unit of work that lost a compare-and-set race at commit (ADR 0031)
+RACE_ATTEMPTS = 8
+
+
+def _retry_races(run: Callable[[], Any]) -> Any:
+    """Run ``run`` (one unit of work) again when its commit lost a compare-and-set race: another
+    server process committed a document this unit read (PostgreSQL store; the embedded store
+    serialises its units and never raises here). Nothing of the losing attempt was written, and
+    the handlers decide again on what is now committed, so a retry is the same as a later request."""
+    for attempt in range(RACE_ATTEMPTS):
+        try:
+            return run()
+        except (VersionConflict, DuplicateKey):
+            if attempt == RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2 ** attempt))  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable")

@@ -30,6 +30,7 @@ from sync.context import (
     submission_id,
     timeline,
 )
+from sync.links import clock_forms, links_view
 from sync.problems import Problem
 
 
@@ -80,7 +81,7 @@ class Reader:
                   today: dt.date | None = None) -> list[dict[str, Any]]:
         ct = self.case_types.get(case["case_type"], case["case_type_version"])
         history = [(h["state"], dt.date.fromisoformat(h["entered_on"])) for h in case["state_history"]]
-        forms = self.final_forms(case) if forms is None else forms
+        forms = clock_forms(case, self.final_forms(case) if forms is None else forms)
         today = today or self.clock.today()
         return [_with_days_left(d.to_dict(), today) for d in ct.deadlines(forms, history, today)]
 
@@ -124,10 +125,19 @@ class Reader:
             "last_rejection": case.get("last_rejection"),
             "open_conflicts": self._open_conflicts(actor, case),
             "state_history": [{k: h[k] for k in ("state", "entered_at", "event")} for h in case["state_history"]],
+            "links": self.links(actor, case),
         })
         if audit:
             audit_read(self.store, actor, case_id)
         return view
+
+    def links(self, actor: Actor, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The case's linked cases as this actor may see them (:func:`sync.links.links_view`)."""
+        def audience(case_id: str) -> Any:
+            doc = self.store.get(CASES, case_id)
+            return doc.data if doc is not None else None
+
+        return links_view(actor, case, audience)
 
     def _open_forms(self, actor: Actor, case: Mapping[str, Any], ct: Any) -> list[dict[str, Any]]:
         out = []

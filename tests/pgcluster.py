@@ -62,7 +62,8 @@ class Cluster:
                 pass
             raise RuntimeError(f"{' '.join(args[:1])} failed ({proc.returncode}): {proc.stderr[-2000:]}\n{log}")
 
-    def start(self) -> Cluster:
+    def start(self, extra: str = "") -> Cluster:
+        """Initialise and start; ``extra``: more ``-c name=value`` server options (the bench's)."""
         if self._as:
             shutil.chown(self.dir, "postgres")
         os.chmod(self.dir, 0o700)
@@ -70,7 +71,7 @@ class Cluster:
         self._run(os.path.join(self.bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                "-c synchronous_commit=on -c fsync=on -c shared_buffers=32MB")
+                "-c synchronous_commit=on -c fsync=on -c shared_buffers=32MB " + extra)
         self._run(os.path.join(self.bin, "pg_ctl"), "-D", data, "-l", os.path.join(self.dir, "log"), "-w",
                   "-o", opts, "start")
         return self

@@ -96,10 +96,26 @@ class Client:
         return {"Authorization": f"Bearer {token or self.access}"}
 
     def get(self, path: str, **kw) -> requests.Response:
-        return self.http.get(self.base + path, headers=self.headers(), **kw)
+        return self._send("GET", path, **kw)
 
     def post(self, path: str, json=None, **kw) -> requests.Response:
-        return self.http.post(self.base + path, json=json, headers=self.headers(), **kw)
+        return self._send("POST", path, json=json, **kw)
+
+    def _send(self, method: str, path: str, **kw) -> requests.Response:
+        """As a real client does: an access token that expired (15 minutes; a module of a slow,
+        loaded run outlives it) is refreshed once with the refresh token and the call repeated."""
+        r = self.http.request(method, self.base + path, headers=self.headers(), **kw)
+        if r.status_code == 401 and r.headers.get("Content-Type", "").startswith("application/problem+json") \
+                and r.json().get("type", "").endswith("/token-expired"):
+            self.renew()
+            r = self.http.request(method, self.base + path, headers=self.headers(), **kw)
+        return r
+
+    def renew(self) -> None:
+        r = self.http.post(f"{self.base}/api/v1/auth/refresh", headers=self.headers(self.refresh))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        self.access, self.refresh = body["access_token"], body["refresh_token"]
 
     def pull_all(self, cursor: str = "") -> tuple[list[dict], str]:
         """Page the sync feed from ``cursor`` to its end: every change, and the cursor to go on from."""

@@ -84,6 +84,13 @@ class PostgresStore(Store):
     @contextlib.contextmanager
     def _conn(self) -> Iterator[psycopg.Connection]:
         self._usable()
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            # a store read while this thread's unit of work is open (a handler asking the directory):
+            # on the unit's own connection, idle in autocommit until the commit. A second pooled
+            # connection here deadlocked: every thread holding one and waiting for another
+            yield held
+            return
         try:
             with self._pool.connection() as conn:
                 yield conn
@@ -187,11 +194,13 @@ class PostgresStore(Store):
         try:
             with self._conn() as conn:
                 uow = PgUnitOfWork(self, conn)
+                self._local.conn = conn
                 try:
                     yield uow
                     uow._commit()
                 finally:
                     uow._open = False
+                    self._local.conn = None
         finally:
             self._local.active = False
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .. import journal as jr
 from ..audit import entry_hash
 from ..base import StoreCorrupt
+from ..fastjson import loads
 from .layout import AUDIT_DIR, CHECKPOINT_FILE, JOURNAL_DIR
 
 
@@ -55,7 +56,7 @@ def read_segments(path: str, ck: dict) -> Iterator[Segment]:
 def parse(line: bytes | str) -> dict:
     """An audit line as a dict ({} when it is not a JSON object)."""
     try:
-        d = json.loads(line)
+        d = loads(line)
     except ValueError:
         return {}
     return d if isinstance(d, dict) else {}

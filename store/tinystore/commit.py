@@ -5,13 +5,13 @@ A mixin of ``TinyStore``: it works on the store's state (see ``store.py`` for th
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING
 
 from .. import journal as jr
 from ..audit import make_line
 from ..base import CommitResult, Document, StoreError
+from ..fastjson import loads
 from .layout import key_hash
 from .records import EMPTY, Key, Rec, jd, now
 
@@ -59,10 +59,7 @@ class CommitMixin:
         except BaseException as exc:  # durable but not in memory: memory is now wrong
             self._failed = f"applying unit {txn} failed: {exc!r}"
             raise
-        uow.result = CommitResult(last_seq, [
-            Document(c, d, r.version, {} if r.deleted else json.loads(r.data), r.seq, r.deleted)  # type: ignore[arg-type]
-            for c, d, r in ops if r is not None
-        ])
+        uow.result = _Result(last_seq, ops)
 
     def _journal_append(self, data: bytes) -> None:
         fd, start = self._seg_fd, self._seg_size
@@ -154,3 +151,26 @@ class CommitMixin:
             if key in members:
                 return key
         raise AssertionError("shard keys do not cover the hash space")
+
+
+class _Result(CommitResult):
+    """The commit's result; its documents are parsed only when someone asks (the write path never does)."""
+
+    def __init__(self, last_seq: int, ops: list[Op]):  # noqa: D107 - no dataclass __init__: documents is lazy
+        self.last_seq = last_seq
+        self._ops = ops
+        self._docs: list[Document] | None = None
+
+    @property
+    def documents(self) -> list[Document]:  # type: ignore[override]
+        if self._docs is None:
+            self._docs = [Document(c, d, r.version, {} if r.deleted else loads(r.data), r.seq, r.deleted)  # type: ignore[arg-type]
+                          for c, d, r in self._ops if r is not None]
+        return self._docs
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CommitResult):
+            return NotImplemented
+        return (self.last_seq, self.documents) == (other.last_seq, other.documents)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -8,13 +8,13 @@ A mixin of ``TinyStore``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import uuid
 
 from .. import journal as jr
 from ..audit import canonical, genesis
 from ..base import StoreCorrupt, StoreError
+from ..fastjson import dumps_compact, loads
 from ..files import AtomicJSONStorage, atomic_write, fsync_dir, remove_orphan_temps
 from .chain import parse, read_segments
 from .layout import CHECKPOINT_FILE, FORMAT, encode_checkpoint, read_checkpoint
@@ -84,7 +84,7 @@ class RecoveryMixin:
                         c = self._colls.setdefault(coll, {})
                         for did, d in docs.items():
                             deleted = bool(d["deleted"])
-                            text = None if deleted else json.dumps(d["data"], separators=(",", ":"))
+                            text = None if deleted else dumps_compact(d["data"])  # parsed from JSON: no NaN
                             if did in c:
                                 raise StoreCorrupt(f"shard file {path}: {coll}/{did} is also in another shard")
                             c[did] = Rec(int(d["version"]), int(d["seq"]), deleted, text)
@@ -180,7 +180,7 @@ class RecoveryMixin:
             scan = jr.scan_segment(os.path.join(self._jdir, jr.segment_name(number)), last=i == len(live) - 1)
             for off, payload in scan.records:
                 try:
-                    rec = json.loads(payload)
+                    rec = loads(payload)
                     t = rec["t"]
                 except (ValueError, KeyError, TypeError):
                     raise StoreCorrupt(f"journal segment {scan.path}: record at byte offset {off} "
@@ -210,7 +210,7 @@ class RecoveryMixin:
         ops: list[tuple[str, str, Rec | None]] = []
         for kind, coll, did, version, seq, data in rec["ops"]:
             if kind == "put":
-                ops.append((coll, did, Rec(version, seq, False, json.dumps(data, separators=(",", ":")))))
+                ops.append((coll, did, Rec(version, seq, False, dumps_compact(data))))
             elif kind == "tomb":
                 ops.append((coll, did, Rec(version, seq, True, None)))
             elif kind == "del":

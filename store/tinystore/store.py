@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 from ..audit import parse_line
 from ..base import JSON, AuditEntry, Document, Store, StoreError, UnitOfWork
+from ..fastjson import loads
 from .backup import BackupMixin
 from .checkpoint import CheckpointMixin
 from .commit import CommitMixin
@@ -133,7 +133,7 @@ class TinyStore(CommitMixin, CheckpointMixin, RecoveryMixin, VerifyMixin, Backup
             rec = self._colls.get(collection, EMPTY).get(doc_id)
         if rec is None or rec.deleted:
             return None
-        return Document(collection, doc_id, rec.version, json.loads(rec.data), rec.seq)  # type: ignore[arg-type]
+        return Document(collection, doc_id, rec.version, loads(rec.data), rec.seq)  # type: ignore[arg-type]
 
     def version_of(self, collection: str, doc_id: str) -> int | None:
         self._usable()
@@ -148,7 +148,7 @@ class TinyStore(CommitMixin, CheckpointMixin, RecoveryMixin, VerifyMixin, Backup
         for did, rec in items:
             if rec.deleted:
                 continue
-            data = json.loads(rec.data)  # type: ignore[arg-type]
+            data = loads(rec.data)  # type: ignore[arg-type]
             if where is None or where(data):
                 yield Document(collection, did, rec.version, data, rec.seq)
 
@@ -171,7 +171,7 @@ class TinyStore(CommitMixin, CheckpointMixin, RecoveryMixin, VerifyMixin, Backup
 
     @staticmethod
     def _document(key: Key, rec: Rec) -> Document:
-        return Document(key[0], key[1], rec.version, {} if rec.deleted else json.loads(rec.data),  # type: ignore[arg-type]
+        return Document(key[0], key[1], rec.version, {} if rec.deleted else loads(rec.data),  # type: ignore[arg-type]
                         rec.seq, rec.deleted)
 
     def changes_since(self, after_seq: int, limit: int) -> list[Document]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..audit import canonical
 from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict
+from ..fastjson import loads
 from .records import EMPTY, MISSING, Key, Rec, check_name, dump_data
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class TinyUnitOfWork(UnitOfWork):
         rec = self._current((collection, doc_id))
         if rec is None or rec.deleted:
             return None
-        return Document(collection, doc_id, rec.version, json.loads(rec.data), rec.seq)  # type: ignore[arg-type]
+        return Document(collection, doc_id, rec.version, loads(rec.data), rec.seq)  # type: ignore[arg-type]
 
     # -- writes ----------------------------------------------------------------
     def _check(self) -> None:
@@ -67,7 +67,7 @@ class TinyUnitOfWork(UnitOfWork):
             raise DuplicateKey(collection, doc_id)
         rec = Rec(1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
-        return Document(collection, doc_id, 1, json.loads(text), rec.seq)
+        return Document(collection, doc_id, 1, loads(text), rec.seq)
 
     def _expect(self, key: Key, expected_version: int) -> Rec:
         """The live record at ``key``, if it is at ``expected_version`` (compare-and-set)."""
@@ -86,7 +86,7 @@ class TinyUnitOfWork(UnitOfWork):
         cur = self._expect(key, expected_version)
         rec = Rec(cur.version + 1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
-        return Document(collection, doc_id, rec.version, json.loads(text), rec.seq)
+        return Document(collection, doc_id, rec.version, loads(text), rec.seq)
 
     def delete(self, collection: str, doc_id: str, *, expected_version: int, publish: bool = False) -> None:
         self._check()
@@ -103,7 +103,7 @@ class TinyUnitOfWork(UnitOfWork):
             raise TypeError(f"audit entry must be a mapping, not {type(entry).__name__}")
         if subject is not None and not isinstance(subject, str):
             raise TypeError("audit subject must be a string or None")
-        self._audit.append((subject, json.loads(canonical(dict(entry)))))
+        self._audit.append((subject, loads(canonical(dict(entry)))))
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

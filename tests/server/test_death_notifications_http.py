@@ -1,11 +1,11 @@
 """The death notification case types (issue #13 item 4) walked end to end over real HTTP by the demo
 users: `looked_after_child_death_notification` (1.1.16, seed 000: a duty, not an option) and
 `care_leaver_death_notification` version 2 (its own form, ages 18 to 24, a care leaver under 18
-handed to a serious incident)."""
+handed to a serious incident). The linked case the hand-off opens: test_linked_cases_http.py."""
 
 from __future__ import annotations
 
-from tests.server.walks import K, S, T, V, Walk, example
+from tests.server.walks import S, T, V, Walk, example
 
 B, HOS, CRG, SCHOOL = "esx.business", "esx.hos", "esx.crg", "esx.school-dsl"
 TOLD = {"sos_notified_on": "2026-10-01", "ofsted_notified_on": "2026-10-02"}
@@ -45,17 +45,19 @@ def test_1_1_16_seed_000_a_looked_after_childs_death_is_notified_to_the_sos_and_
         T(B, "refer_as_serious_incident", "notified", 422),  # abuse or neglect not suspected
         S(B, "death_notification", death("looked_after_child", 15, abuse_or_neglect="suspected", **TOLD)),
         T(B, "close", "notified", 422),  # suspected abuse: a serious incident, not closed
-        T(B, "refer_as_serious_incident", "notified", 422),  # the new case's reference first
-        K(B, "serious_incident_opened", date="2026-10-02", note="Serious incident ESX-2026-0042 opened."),
-        T(B, "refer_as_serious_incident", "notified"),
+        T(B, "refer_as_serious_incident", "notified"),  # opens the linked serious incident (version 2)
         V(B, state="referred_as_serious_incident", allowed=[]),
     ])
+    link = w.view(B)["links"][0]
+    si = w.client(B).get(f"/api/v1/cases/{link['case_id']}").json()
+    draft = next(s["data"] for s in si["submissions"] if s["form_id"] == "crg_referral")
+    assert (si["state"], draft["child"]["looked_after"], draft["abuse_or_neglect"]) == ("referred", True, "suspected")
 
 
 def test_1_1_16_a_care_leavers_death_aged_18_to_24_is_notified_without_a_rapid_review(server):
     w = Walk(server.url)
     opened = open_notification(w, "care_leaver_death_notification", death("care_leaver", 20))
-    assert opened["case_type_version"] == 2 and opened["deadlines"] == []
+    assert opened["case_type_version"] == 3 and opened["deadlines"] == []
     w.run([
         T(HOS, "refer_as_serious_incident", "referred", 422),  # an adult: not a SIN
         S(HOS, "death_notification", death("care_leaver", 25, **TOLD)),
@@ -74,11 +76,10 @@ def test_1_1_16_a_care_leaver_under_18_is_handed_to_a_serious_incident(server):
     open_notification(w, "care_leaver_death_notification", death("care_leaver", 17))
     w.run([
         T(HOS, "record_notifications", "referred", 422),  # not 18 to 24
-        T(HOS, "refer_as_serious_incident", "referred", 422),  # the serious incident's reference first
-        K(HOS, "serious_incident_opened", date="2026-10-01", note="Serious incident ESX-2026-0043 opened."),
-        T(HOS, "refer_as_serious_incident", "referred"),
+        T(HOS, "refer_as_serious_incident", "referred"),  # opens the linked serious incident (version 3)
         V(B, state="referred_as_serious_incident"),
     ])
+    assert [link["case_type"] for link in w.view(B)["links"]] == ["serious_incident"]
     # the form has no harm branch and no name
     schema = w.client(B).get("/api/v1/forms/death_notification/versions/1").json()["schema"]
     assert not {"harm_details", "death_or_serious_harm", "child", "name"} & set(schema["properties"])
@@ -110,11 +111,10 @@ def test_1_1_65_1_1_66_a_jar_whose_findings_suggest_abuse_or_neglect_leads_to_a_
         V(HOS, state="jar_in_progress", allowed=[], forms={"jar_referral": "final"}),
         S(HOS, "jar_referral", jar(jar_held_on="2026-09-29", abuse_or_neglect_suggested="yes")),
         T(HOS, "close_after_jar", "jar_in_progress", 422),  # abuse suggested: not closed
-        T(HOS, "refer_as_serious_incident", "jar_in_progress", 422),  # the SIN referral's reference first
-        K(HOS, "serious_incident_opened", date="2026-09-30", note="Serious incident ESX-2026-0044 opened."),
-        T(HOS, "refer_as_serious_incident", "jar_in_progress"),
+        T(HOS, "refer_as_serious_incident", "jar_in_progress"),  # opens the linked serious incident (version 2)
         V(B, state="referred_as_serious_incident", allowed=[]),
     ])
+    assert [link["case_type"] for link in w.view(B)["links"]] == ["serious_incident"]
 
 
 def test_1_1_64_1_1_65_no_criterion_no_jar_and_a_jar_that_finds_nothing_closes(server):

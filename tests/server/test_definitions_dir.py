@@ -203,7 +203,7 @@ def test_a_local_case_type_version_that_collides_with_a_shipped_one_is_refused(d
     done = serve_refused(bad, tmp_path / "data")
     assert done.returncode != 0 and f"{local}: version:" in done.stderr, done.stderr
     local.write_text(shipped.read_text())  # the same definition: allowed, the shipped one is loaded
-    assert CaseTypeRegistry.load_deployment(bad).versions("care_leaver_death_notification") == [1, 2]
+    assert CaseTypeRegistry.load_deployment(bad).versions("care_leaver_death_notification") == [1, 2, 3]
 
 
 def test_a_definitions_dir_without_either_folder_stops_serve(tmp_path):

@@ -511,3 +511,69 @@ def test_closed_store_refuses_work(tmp_path):
         s.get("c", "x")
     with pytest.raises(StoreError, match="closed"), s.transaction():
         pass
+
+
+def test_prefetch_answers_what_single_reads_answer(s):
+    with s.transaction() as u:
+        u.insert("cases", "p1", {"n": 1}, publish=True)
+        u.insert("cases", "p2", {"n": 2})
+    with s.transaction() as u:
+        u.update("cases", "p2", {"n": 22}, expected_version=1)
+        u.prefetch([("cases", "p1"), ("cases", "p2"), ("cases", "nope"), ("cases", "p1")])
+        assert u.get("cases", "p1").data == {"n": 1} and u.get("cases", "p1").version == 1
+        assert u.get("cases", "p2").data == {"n": 22}  # this unit's own write, not the committed one
+        assert u.get("cases", "nope") is None
+        u.insert("cases", "nope", {"n": 3})
+        with pytest.raises(DuplicateKey):
+            u.insert("cases", "p1", {"n": 9})
+    assert s.get("cases", "nope").data == {"n": 3}
+    assert s.get("cases", "p2").version == 2
+
+
+def test_one_unit_commits_many_writes_and_a_lost_compare_and_set_undoes_all(s):
+    """The PostgreSQL commit writes each kind of change with one statement: a stale version among
+    many still raises VersionConflict naming it, and nothing of the unit is written."""
+    with s.transaction() as u:
+        for i in range(30):
+            u.insert("cases", f"m{i}", {"i": i}, publish=i % 2 == 0)
+        u.audit({"event": "many"}, subject="m0")
+    with s.transaction() as u:
+        for i in range(30):
+            u.update("cases", f"m{i}", {"i": -i}, expected_version=1, publish=True)
+        u.delete("cases", "m29", expected_version=2, publish=True)
+        u.insert("cases", "m30", {"i": 30}, publish=True)
+    assert [s.get("cases", f"m{i}").data["i"] for i in range(29)] == [-i for i in range(29)]
+    assert s.get("cases", "m29") is None and s.get("cases", "m30").version == 1
+    if not hasattr(s, "url"):
+        return  # the embedded store serialises its units: no other writer can commit in between
+    other = open_store(s.url)  # another server process
+    before = s.last_seq()
+    try:
+        with pytest.raises(VersionConflict) as exc, s.transaction() as u:
+            for i in range(12):
+                u.update("cases", f"m{i}", {"i": 0}, expected_version=2)
+            with other.transaction() as o:  # commits first, with a unit of its own
+                o.update("cases", "m7", {"i": 77}, expected_version=2)
+    finally:
+        other.close()
+    assert (exc.value.doc_id, exc.value.expected, exc.value.actual) == ("m7", 2, 3)
+    assert s.last_seq() == before and s.get("cases", "m1").data == {"i": -1}
+    assert s.get("cases", "m7").data == {"i": 77}
+    assert s.verify() == []
+
+
+def test_a_store_read_inside_a_unit_uses_the_units_connection(pg_url):
+    """A handler asks the store itself (the directory) while its unit is open: with one pooled
+    connection per thread that read waited for a second one (a deadlock once every connection was
+    held by a unit); it runs on the unit's own connection and sees what is committed."""
+    st = open_store(pg_url, pool_size=1)
+    try:
+        with st.transaction() as u:
+            u.insert("users", "u1", {"p": "x"})
+        with st.transaction() as u:
+            u.insert("users", "u2", {"p": "x"})
+            assert [d.id for d in st.scan("users")] == ["u1"]  # committed state, not the unit's
+            assert st.get("users", "u1").data == {"p": "x"} and st.get("users", "u2") is None
+        assert sorted(d.id for d in st.scan("users")) == ["u1", "u2"]
+    finally:
+        st.close()

@@ -160,6 +160,8 @@ export default function CaseView({ caseId }) {
         </section>
       )}
 
+      <Links links={view?.links || c.links} />
+
       <section aria-labelledby="h-history">
         <h2 id="h-history">State history</h2>
         <ol className="plain">{(c.state_history || []).map((h, i) => (
@@ -167,6 +169,24 @@ export default function CaseView({ caseId }) {
         ))}</ol>
       </section>
     </>
+  )
+}
+
+const LINK_TEXT = { handed_off_to: 'opened from this case', handed_off_from: 'this case was opened from it' }
+
+// ADR 0033: a linked case is a link only when the server says this user may open it
+function Links({ links }) {
+  if (!links?.length) return null
+  return (
+    <section aria-labelledby="h-links">
+      <h2 id="h-links">Linked cases</h2>
+      <ul className="plain">{links.map((l, i) => (
+        <li key={l.case_id || `hidden-${i}`}>
+          {l.accessible ? <a href={`#/case/${encodeURIComponent(l.case_id)}`}>{l.reference}</a> : 'A case you may not open'}
+          {` (${humanise(l.case_type)}: ${LINK_TEXT[l.relation] || humanise(l.relation)})`}
+        </li>
+      ))}</ul>
+    </section>
   )
 }
 
