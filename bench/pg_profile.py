@@ -20,7 +20,8 @@ from pathlib import Path
 import psycopg
 
 from bench.pg import BenchCluster, cpu_snapshot, cpu_used
-from bench.sync import PASSWORD, USERS, Device, plan, prefill
+from bench.sync import USERS, Device, plan
+from bench.sync_prefill import PASSWORD, cached_prefill
 from bench.sync_profile import _top
 
 
@@ -67,7 +68,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-pgprof-"))
     cluster = BenchCluster().start()
     try:
-        info = prefill(root / "pristine", args.size, rng)
+        info = cached_prefill(root / "pristine", args.size, 1)
         template = cluster.load_template(root / "pristine" / "store", "pristine")
         url = cluster.fresh(template)
         data = root / "srv"

@@ -1,6 +1,7 @@
 """Benchmark: sync push of drafts (durable acknowledgement) over real loopback HTTP.
 
     .venv/bin/python -m bench.sync [--quick] [--sizes 1000 100000] [--devices 1 4] [--batches 1 10 50]
+                                   [--stores embedded postgresql] [--workers 1 2 4]
                                    [--mutations N] [--pull] [--profile]
 
 What a fleet does most: agency leads and practitioners saving drafts of their rapid-review agency
@@ -21,7 +22,12 @@ a client sends.
    **longest pause** (the longest interval in which the server answered no push at all), the
    checkpoints the store ran meanwhile, the 1-minute load average, and the **yardstick**: raw append
    of a ~1 KB record + fdatasync in the same directory, sampled just before.
-4. ``--pull``: the pull benchmark (:mod:`bench.sync_pull`); ``--profile``: cProfile in-process
+4. ``--stores embedded postgresql --workers 1 2 4``: the same configurations served from PostgreSQL
+   too (:mod:`bench.pg`): a throwaway cluster, the warmed prefill copied into a template database
+   (``caseflow store copy``), a fresh database per configuration (``CREATE DATABASE … TEMPLATE``),
+   ``caseflow serve --store postgresql://… --workers N`` (gunicorn). CPU per mutation then sums the
+   server's worker processes, and the PostgreSQL server processes' CPU is printed apart.
+5. ``--pull``: the pull benchmark (:mod:`bench.sync_pull`); ``--profile``: cProfile in-process
    (:mod:`bench.sync_profile`). Never asserts on a timing.
 """
 
@@ -155,27 +161,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def launch_server(data: Path, args: argparse.Namespace):
+def launch_server(data: Path, args: argparse.Namespace, store_env: dict[str, str] | None = None):
     """``caseflow serve --demo`` over ``data`` on a free port; returns a handle with ``.port``,
-    ``.proc.pid`` and ``.stop()``. The one place that decides how the server runs."""
+    ``.proc.pid`` and ``.stop()``. The one place that decides how the server runs. ``store_env``:
+    the PostgreSQL store and its worker count (:func:`bench.pg.serve_env`)."""
     from tests.support import LiveServer
 
-    env = {"CASEFLOW_DEMO_PASSWORD": PASSWORD, "CASEFLOW_LOG_LEVEL": os.environ.get("CASEFLOW_LOG_LEVEL", "INFO")}
+    env = {"CASEFLOW_DEMO_PASSWORD": PASSWORD, "CASEFLOW_LOG_LEVEL": os.environ.get("CASEFLOW_LOG_LEVEL", "INFO"),
+           **(store_env or {})}
     return LiveServer(data, env=env).start(timeout=180)
 
 
-def _server(data: Path, args: argparse.Namespace):
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of the server and its worker processes (gunicorn forks them; waitress has none)."""
+    from bench.pg import tree_cpu
+
+    return sum(tree_cpu(pid).values())
+
+
+def _server(data: Path, args: argparse.Namespace, store_env: dict[str, str] | None = None):
     """The server, timed from start until it is idle: at start-up it verifies the store, the
     deadline scheduler scans every case and the push worker walks the change feed from its cursor;
     the benchmark measures the steady state after that."""
     t0 = time.perf_counter()
-    srv = launch_server(data, args)
+    srv = launch_server(data, args, store_env)
     srv.ready_s = time.perf_counter() - t0
-    busy = cpu_seconds(srv.proc.pid)
+    busy = _tree_cpu(srv.proc.pid)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # idle: under 5% of a core over half a second
         time.sleep(0.5)
-        now = cpu_seconds(srv.proc.pid)
+        now = _tree_cpu(srv.proc.pid)
         if now - busy < 0.025:
             break
         busy = now
@@ -198,8 +213,18 @@ def fresh_copy(pristine: Path, root: Path, name: str) -> Path:
 
 
 def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int, mutations: int,
-             forms: Any, rng: random.Random, args: argparse.Namespace) -> dict[str, Any]:
-    data = fresh_copy(pristine, root, "run")
+             forms: Any, rng: random.Random, args: argparse.Namespace, pg: Any = None) -> dict[str, Any]:
+    """One configuration; ``pg``: (BenchCluster, template database, workers) to serve a fresh copy
+    of the prefilled store from PostgreSQL instead (``--stores postgresql``)."""
+    from bench.pg import cpu_snapshot, cpu_used, serve_env, server_dir
+
+    store_env, postmaster = None, None
+    if pg is None:
+        data = fresh_copy(pristine, root, "run")
+    else:
+        cluster, template, workers = pg
+        data = server_dir(root, pristine)
+        store_env, postmaster = serve_env(cluster.fresh(template), workers), cluster.postmaster()
     yard = Yardstick(str(data))
     raw = [yard.once() for _ in range(100)]
     yard.close()
@@ -207,7 +232,7 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
     pushes = max(1, round(mutations / (batch * n_devices)))
     plan(devices, info["pools"], batch, pushes, forms, rng)
     ckpt0 = _checkpoint_no(data)
-    srv = _server(data, args)
+    srv = _server(data, args, store_env)
     try:
         for dev in devices:
             _login(srv.port, dev)
@@ -216,13 +241,14 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
         for t in threads:
             t.start()
         load = os.getloadavg()[0]
-        cpu0 = cpu_seconds(srv.proc.pid)
+        cpu0 = cpu_snapshot(srv.proc.pid, postmaster)
         start.wait()
         t0 = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-        cpu = cpu_seconds(srv.proc.pid) - cpu0
+        used = cpu_used(cpu0, cpu_snapshot(srv.proc.pid, postmaster))
+        cpu, pg_cpu = used["server"], used.get("postgres")
     finally:
         srv.stop()
     checkpoints = _checkpoint_no(data) - ckpt0
@@ -237,6 +263,8 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
     applied = statuses.get("applied", 0)
     return {"devices": n_devices, "batch": batch, "pushes": len(lat), "mutations": done, "wall": wall,
             "rate": done / wall if wall else 0.0, "cpu_ms": cpu * 1000 / applied if applied else float("nan"),
+            "store": "embedded" if pg is None else f"pg x{pg[2]}",
+            "pg_ms": pg_cpu * 1000 / applied if applied and pg_cpu is not None else float("nan"),
             "p50": _pct(lat, 50) * 1000, "p95": _pct(lat, 95) * 1000, "p99": _pct(lat, 99) * 1000,
             "max": max(lat, default=float("nan")) * 1000,
             "pause": max((b - a for a, b in zip(answers, answers[1:], strict=False)), default=0.0) * 1000,
@@ -258,12 +286,17 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="parent directory for the temp data (default: system temp)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", action="store_true", help="cProfile the push path in-process instead")
+    ap.add_argument("--stores", nargs="+", choices=("embedded", "postgresql"), default=["embedded"],
+                    help="the stores to serve from, side by side (postgresql: a throwaway cluster, bench.pg)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+                    help="server processes on PostgreSQL (caseflow serve --workers N), each measured")
     args = ap.parse_args()
     sizes = args.sizes or ([1000, 5000] if args.quick else [1000, 100000])
     at50 = args.mutations or (400 if args.quick else 4000)
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=args.dir))
     started = time.perf_counter()
+    cluster = None
     try:
         from forms.registry import FormRegistry
 
@@ -273,11 +306,17 @@ def main() -> None:
 
             profile(root, sizes[-1], forms, rng, args)
             return
+        if "postgresql" in args.stores:
+            from bench.pg import BenchCluster
+
+            cluster = BenchCluster().start()
         print(f"caseflow sync benchmark: python {platform.python_version()}, {platform.system()} "
               f"{platform.machine()}, {os.cpu_count()} cpu, data in {root}; draft of {FORM} "
               f"{len(json.dumps(draft(forms)))} bytes")
         print("caseflow serve (waitress, one process) on loopback; every push acknowledged after fdatasync; "
-              "a fresh copy of the prefilled store per configuration\n")
+              "a fresh copy of the prefilled store per configuration"
+              + ("; PostgreSQL: serve --workers N (gunicorn), synchronous_commit on, a fresh database per "
+                 "configuration" if cluster is not None else "") + "\n")
         rows, fills = [], {}
 
         def warm(path: Path) -> str:  # one first start, as if the server had been running
@@ -291,15 +330,23 @@ def main() -> None:
             how = "from the cache" if info["cached"] else f"built in {info['seconds']:.1f} s"
             print(f"prefill {size}: {info['docs']:,} documents ({info['cases']:,} cases, {info['audit']:,} audit "
                   f"entries), {how}, ready in {time.perf_counter() - t:.1f} s; {info.get('warm', '')}", flush=True)
+            if cluster is not None:  # the warmed store, copied (caseflow store copy) into a template database
+                t = time.perf_counter()
+                info["template"] = cluster.load_template(root / f"pristine-{size}" / "store", f"pristine_{size}")
+                print(f"  copied into PostgreSQL in {time.perf_counter() - t:.1f} s", flush=True)
+        targets = ([None] if "embedded" in args.stores else []) + (list(args.workers) if cluster else [])
         for n_dev in args.devices:
             for batch in args.batches:
                 mutations = {1: at50 // 8, 10: at50 // 3}.get(batch, at50)
-                for size in sizes:  # interleaved, so that a drifting machine load hits both alike
+                for size, w in [(z, w) for z in sizes for w in targets]:  # interleaved: drifting load hits all alike
+                    pg = None if w is None else (cluster, fills[size]["template"], w)
                     r = run_push(root / f"pristine-{size}", root, fills[size], n_dev, batch, mutations, forms,
-                                 rng, args)
+                                 rng, args, pg)
                     r["size"] = size
                     rows.append(r)
-                    print(f"  {size:>7} docs {n_dev:>2} dev batch {batch:>2}: {r['cpu_ms']:>6.3f} ms CPU/mutation "
+                    pg_cpu = "" if w is None else f" + postgres {r['pg_ms']:>5.3f}"
+                    print(f"  {r['store']:<8} {size:>7} docs {n_dev:>2} dev batch {batch:>2}: "
+                          f"{r['cpu_ms']:>6.3f}{pg_cpu} ms CPU/mutation "
                           f"{r['rate']:>6,.0f} mut/s  p50 {r['p50']:>6.1f} p95 {r['p95']:>6.1f} p99 {r['p99']:>6.1f} "
                           f"max {r['max']:>6.1f} pause {r['pause']:>6.1f} ms  {r['checkpoints']} ckpt  "
                           f"load {r['load']:.2f}  {r['statuses']}"
@@ -311,22 +358,32 @@ def main() -> None:
             report_pull({size: run_pull(root / f"pristine-{size}", root, args.pull_pages, args) for size in sizes})
         print(f"total {time.perf_counter() - started:.0f} s")
     finally:
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:.3f}"  # nan: not measured (the embedded store has no server)
+
+
 def _report(rows: list[dict], sizes: list[int]) -> None:
-    head = (f"\n{'docs':>7} {'dev':>3} {'batch':>5} {'muts':>5} {'CPU ms/mut':>10} {'mut/s':>6} {'p50':>6} "
+    head = (f"\n{'store':<8} {'docs':>7} {'dev':>3} {'batch':>5} {'muts':>5} {'CPU ms/mut':>10} {'PG ms/mut':>9} "
+            f"{'mut/s':>6} {'p50':>6} "
             f"{'p95':>6} {'p99':>6} {'max':>6} {'pause':>6} {'ckpt':>4} {'raw fsync ms':>12} {'load':>5} "
             f"{'not applied':>11}")
     print(head)
     print("-" * len(head))
     for r in rows:
         bad = {k: v for k, v in r["statuses"].items() if k != "applied"}
-        print(f"{r['size']:>7} {r['devices']:>3} {r['batch']:>5} {r['mutations']:>5} {r['cpu_ms']:>10.3f} "
-              f"{r['rate']:>6,.0f} {r['p50']:>6.1f} {r['p95']:>6.1f} {r['p99']:>6.1f} {r['max']:>6.1f} "
+        print(f"{r['store']:<8} {r['size']:>7} {r['devices']:>3} {r['batch']:>5} {r['mutations']:>5} "
+              f"{r['cpu_ms']:>10.3f} {_ms(r['pg_ms']):>9} {r['rate']:>6,.0f} {r['p50']:>6.1f} {r['p95']:>6.1f} "
+              f"{r['p99']:>6.1f} {r['max']:>6.1f} "
               f"{r['pause']:>6.1f} {r['checkpoints']:>4} {r['raw']:>5.3f}/{r['raw_p95']:<6.3f} {r['load']:>5.2f} "
               f"{str(bad or '-') if not r['errors'] else 'ERROR':>11}")
-    print("(CPU ms/mut = the server process's CPU time over the run / applied mutations; p50..max = push latency "
+    print("(store: embedded, or PostgreSQL with N server processes (pg xN); CPU ms/mut = the server's CPU time "
+          "(all its worker processes) over the run / applied mutations; PG ms/mut = the PostgreSQL server "
+          "processes' CPU time, stated apart; p50..max = push latency "
           "in ms; pause = longest interval with no push answered, ms; ckpt = store checkpoints during the run; "
           "raw fsync = append 1 KB + fdatasync median/p95 in the same directory; load = 1-minute load average "
           "at the start: wall figures depend on it, CPU per mutation hardly)")

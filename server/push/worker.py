@@ -83,10 +83,12 @@ def expand_alerts(services: Any, now: dt.datetime, config: PushConfig | None = N
     while True:
         cursor_doc = store.get(STATE, CURSOR_ID)
         cursor = cursor_doc.data["seq"] if cursor_doc else 0
-        batch = store.changes_since(cursor, FEED_BATCH)
-        if not batch:
+        # only alerts are parsed: the rest of the feed (every pushed form) is skipped by its key (issue #15)
+        found, scanned = store.scan_changes(cursor, FEED_BATCH,
+                                            lambda coll, _id, deleted: coll == ALERTS and not deleted)
+        if scanned == cursor:
             return created
-        alerts = [d for d in batch if d.collection == ALERTS and not d.deleted and d.data.get("delivery") == "pending"]
+        alerts = [d for d in found if d.data.get("delivery") == "pending"]
         if alerts and subs_by_user is None:
             subs_by_user = subscriptions_by_user(store)
         with store.transaction() as uow:
@@ -98,7 +100,7 @@ def expand_alerts(services: Any, now: dt.datetime, config: PushConfig | None = N
                 if alert_doc is None or alert_doc.data.get("delivery") != "pending":
                     continue
                 created += _expand_one(uow, alert_doc, subs_by_user or {}, now, config)
-            last = batch[-1].seq
+            last = scanned
             if current is None:
                 uow.insert(STATE, CURSOR_ID, {"seq": last})
             else:

@@ -95,59 +95,94 @@ class CheckpointMixin:
             return True
 
     def _snapshot(self) -> Snapshot | None:
+        """What the checkpoint writes, as of one committed unit. Under the write lock only what is
+        cheap (C-speed copies of the dirty shards' member lists and of the collections' dicts, and
+        the switch to a journal segment opened beforehand); the per-document walk and any shard
+        split happen after, with writers going on (ADR 0028)."""
+        if not self._dirty and self._records_since == 0 and len(self._audit_lines) == self._audit_ckpt_n:
+            return None  # a hint read without the lock; checked again under it
+        number, fd = self._open_next_segment()
         with self._write_lock:
             if not self._dirty and self._records_since == 0 and len(self._audit_lines) == self._audit_ckpt_n:
+                os.close(fd)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self._jdir, jr.segment_name(number)))
                 return None
-            dirty: dict[tuple[int, int], list[tuple[Key, Rec]]] = {}
-            for shard in list(self._dirty):
-                if shard in self._members:
-                    self._collect(shard, dirty)
-            self._rotate_segment()
+            members = {shard: list(self._members[shard]) for shard in self._dirty if shard in self._members}
+            colls = {name: dict(c) for name, c in self._colls.items()}
+            os.close(self._seg_fd)
+            self._seg_fd, self._seg_no, self._seg_size = fd, number, 0
             snap = Snapshot(
                 checkpoint_no=self._ckpt_no + 1, txn=self._txn, last_seq=self._last_seq,
                 journal_start=self._seg_no, audit_n=len(self._audit_lines), audit_head=self._audit_head,
-                audit_new=self._audit_lines[self._audit_ckpt_n:], dirty=dirty,
-                shard_keys=list(self._members), covered_bytes=self._bytes_since,
+                audit_new=self._audit_lines[self._audit_ckpt_n:], dirty={},
+                shard_keys=[], covered_bytes=self._bytes_since,
                 covered_records=self._records_since,
             )
             self._dirty = set()
             self._bytes_since = 0
             self._records_since = 0
-            return snap
+        dirty: dict[tuple[int, int], list[tuple[Key, Rec]]] = {}
+        try:
+            for shard, keys in members.items():
+                self._collect(shard, keys, colls, dirty)
+        except BaseException:  # nothing written yet: the next checkpoint must cover all of it again
+            with self._write_lock:
+                self._dirty.update(s for s in list(members) + list(dirty) if s in self._members)
+                self._bytes_since += snap.covered_bytes
+                self._records_since += snap.covered_records
+            raise
+        with self._state_lock:  # only this thread (under the checkpoint lock) adds or removes shards
+            shard_keys = list(self._members)
+        return snap._replace(dirty=dirty, shard_keys=shard_keys)
 
-    def _collect(self, shard: tuple[int, int], out: dict) -> None:
-        colls = self._colls
+    def _collect(self, shard: tuple[int, int], keys: list[Key], colls: dict[str, dict[str, Rec]],
+                 out: dict) -> None:
         items = []
         nbytes = 0
-        for key in self._members[shard]:
+        for key in keys:
             rec = colls[key[0]][key[1]]
             items.append((key, rec))
             nbytes += 64 + (len(rec.data) if rec.data is not None else 0)
         too_big = len(items) > self._shard_max_docs or nbytes > self._shard_max_bytes
         if too_big and len(items) > 1 and shard[0] < 60:
-            for child in self._split(shard):
-                self._collect(child, out)
+            depth = shard[0]
+            low, high = self._split(shard)
+            k_low: list[Key] = []
+            k_high: list[Key] = []
+            for key in keys:
+                (k_high if (key_hash(*key) >> depth) & 1 else k_low).append(key)
+            self._collect(low, k_low, colls, out)
+            self._collect(high, k_high, colls, out)
         else:
             out[shard] = items
 
     def _split(self, shard: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Replace ``shard`` by its two halves in the live state (writers may be committing: the
+        state lock keeps each unit's placement consistent); both halves are written by this
+        checkpoint from its snapshot, and marked dirty for the next one only if a unit committed
+        into the shard since the snapshot."""
         depth, bits = shard
         low, high = (depth + 1, bits), (depth + 1, bits | (1 << depth))
-        m_low: set[Key] = set()
-        m_high: set[Key] = set()
-        for key in self._members[shard]:
-            (m_high if (key_hash(*key) >> depth) & 1 else m_low).add(key)
         with self._state_lock:
+            m_low: set[Key] = set()
+            m_high: set[Key] = set()
+            for key in self._members[shard]:
+                (m_high if (key_hash(*key) >> depth) & 1 else m_low).add(key)
             del self._members[shard]
             self._members[low] = m_low
             self._members[high] = m_high
             self._min_depth = min(k[0] for k in self._members)
             self._max_depth = max(self._max_depth, depth + 1)
-        self._dirty.discard(shard)
-        self._dirty.update((low, high))
+            if shard in self._dirty:  # a unit committed into it after the snapshot: rewrite both next time
+                self._dirty.discard(shard)
+                self._dirty.update((low, high))
         return low, high
 
-    def _rotate_segment(self) -> None:
+    def _open_next_segment(self) -> tuple[int, int]:
+        """Create the next journal segment (durably) before the write lock is taken. Only the
+        checkpoint (under its lock) moves ``_seg_no``; a segment created but left unused is empty
+        and harmless (replay reads it as nothing, and the next appends go into it)."""
         number = self._seg_no + 1
         fd = os.open(os.path.join(self._jdir, jr.segment_name(number)),
                      os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -156,8 +191,7 @@ class CheckpointMixin:
         except BaseException:
             os.close(fd)
             raise
-        os.close(self._seg_fd)
-        self._seg_fd, self._seg_no, self._seg_size = fd, number, 0
+        return number, fd
 
     def _write_checkpoint(self, snap: Snapshot) -> None:
         written: dict[tuple[int, int], dict] = {}
