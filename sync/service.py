@@ -242,6 +242,10 @@ class WritePath:
             uow.prefetch(_batch_keys(device_id, mutations))  # one round trip on PostgreSQL, not ~3 per mutation
             state = uow.get(DEVICE_SEQ, device_id)
             last = state.data["last_seq"] if state else 0
+            # the push is under way (the operator's "started, never answered" after a crash; the
+            # SIGKILL test of ``caseflow serve`` kills on this line, inside the unit of work)
+            log.info("push.applying", extra={"device_id": device_id, "event": "push.applying",
+                                             "count": len(mutations)})
             for m in sorted(mutations, key=lambda m: m.seq):
                 results[m.seq], last = self._one_in_batch(uow, actor, device_id, m, last, validations)
             if state is None:

@@ -56,14 +56,14 @@ def test_sigkill_of_gunicorn_workers_on_postgres_applies_everything_exactly_once
             mark = committed(srv)
             threads, errors = fleet.start_syncing()
             while kills < KILLS:
-                if not wait_for_commits(srv, mark, threads):  # the round synced before a worker logged work
+                if not wait_for_commits(srv, mark, threads):  # the round synced before a worker began a push
                     break
                 time.sleep(rng.uniform(0.0, 0.05))
                 if not any(t.is_alive() for t in threads):
                     break
                 victim = rng.choice(wait_for_workers(srv, 2))
                 os.kill(victim, signal.SIGKILL)
-                kills += 1  # a kill only ever follows a logged mutation of this round (work in progress)
+                kills += 1  # a kill only ever follows a push begun in this round (work in progress)
                 mark = committed(srv)
             for t in threads:
                 t.join()

@@ -4,8 +4,8 @@ fork server hundreds of times for speed; this kills the real process a few times
 the same data dir and port, and checks the same things: convergence, exactly once, nothing typed
 lost, and the operator's own checks (``caseflow store check``, ``caseflow audit verify``) pass.
 
-Each kill lands on work in progress by construction: the server logs each mutation of a push batch
-inside its unit of work, and the test kills only after this incarnation has logged one (0-50 ms
+Each kill lands on work in progress by construction: the server logs that it is applying a push
+inside the push's unit of work, and the test kills only after this incarnation has logged one (0-50 ms
 later), never on a timer."""
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ def caseflow(*args: str) -> subprocess.CompletedProcess:
 
 
 def committed(srv: LiveServer) -> int:
-    """How many mutations the server has logged as processed (all incarnations: one log per port)."""
-    return srv.log().count('"msg": "mutation"')
+    """How many pushes the server has begun to apply (all incarnations: one log per port)."""
+    return srv.log().count('"msg": "push.applying"')
 
 
 def wait_for_commits(srv: LiveServer, since: int, threads) -> bool:
-    """Until this incarnation is processing a push batch (it logged a mutation): the kill that follows
+    """Until this incarnation is processing a push batch (it logged one): the kill that follows
     lands among pushes, not in the gap in which the devices are still reconnecting. False when the
     round synced first."""
     deadline = time.monotonic() + WAIT
     while committed(srv) <= since:
         if not any(t.is_alive() for t in threads):
             return False
-        assert time.monotonic() < deadline, f"caseflow serve logged no mutation in {WAIT:.0f} s while devices pushed"
+        assert time.monotonic() < deadline, f"caseflow serve began no push in {WAIT:.0f} s while devices pushed"
         time.sleep(0.005)
     return True
 
@@ -101,7 +101,7 @@ def test_sigkill_of_caseflow_serve_during_sync_applies_everything_exactly_once(t
           f"killed process had processed mutations), {cut} answers lost after commit, {rounds} rounds, "
           f"{retries} retried requests, {time.monotonic() - started:.1f}s; {stats}")
     record_kills(request, kills, what="caseflow serve kill test")
-    assert busy == kills, f"only {busy} of {kills} kills came after the killed process had logged a mutation"
+    assert busy == kills, f"only {busy} of {kills} kills came after the killed process had begun a push"
     at_least("answers lost after commit (first answer `duplicate`)", cut, 3,
              "a kill among pushes must catch some committed batches before their answers")
     at_least("retried requests", retries, kills, "every kill interrupts at least one device's request")
