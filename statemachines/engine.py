@@ -451,7 +451,7 @@ class CaseType:
                     ),
                 ),
             )
-        chosen = next((t for t in candidates if self._guard_ok(t, inputs)), None)
+        chosen = self._first_guard_ok(candidates, inputs)
         if chosen is not None:
             problems = self._requirement_problems(chosen, inputs)
             status = approval_status(chosen.approvals, inputs.votes) if chosen.approvals else None
@@ -481,8 +481,7 @@ class CaseType:
         """The alternative of ``event`` from ``state`` the case takes now (its ``applies_if`` and
         guard hold; the first in file order), or None; the caller reads its ``hand_off``."""
         inputs = self._inputs(state, Actor(()), forms, context, (), timeline)
-        return next((t for t in self._by_source.get(state, ()) if t.event == event and self._guard_ok(t, inputs)),
-                    None)
+        return self._first_guard_ok([t for t in self._by_source.get(state, ()) if t.event == event], inputs)
 
     def approval_slots(
         self,
@@ -508,6 +507,10 @@ class CaseType:
         if t.applies_if is None:
             return True
         return t.applies_if.evaluate(lambda path: self._lookup(inputs, path))
+
+    def _first_guard_ok(self, candidates: list[TransitionDef], inputs: _Inputs) -> TransitionDef | None:
+        """The alternative the case takes: the first, in file order, whose guard holds."""
+        return next((t for t in candidates if self._guard_ok(t, inputs)), None)
 
     def _guard_ok(self, t: TransitionDef, inputs: _Inputs) -> bool:
         """The transition's whole condition: it applies to the case and its guard holds."""

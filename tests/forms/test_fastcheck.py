@@ -91,19 +91,16 @@ def _container(data, path):
     return data
 
 
-@pytest.mark.parametrize("fv", VERSIONS, ids=IDS)
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_mutations_agree(fv, data):
-    base = copy.deepcopy(data.draw(st.sampled_from(fv.examples["valid"])))
-    specials = _special_values(fv)
-    for _ in range(data.draw(st.integers(1, 3))):
+def mutate(data, base, specials, steps: int, actions: list[str]) -> None:
+    """Apply ``steps`` drawn edits to ``base`` in place: replace a value (by any JSON value or a value
+    special to the form), delete it, or duplicate an array row."""
+    for _ in range(steps):
         paths = _paths(base)
         if not paths:
-            break
+            return
         where, key = data.draw(st.sampled_from(paths))
         parent = _container(base, where)
-        action = data.draw(st.sampled_from(["replace", "special", "delete", "duplicate_row"]))
+        action = data.draw(st.sampled_from(actions))
         if action == "delete":
             if isinstance(parent, dict):
                 parent.pop(key, None)
@@ -115,4 +112,13 @@ def test_mutations_agree(fv, data):
             value = data.draw(st.sampled_from(specials)) if action == "special" else data.draw(json_values)
             if isinstance(parent, dict) or (isinstance(parent, list) and key != "zz_new"):
                 parent[key] = value
+
+
+@pytest.mark.parametrize("fv", VERSIONS, ids=IDS)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutations_agree(fv, data):
+    base = copy.deepcopy(data.draw(st.sampled_from(fv.examples["valid"])))
+    specials = _special_values(fv)
+    mutate(data, base, specials, data.draw(st.integers(1, 3)), ["replace", "special", "delete", "duplicate_row"])
     _agree(fv, base, data.draw(st.sampled_from(TODAYS)))

@@ -83,24 +83,8 @@ def test_mutations_give_the_same_errors(fv, data):
         rows = fc._container(base, data.draw(st.sampled_from(arrays)))
         rows.extend(copy.deepcopy(rows[i % len(rows)]) for i in range(data.draw(st.integers(5, 40))))
     specials = fc._special_values(fv)
-    for _ in range(data.draw(st.integers(1, 6))):
-        paths = fc._paths(base)
-        if not paths:
-            break
-        where, key = data.draw(st.sampled_from(paths))
-        parent = fc._container(base, where)
-        action = data.draw(st.sampled_from(["replace", "special", "special", "delete", "duplicate_row"]))
-        if action == "delete":
-            if isinstance(parent, dict):
-                parent.pop(key, None)
-            elif isinstance(parent, list) and parent:
-                parent.pop(key)
-        elif action == "duplicate_row" and isinstance(parent, list):
-            parent.append(copy.deepcopy(parent[key]))
-        else:
-            value = data.draw(st.sampled_from(specials)) if action == "special" else data.draw(fc.json_values)
-            if isinstance(parent, dict) or (isinstance(parent, list) and key != "zz_new"):
-                parent[key] = value
+    fc.mutate(data, base, specials, data.draw(st.integers(1, 6)),
+              ["replace", "special", "special", "delete", "duplicate_row"])
     _same(fv, base, data.draw(st.sampled_from(fc.TODAYS)))
 
 
