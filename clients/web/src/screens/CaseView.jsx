@@ -16,6 +16,9 @@ async function load(caseId) {
   for (const f of [...(view?.forms || []), ...subs.map((s) => s.data)]) {
     titles[f.form_id] ||= (await formDoc(f.form_id))?.title || humanise(f.form_id)
   }
+  for (const l of view?.links || c.links || []) { // a linked case's type by its served title
+    titles[`case_type:${l.case_type}`] ||= (await caseTypeOf(l.case_type))?.title || humanise(l.case_type)
+  }
   return { c: { ...c, version: rec.version }, view, ct, subs: subs.map((s) => s.data), conflicts: conflicts.map((x) => x.data), outbox, titles }
 }
 
@@ -160,7 +163,7 @@ export default function CaseView({ caseId }) {
         </section>
       )}
 
-      <Links links={view?.links || c.links} />
+      <Links links={view?.links || c.links} titles={titles} />
 
       <section aria-labelledby="h-history">
         <h2 id="h-history">State history</h2>
@@ -175,7 +178,7 @@ export default function CaseView({ caseId }) {
 const LINK_TEXT = { handed_off_to: 'opened from this case', handed_off_from: 'this case was opened from it' }
 
 // ADR 0033: a linked case is a link only when the server says this user may open it
-function Links({ links }) {
+function Links({ links, titles }) {
   if (!links?.length) return null
   return (
     <section aria-labelledby="h-links">
@@ -183,7 +186,7 @@ function Links({ links }) {
       <ul className="plain">{links.map((l, i) => (
         <li key={l.case_id || `hidden-${i}`}>
           {l.accessible ? <a href={`#/case/${encodeURIComponent(l.case_id)}`}>{l.reference}</a> : 'A case you may not open'}
-          {` (${humanise(l.case_type)}: ${LINK_TEXT[l.relation] || humanise(l.relation)})`}
+          {` (${titles[`case_type:${l.case_type}`]}: ${LINK_TEXT[l.relation] || humanise(l.relation)})`}
         </li>
       ))}</ul>
     </section>
