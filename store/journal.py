@@ -9,12 +9,16 @@ being mistaken for a record that runs past the end of the file.
 
 Reading a segment (``scan_segment``) distinguishes:
 
-* a **torn tail**: the last frame of the newest segment is incomplete (the writer died while
+* a **torn tail**: the last frame of the newest written segment is incomplete (the writer died while
   appending it, so it was never acknowledged), its payload CRC fails while it is the very last
   thing in the file, or the rest of the file is zero bytes (a power loss can leave
   allocated-but-unwritten blocks). The caller truncates it away;
 * **corruption**: anything else (bad header, bad CRC followed by more data, a problem in an older
   segment). ``StoreCorrupt`` names the file and the byte offset.
+
+The newest *written* segment is not always the newest file: a checkpoint creates the next segment
+before it takes the write lock (ADR 0028), so a writer can die mid-append in segment N while an empty
+segment N+1 already exists. ``tail_segment`` finds the segment whose tail may be torn.
 """
 
 from __future__ import annotations
@@ -52,6 +56,16 @@ def list_segments(directory: str) -> list[int]:
         if name.endswith(SUFFIX) and name[: -len(SUFFIX)].isdigit():
             out.append(int(name[: -len(SUFFIX)]))
     return sorted(out)
+
+
+def tail_segment(directory: str, numbers: list[int]) -> int | None:
+    """The segment among ``numbers`` whose last record may be torn: the newest one holding any bytes
+    (empty segments after it were created by a checkpoint that had not yet switched to them), or
+    the newest one if all are empty. ``None`` for no segments."""
+    for number in reversed(numbers):
+        if os.path.getsize(os.path.join(directory, segment_name(number))) > 0:
+            return number
+    return numbers[-1] if numbers else None
 
 
 @dataclass

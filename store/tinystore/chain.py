@@ -103,10 +103,11 @@ def links(path: str, ck: dict, report: ChainRead) -> Iterator[Link]:
             yield Link(position, f"{seg.file} line {lineno}", parse(line))
     start = ck["journal_start"]
     numbers = [n for n in jr.list_segments(os.path.join(path, JOURNAL_DIR)) if n >= start]
-    for j, number in enumerate(numbers):
+    tail = jr.tail_segment(os.path.join(path, JOURNAL_DIR), numbers)
+    for number in numbers:
         file = os.path.join(path, JOURNAL_DIR, jr.segment_name(number))
         try:
-            scan = jr.scan_segment(file, last=j == len(numbers) - 1)
+            scan = jr.scan_segment(file, last=number == tail)
         except StoreCorrupt as exc:
             report.problems.append(f"{exc} (audit entries after entry {position} cannot be read)")
             return

@@ -176,8 +176,9 @@ class RecoveryMixin:
                                    f"(found {jr.segment_name(number)} after it)")
         txn = ck["txn"]
         scan = None
-        for i, number in enumerate(live):
-            scan = jr.scan_segment(os.path.join(self._jdir, jr.segment_name(number)), last=i == len(live) - 1)
+        tail = jr.tail_segment(self._jdir, live)
+        for number in live:
+            scan = jr.scan_segment(os.path.join(self._jdir, jr.segment_name(number)), last=number == tail)
             for off, payload in scan.records:
                 try:
                     rec = loads(payload)
