@@ -21,7 +21,7 @@ What is checked (on top of the shape checks of :func:`statemachines.definition.p
   duplicate (case_type, version) pairs.
 
 The forms catalogue is a parameter so that this module stays independent of the ``forms``
-package; :func:`default_form_catalogue` builds it from ``forms.FormRegistry`` when available.
+package; :func:`default_form_catalogue` builds it from ``forms.FormRegistry`` (an import failure raises).
 """
 
 from __future__ import annotations
@@ -542,12 +542,11 @@ def _relabel(errors: list[DefinitionError], path: Path, label: str) -> list[Defi
     return [DefinitionError(label, e.path, e.message) if e.file == path.name else e for e in errors]
 
 
-def default_form_catalogue() -> dict[str, set[str]] | None:
-    """The catalogue of the ``forms`` package (latest version of each form), or None if unavailable."""
-    try:
-        from forms import FormRegistry  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def default_form_catalogue() -> dict[str, set[str]]:
+    """The catalogue of the ``forms`` package (latest version of each form); ``forms`` is part of the
+    package, so a failed import raises rather than leaving the check without a catalogue."""
+    from forms import FormRegistry
+
     registry = FormRegistry.load_default()
     return catalogue_from_form_registry(registry)
 
