@@ -80,12 +80,10 @@ def test_session_operations_each_with_a_disposable_session_no_5xx_and_every_answ
     operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path in SESSION_OPS]
     assert sorted(op.path for op in operations) == sorted(SESSION_OPS)
     for operation in operations:
-        token_kind = SESSION_OPS[operation.path]
-
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(), token_kind=st.just(SESSION_OPS[operation.path]))
         @settings(max_examples=SESSION_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)
-        def run(case, token_kind=token_kind):
+        def run(case, token_kind):
             session = Client(fuzz_server.url, SESSION_USER, device_id="fuzz-session-device")
             token = session.access if token_kind == "access" else session.refresh
             response = case.call(base_url=fuzz_server.url, headers=session.headers(token))
