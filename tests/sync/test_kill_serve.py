@@ -53,9 +53,10 @@ def in_flight(srv: LiveServer, pid: int) -> bool:
     begun: Counter[str] = Counter()
     done: Counter[str] = Counter()
     for line in srv.log().splitlines():
-        if not line.startswith("{"):
-            continue  # waitress's or gunicorn's own lines
-        rec = json.loads(line)
+        try:
+            rec = json.loads(line) if line.startswith("{") else {}  # not waitress's or gunicorn's own lines
+        except ValueError:
+            continue
         if rec.get("pid") == pid and rec.get("msg") in ("push.applying", "push"):
             (begun if rec["msg"] == "push.applying" else done)[rec.get("device_id")] += 1
     return any(n > done[d] for d, n in begun.items())
