@@ -1,4 +1,4 @@
-"""``caseflow init``, ``users``, ``agencies`` and ``devices``: the admin API from the command line.
+"""``caseflow init``, ``partnerships``, ``users``, ``agencies`` and ``devices``: the admin API from the command line.
 
 Each command is one or a few admin API calls as the operator (server/admin/client.py): to the
 running server when one holds the data directory, else to the app opened in this process.
@@ -89,6 +89,38 @@ def init(partnership_id: str, name: str, admin: str, display_name: str | None, d
     what = "created partnership" if saved["created"] else "partnership exists:"
     click.echo(f"{what} {partnership_id} ({name}); "
                f"{'created' if created_user else 'existing'} admin {admin} ({user['user_id']})")
+
+
+# -- partnerships ---------------------------------------------------------------------------------------
+@click.group("partnerships")
+def partnerships() -> None:
+    """Partnerships (works while a server runs; create one with ``caseflow init``)."""
+
+
+@partnerships.command("list")
+@click.option("--data", default=None)
+def partnerships_list(data) -> None:
+    """List partnerships: id, reference prefix, name."""
+    with _client(data) as client:
+        body = _ok(*client.call("GET", "/api/v1/admin/partnerships"))
+    for p in body:
+        click.echo(f"{p['id']}\t{p.get('reference_prefix') or '-'}\t{p['name']}")
+
+
+@partnerships.command("update")
+@click.argument("partnership_id")
+@click.option("--name", required=True, help="The partnership's new name.")
+@click.option("--data", default=None)
+def partnerships_update(partnership_id, name, data) -> None:
+    """Rename a partnership (its id and reference prefix stay)."""
+    with _client(data) as client:
+        status, body = client.call("PATCH", f"/api/v1/admin/partnerships/{quote(partnership_id, safe='')}",
+                                   {"name": name})
+        if status == 404:
+            raise click.ClickException(f"no partnership {partnership_id}; nothing changed")
+        result = _ok(status, body)
+    click.echo(f"{'renamed' if result['changed'] else 'unchanged'} partnership {partnership_id}: "
+               f"{result['partnership']['name']}")
 
 
 # -- users --------------------------------------------------------------------------------------------
@@ -287,4 +319,4 @@ def devices_revoke(device_id, data) -> None:
     click.echo(f"revoked {device_id}")
 
 
-COMMANDS = [init, users, agencies, devices]
+COMMANDS = [init, partnerships, users, agencies, devices]

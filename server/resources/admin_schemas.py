@@ -17,6 +17,10 @@ class PartnershipIn(Schema):
     reference_prefix = fields.Str(validate=validate.Regexp(r"^[A-Z]{1,6}$", error="1-6 capital letters."))
 
 
+class PartnershipPatch(Schema):
+    name = fields.Str(required=True, validate=[_NAME, validate.Regexp(r"\S", error="Give a name, not only spaces.")])
+
+
 class PartnershipOut(Schema):
     id = fields.Str()
     name = fields.Str()
@@ -25,6 +29,11 @@ class PartnershipOut(Schema):
 
 class PartnershipSaved(Schema):
     created = fields.Bool(metadata={"description": "false when it already existed (nothing changed)"})
+    partnership = fields.Nested(PartnershipOut)
+
+
+class PartnershipChanged(Schema):
+    changed = fields.Bool(metadata={"description": "false when the partnership already had this name"})
     partnership = fields.Nested(PartnershipOut)
 
 

@@ -3,11 +3,16 @@ runs on it (ADR 0020): the real command, the real server, loopback HTTP."""
 
 from __future__ import annotations
 
+import pytest
 import requests
+from click.testing import CliRunner
 
+from server.admin.client import AdminClient
+from server.admin.operator import clear_address, record_address
+from server.cli import main
 from store.auditcheck import audit_entries
 from tests.server.test_cli_and_lifecycle import cli
-from tests.support import Client, LiveServer, assert_problem
+from tests.support import Client, InProcessApp, LiveServer, assert_problem
 
 PASSWORD = "first-admin-password"
 ENV = {"CASEFLOW_NEW_USER_PASSWORD": PASSWORD}
@@ -60,3 +65,47 @@ def test_init_then_administer_a_running_server(tmp_path):
     # and opens the data directory itself
     out = cli("users", "list", "--partnership", "kent", data_dir=data)
     assert out.returncode == 0 and "kent.police-dsl\t" in out.stdout, out.stderr
+
+
+# -- every admin command against one running server --------------------------------------------------
+# The server runs in this process (the real app on loopback HTTP) and records its address as
+# ``caseflow serve`` does; the commands run through click's CliRunner in this process too (a
+# subprocess each would cost a second of imports), and reach the server over HTTP as the operator.
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    data = tmp_path_factory.mktemp("admin-cli") / "data"
+    site = InProcessApp(data)
+    site.data_dir = data
+    record_address(data, "127.0.0.1", site.port)
+    with AdminClient(data) as client:
+        assert client.url == site.url  # the commands below talk to the running server, not the store
+    yield site
+    clear_address(data)
+    site.close()
+
+
+def run(site, *args: str, password: str | None = None, ok: bool = True):
+    env = {"CASEFLOW_NEW_USER_PASSWORD": password} if password else {}
+    result = CliRunner().invoke(main, [*args, "--data", str(site.data_dir)], env=env)
+    assert (result.exit_code == 0) is ok, (args, result.output)
+    return result
+
+
+def _audit(site, action: str) -> list[dict]:
+    return [e.entry for e in site.store.audit_log() if e.entry.get("action") == action]
+
+
+def test_partnerships_list_and_update(running):
+    listed = run(running, "partnerships", "list").stdout.splitlines()
+    assert "east-sussex\tESX\tEast Sussex Safeguarding Children Partnership" in listed
+    assert {line.split("\t")[0] for line in listed} >= {"east-sussex", "west-sussex", "brighton-hove"}
+    out = run(running, "partnerships", "update", "west-sussex", "--name", "West Sussex SCP").stdout
+    assert out.strip() == "renamed partnership west-sussex: West Sussex SCP"
+    assert running.store.get("partnerships", "west-sussex").data["name"] == "West Sussex SCP"
+    assert "unchanged" in run(running, "partnerships", "update", "west-sussex", "--name", "West Sussex SCP").stdout
+    before = running.store.last_seq()
+    assert "no partnership kent" in run(running, "partnerships", "update", "kent", "--name", "K", ok=False).output
+    out = run(running, "partnerships", "update", "west-sussex", "--name", "   ", ok=False).output
+    assert "/name" in out
+    assert running.store.last_seq() == before
+    assert [e["by"]["user_id"] for e in _audit(running, "partnership.update")] == ["operator"]
