@@ -247,3 +247,24 @@ def test_partnerships_listed_and_renamed_by_their_own_admin_or_the_operator(site
     assert r.status_code == 200 and r.json()["partnership"]["name"] == "West Sussex SCP", r.text
     assert_problem(requests.patch(url + "kent", headers=operator, json={"name": "Kent"}), 404)
     assert _audit(site, "partnership.update")[-1]["by"]["user_id"] == "operator"
+
+
+def test_a_sync_push_never_carries_an_admin_change(site):
+    """Administration is online-only (ADR 0020): an ``admin.*`` kind in a push is refused as a whole,
+    naming the field, and nothing of the batch is written."""
+    admin = site.client("esx.admin")
+    before = site.store.last_seq()
+    mutations = [
+        {"mutation_id": "0f8c1c1e-admin-push-0001", "seq": 1, "kind": "admin.create_user", "case_id": None,
+         "base_version": None, "payload": {"username": "esx.pushed", "roles": ["admin"], "password_hash": "x"}},
+        {"mutation_id": "0f8c1c1e-admin-push-0002", "seq": 2, "kind": "admin.update_partnership",
+         "case_id": None, "base_version": None, "payload": {"partnership_id": "east-sussex", "name": "Pushed"}},
+        {"mutation_id": "0f8c1c1e-admin-push-0003", "seq": 3, "kind": "create_case",
+         "case_id": "0f8c1c1e-0000-4000-8000-000000000003", "base_version": None,
+         "payload": create_payload()}]
+    r = admin.post("/api/v1/sync/push", json={"device_id": admin.device_id, "mutations": mutations})
+    problem = assert_problem(r, 422, "validation-error")
+    assert {e["path"] for e in problem["errors"]} == {"/mutations/0/kind", "/mutations/1/kind"}
+    assert site.store.last_seq() == before
+    assert not [u for u in admin.get("/api/v1/admin/users").json()["users"] if u["username"] == "esx.pushed"]
+    assert site.store.get("partnerships", "east-sussex").data["name"] != "Pushed"
