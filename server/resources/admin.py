@@ -152,7 +152,9 @@ def update_agency(body, agency_id: str):
     """Rename an agency, change its sector, or make it inactive (no longer offered in pickers)."""
     actor = admin_actor()
     doc = services().store.get("agencies", agency_id)
-    if doc is not None and is_operator():
+    if is_operator():
+        if doc is None:  # the operator names no partnership: nothing to confine it to
+            raise Problem(404, "agency-not-found", "There is no agency with this id.")
         actor = confine(actor, doc.data["partnership"])
     return apply(actor, "admin.save_agency", {**body, "agency_id": agency_id})["agency"]
 

@@ -8,7 +8,8 @@ from server.auth.accounts import SECTORS
 
 _ID = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,62}$", error="Use 2-63 lower-case letters, digits, '.', '_' or '-'.")
 _ROLE = validate.Length(min=1, max=64)  # which roles: server.auth.accounts.role_problems, the one check
-_NAME = validate.Length(min=1, max=200)
+# a name shows in pickers, audit trails and documents: one of spaces would show as nothing
+_NAME = [validate.Length(min=1, max=200), validate.Regexp(r"\s*\S", error="Give a name, not only spaces.")]
 
 
 class PartnershipIn(Schema):
@@ -18,7 +19,7 @@ class PartnershipIn(Schema):
 
 
 class PartnershipPatch(Schema):
-    name = fields.Str(required=True, validate=[_NAME, validate.Regexp(r"\S", error="Give a name, not only spaces.")])
+    name = fields.Str(required=True, validate=_NAME)
 
 
 class PartnershipOut(Schema):

@@ -268,3 +268,27 @@ def test_a_sync_push_never_carries_an_admin_change(site):
     assert site.store.last_seq() == before
     assert not [u for u in admin.get("/api/v1/admin/users").json()["users"] if u["username"] == "esx.pushed"]
     assert site.store.get("partnerships", "east-sussex").data["name"] != "Pushed"
+
+
+def test_blank_names_are_refused_and_an_unknown_agency_is_not_found(site):
+    """A name of spaces would show as nothing in pickers and audit trails: refused like an empty one."""
+    admin = site.client("esx.admin")
+    uid = admin.get("/api/v1/admin/users", params={"username": "esx.crg"}).json()["users"][0]["user_id"]
+    before = site.store.last_seq()
+    for method, path, body, field in [
+            ("PATCH", "/api/v1/admin/agencies/esx-schools", {"name": "   "}, "/name"),
+            ("POST", "/api/v1/admin/agencies", {"agency_id": "esx-blank", "sector": "other", "name": "\t"}, "/name"),
+            ("PATCH", f"/api/v1/admin/users/{uid}", {"display_name": "  "}, "/display_name"),
+            ("POST", "/api/v1/admin/users", {"username": "esx.blank", "password": NEW_PASSWORD,
+                                             "roles": ["crg_member"], "display_name": " "}, "/display_name")]:
+        r = admin.http.request(method, site.url + path, headers=admin.headers(), json=body)
+        assert {e["path"] for e in assert_problem(r, 422)["errors"]} == {field}, (path, r.text)
+    # the operator naming an agency that does not exist: not found (it used to ask for a partnership)
+    operator = {"X-Caseflow-Operator": site.services.extra["operator_secret"]}
+    r = requests.patch(site.url + "/api/v1/admin/agencies/no-such-agency", headers=operator, json={"name": "X"})
+    assert_problem(r, 404, "agency-not-found")
+    assert site.store.last_seq() == before
+    # a name with spaces around it is a name
+    r = admin.http.patch(site.url + f"/api/v1/admin/users/{uid}", headers=admin.headers(),
+                         json={"display_name": " Dana Reid"})
+    assert r.status_code == 200, r.text

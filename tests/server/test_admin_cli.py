@@ -196,7 +196,7 @@ def test_agencies_list_update_and_devices_list(running):
     assert running.store.get("agencies", "esx-schools").data["active"] is True
     before = running.store.last_seq()
     assert "/sector" in run(running, "agencies", "update", "esx-schools", "--sector", "army", ok=False).output
-    run(running, "agencies", "update", "no-such-agency", "--name", "X", ok=False)
+    assert "no agency" in run(running, "agencies", "update", "no-such-agency", "--name", "X", ok=False).output
     assert running.store.last_seq() == before
     assert [e["by"]["user_id"] for e in _audit(running, "agency.update")] == ["operator", "operator"]
     # devices list: each device with when it was last seen
