@@ -235,7 +235,7 @@ def _mount_commands() -> None:
     from server.push.cli import deadlines_cli, push_cli
     from statemachines.cli import check_cli
 
-    for command in COMMANDS:  # init, users, agencies, devices: the admin API (server/admin/cli.py)
+    for command in COMMANDS:  # init, partnerships, users, agencies, devices: the admin API (server/admin/cli.py)
         main.add_command(command)
     main.add_command(forms_cli, "forms")
     main.add_command(push_cli, "push")
