@@ -110,7 +110,7 @@ def test_1_1_14_1_1_41_the_partnership_where_the_child_lives_leads_a_cross_bound
     ref = {**referral(), "other_areas_involved": {"local_authorities": ["Brighton & Hove"]}}
     forms = {"crg_referral": ref, "sin_decision": SIN_NOTIFY}
     refused = decide("sin_consideration", "notify_panel", HOS, forms)
-    assert "Record first: Lead partnership confirmed (where the child normally lives) (1.1.14, 1.1.41, seed 001)." \
+    assert "Record first: Lead partnership confirmed (where the child normally lives) (1.1.14, 1.1.41, seed 004)." \
         in refused.reasons
     here = {"lead_partnership_confirmed": {"date": "2026-12-22", "choice": "harmed_outside_england_resident_here"}}
     assert decide("sin_consideration", "notify_panel", HOS, forms, here).complete
