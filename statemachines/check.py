@@ -328,6 +328,9 @@ class _Checker:
             if task.id in seen:
                 self.add(f"{p}.id", f"duplicate task id {task.id!r} (also tasks[{seen[task.id]}])")
             seen.setdefault(task.id, task.index)
+            if not task.states:
+                self.add(f"{p}.states", "a task open in no state can never be recorded (leave out states for "
+                                        "every non-final state)")
             for j, sid in enumerate(task.states):
                 if self.state(f"{p}.states[{j}]", sid) and self.d.states[sid].final:
                     self.add(f"{p}.states[{j}]", f"{sid!r} is final: nothing is recorded there")
