@@ -170,6 +170,10 @@ class _Checker:
             path = f"forms_in_all_states.{g.form_id}"
             self.form(path, g.form_id)
             self.roles(f"{path}.roles", g.roles)
+            if g.clock_field is not None:
+                self.field(f"{path}.clock_field", f"{g.form_id}.{g.clock_field}")
+                if not self.d.deadlines:
+                    self.add(f"{path}.clock_field", "this case type has no clocks (deadlines) to name")
 
     def check_transitions(self) -> None:
         events = {t.event for t in self.d.transitions}

@@ -295,6 +295,24 @@ def test_each_task_fault_is_refused_naming_the_file_and_the_fault(mutate, expect
     assert any(e.startswith(expected) for e in errors), errors
 
 
+def test_a_form_field_that_names_a_clock():
+    def clock_field(name, deadlines=True):
+        def mutate(raw):
+            raw["forms_in_all_states"] = {"decision": {"roles": ["business_team"], "clock_field": name}}
+            if not deadlines:
+                del raw["deadlines"]
+        return mutate
+
+    assert errors_of(clock_field("outcome")) == []
+    errors = errors_of(clock_field("colour"))
+    assert any(e.startswith("mini.yaml: forms_in_all_states.decision.clock_field: unknown field") for e in errors), \
+        errors
+    assert "mini.yaml: forms_in_all_states.decision.clock_field: this case type has no clocks (deadlines) to name" \
+        in errors_of(clock_field("outcome", deadlines=False))
+    assert any(e.startswith("mini.yaml: forms_in_all_states.decision.clock_field: field name 'Out come'")
+               for e in errors_of(clock_field("Out come"))), errors_of(clock_field("Out come"))
+
+
 def test_a_definition_with_a_faulty_task_refuses_to_load(tmp_path: Path):
     raw = copy.deepcopy(BASE)
     _tasks({"states": ["done"]}, {})(raw)
