@@ -170,6 +170,10 @@ class _Checker:
             path = f"forms_in_all_states.{g.form_id}"
             self.form(path, g.form_id)
             self.roles(f"{path}.roles", g.roles)
+            if g.clock_field is not None:
+                self.field(f"{path}.clock_field", f"{g.form_id}.{g.clock_field}")
+                if not self.d.deadlines:
+                    self.add(f"{path}.clock_field", "this case type has no clocks (deadlines) to name")
 
     def check_transitions(self) -> None:
         events = {t.event for t in self.d.transitions}
@@ -328,6 +332,9 @@ class _Checker:
             if task.id in seen:
                 self.add(f"{p}.id", f"duplicate task id {task.id!r} (also tasks[{seen[task.id]}])")
             seen.setdefault(task.id, task.index)
+            if not task.states:
+                self.add(f"{p}.states", "a task open in no state can never be recorded (leave out states for "
+                                        "every non-final state)")
             for j, sid in enumerate(task.states):
                 if self.state(f"{p}.states[{j}]", sid) and self.d.states[sid].final:
                     self.add(f"{p}.states[{j}]", f"{sid!r} is final: nothing is recorded there")
