@@ -55,9 +55,12 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
         row.get_by_label("What happened").fill(what)
     # an if/then field appears only when it becomes needed
     assert page.get_by_label("Domestic abuse: what your agency knows").count() == 0
-    page.get_by_role("radio", name="Yes").last.check()
+    # a radio group's accessible name is its schema title (aria-labelledby on the group)
+    abuse = page.get_by_role("radiogroup", name="Is domestic abuse known to your agency, current or historic?")
+    abuse.get_by_role("radio", name="Yes").check()
     page.get_by_label("Domestic abuse: what your agency knows").wait_for()
-    page.get_by_role("radio", name="No", exact=True).last.check()
+    abuse.get_by_role("radio", name="No", exact=True).check()
+    assert page.get_by_role("radiogroup", name="Sex (as your agency records it)").get_by_role("radio").count() == 4
     page.get_by_label("Analysis of practice").fill("Contacts were as expected.")
     page.get_by_label("Good practice").fill("Follow-up of a missed appointment.")
     page.get_by_label("Learning for the agency and the partnership").fill("None yet.")

@@ -1,7 +1,9 @@
 // Form rendering with RJSF 6; validation is validator.js (JSON Schema 2020-12, no eval). Everything a form shows comes
 // from the served definition: its schema and its ui_schema in format 2 (RJSF's conventions).
 import { useEffect } from 'react'
-import { getUiOptions } from '@rjsf/utils'
+import {
+  ariaDescribedByIds, enumOptionsDeselectValue, enumOptionsIsSelected, enumOptionsSelectValue, getUiOptions, optionId,
+} from '@rjsf/utils'
 
 // RJSF resolves allOf/if/then (merging schemas) for every object at every render: with a 50-row
 // chronology that costs seconds per keystroke. Forms render from the schema without its
@@ -178,14 +180,20 @@ function ObjectFieldTemplate(props) {
   )
 }
 
+// A group of radios or checkboxes is named by its field's label (aria-labelledby), not by <label for>,
+// which names only a single form control.
+const GROUPS = new Set(['radio', 'checkboxes'])
+const labelId = (id) => `${id}__label`
+
 // Labels carry the schema title alone (the accessible name); "required" is shown but not read twice.
 function FieldTemplate(props) {
-  const { id, classNames, style, label, help, required, description, errors, children, displayLabel, hidden } = props
+  const { id, classNames, style, label, help, required, description, errors, children, displayLabel, hidden, uiSchema } = props
   if (hidden) return <div className="hidden">{children}</div>
+  const group = GROUPS.has(uiSchema?.['ui:widget'])
   return (
     <div className={classNames} style={style}>
       {displayLabel && label && (
-        <div className="label-line"><label htmlFor={id}>{label}</label>{required && <span className="required" aria-hidden="true">(required)</span>}</div>
+        <div className="label-line"><label id={labelId(id)} htmlFor={group ? undefined : id}>{label}</label>{required && <span className="required" aria-hidden="true">(required)</span>}</div>
       )}
       {displayLabel && description}
       {children}
@@ -220,7 +228,39 @@ function HiddenWidget({ id, value, onChange }) {
   return <input type="hidden" id={id} value={value ?? ''} />
 }
 
-export const widgets = { HiddenWidget }
+// RJSF's RadioWidget and CheckboxesWidget, with the group named by the field's label (see GROUPS)
+function Choices({ id, options, value, disabled, readonly, autofocus, onChange, onBlur, onFocus, htmlName, multiple }) {
+  const { enumOptions = [], enumDisabled = [], inline } = options
+  const values = multiple ? (Array.isArray(value) ? value : []) : value
+  const decode = (i) => enumOptions[Number(i)]?.value
+  return (
+    <div className={multiple ? 'checkboxes' : 'field-radio-group'} id={id} role={multiple ? 'group' : 'radiogroup'}
+      aria-labelledby={labelId(id)}>
+      {enumOptions.map((option, i) => {
+        const off = disabled || readonly || enumDisabled.includes(option.value)
+        const checked = enumOptionsIsSelected(option.value, values)
+        const change = multiple
+          ? (e) => onChange(e.target.checked ? enumOptionsSelectValue(i, values, enumOptions) : enumOptionsDeselectValue(i, values, enumOptions))
+          : () => onChange(option.value)
+        return (
+          <div key={String(option.value)} className={`${multiple ? 'checkbox' : 'radio'}${inline ? ' inline' : ''}${off ? ' disabled' : ''}`}>
+            <label>
+              <input type={multiple ? 'checkbox' : 'radio'} id={optionId(id, i)} name={htmlName || id} value={String(i)}
+                checked={checked} disabled={off} autoFocus={autofocus && i === 0} onChange={change}
+                onBlur={(e) => onBlur(id, decode(e.target.value))} onFocus={(e) => onFocus(id, decode(e.target.value))}
+                aria-describedby={ariaDescribedByIds(id)} />
+              <span>{option.label}</span>
+            </label>
+          </div>
+        )
+      })}
+    </div>
+  )
+}
+const RadioWidget = (props) => <Choices {...props} multiple={false} />
+const CheckboxesWidget = (props) => <Choices {...props} multiple />
+
+export const widgets = { HiddenWidget, RadioWidget, CheckboxesWidget }
 
 export const templates = {
   ObjectFieldTemplate, FieldTemplate, TitleFieldTemplate,
