@@ -37,7 +37,7 @@ function schemaAt(root, schemaPath) {
 }
 
 function titleAt(root, property) {
-  // ".chronology.3.date" -> "Date" (row 4 of "Chronology of contacts")
+  // ".chronology.3.date" -> "Chronology of contacts, row 4, Date"
   let node = root
   const names = []
   for (const part of (property || '').split('.').filter(Boolean)) {
@@ -47,6 +47,21 @@ function titleAt(root, property) {
     if (node?.title) names.push(node.title)
   }
   return names.join(', ')
+}
+
+// A server error's JSON Pointer into a mutation ("/payload/data/chronology/1/date", or
+// "/payload/referral/data/..." for a referral) named by the form's schema titles; a pointer
+// outside the form's data is named by its last part ("/payload/form_version" -> "Form version").
+export function fieldTitle(schema, pointer) {
+  const parts = String(pointer || '').split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const at = parts.indexOf('data') // the first: the payload's own
+  if (schema && at >= 0) {
+    const title = titleAt(schema, parts.slice(at + 1).map((p) => `.${p}`).join(''))
+    if (title) return title
+    if (at === parts.length - 1) return 'The form'
+  }
+  const last = parts.filter((p) => !/^\d+$/.test(p)).pop() || ''
+  return last ? last.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()) : 'The change'
 }
 
 // Plain English, built from the schema alone: a message never repeats what was typed.
