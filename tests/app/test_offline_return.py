@@ -5,6 +5,9 @@ server exactly once when the network returns. Screens are photographed and check
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+from playwright.sync_api import expect
 
 from statemachines.calendar import working_days_between
 from tests.app import world
@@ -67,6 +70,10 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_label("Immediate actions taken").fill("None.")
     screen(page, "form")
 
+    # the draft on the device gets a fourth row: a copy of the first (the same row_id), dated in the future
+    later = (dt.date.today() + dt.timedelta(days=2)).isoformat()  # in the future in any time zone
+    page.evaluate(COPY_FIRST_ROW, [case_id, later])
+
     # close the page; reopen the app offline: the draft is there
     page.close()
     page = context.new_page()
@@ -74,6 +81,18 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_text("Your draft on this device has been restored.").wait_for()
     assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
     assert page.get_by_label("Agency name").input_value() == "University Hospitals Sussex"
+
+    # x-not-future and x-unique-keys are checked in the browser, in plain English, on the row's fields
+    page.get_by_role("button", name="Save final").click()
+    page.get_by_role("alert").filter(has_text="The form has problems").wait_for()
+    copy = page.locator("[id='root_chronology_3']")
+    expect(copy.get_by_label("Date", exact=True)).to_have_accessible_description(
+        re.compile("Enter a date that is not in the future"))
+    expect(copy.get_by_text("This row is recorded twice")).to_be_visible()
+    page.locator("[id='root_chronology_3__remove']").click()  # removing a row
+    expect(page.locator("[id='root_chronology_3']")).to_have_count(0)
+    expect(page.get_by_text("This row is recorded twice")).to_have_count(0)
+    assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
 
     page.get_by_role("button", name="Save final").click()
     page.get_by_role("heading", name="Deadlines").wait_for()  # back on the case, still offline
@@ -99,6 +118,17 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert_accessible(page, "the case at 375 px")
     context.close()
+
+
+COPY_FIRST_ROW = """async ([caseId, day]) => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const store = () => db.transaction('drafts', 'readwrite').objectStore('drafts')
+  const drafts = await new Promise((ok) => { const q = store().getAll(); q.onsuccess = () => ok(q.result) })
+  const draft = drafts.find((d) => d.key.startsWith(`${caseId}|rapid_review_agency_return|`))
+  draft.data.chronology.push({ ...draft.data.chronology[0], date: day, summary: 'A copy of the first row' })
+  await new Promise((ok) => { const q = store().put(draft); q.onsuccess = ok })
+  db.close()
+}"""
 
 
 DEVICE_ID = """async () => {

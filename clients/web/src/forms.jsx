@@ -64,6 +64,13 @@ export function fieldTitle(schema, pointer) {
   return last ? last.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()) : 'The change'
 }
 
+// x-unique-keys: a row_id (docs/forms.md) is the app's own and never shown, so the person is told
+// what to do about the row; any other key is named by its title.
+function uniqueMessage(key, title) {
+  if (key === 'row_id') return 'This row is recorded twice (it has the same identity as an earlier row): remove one of them'
+  return `Each row needs its own ${title || String(key).replace(/_/g, ' ')}: this row repeats an earlier row's`
+}
+
 // Plain English, built from the schema alone: a message never repeats what was typed.
 export function plainEnglish(errors, rootSchema) {
   const out = []
@@ -90,6 +97,7 @@ export function plainEnglish(errors, rootSchema) {
       case 'maximum': message = `Enter a number of at most ${e.params.limit}`; break
       case 'type': message = 'Enter a valid value'; break
       case 'x-not-future': message = 'Enter a date that is not in the future'; break
+      case 'x-unique-keys': message = uniqueMessage(e.params?.key, sub.items?.properties?.[e.params?.key]?.title); break
       case 'additionalProperties': message = 'Remove this field: it is not part of this form'; break
       case 'uniqueItems': message = 'Each entry must be different'; break
       default: message = 'Check this field'
@@ -191,6 +199,7 @@ function ObjectFieldTemplate(props) {
       {title && <legend>{title}</legend>}
       {description && <p className="help">{description}</p>}
       {visible.map((p) => p.content)}
+      {properties.filter((p) => p.hidden).map((p) => p.content)}
     </fieldset>
   )
 }
@@ -203,7 +212,7 @@ const labelId = (id) => `${id}__label`
 // Labels carry the schema title alone (the accessible name); "required" is shown but not read twice.
 function FieldTemplate(props) {
   const { id, classNames, style, label, help, required, description, errors, children, displayLabel, hidden, uiSchema } = props
-  if (hidden) return <div className="hidden">{children}</div>
+  if (hidden) return <><div className="hidden">{children}</div>{errors}</> // a hidden row_id's error is the row's
   const group = GROUPS.has(uiSchema?.['ui:widget'])
   return (
     <div className={classNames} style={style}>
