@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from statemachines.calendar import working_days_between
 from tests.app import world
-from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
+from tests.app.conftest import PHONE, TABLET, assert_accessible, assert_targets, login, new_page, screen
 from tests.support import Client
 
 ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
@@ -69,6 +69,7 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_label("Learning for the agency and the partnership").fill("None yet.")
     page.get_by_label("Immediate actions taken").fill("None.")
     screen(page, "form")
+    assert_targets(page, "the form")
 
     # the draft on the device gets a fourth row: a copy of the first (the same row_id), dated in the future
     later = (dt.date.today() + dt.timedelta(days=2)).isoformat()  # in the future in any time zone
@@ -117,6 +118,7 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.goto(server.url + f"/app/#/case/{case_id}")
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert_accessible(page, "the case at 375 px")
+    assert_targets(page, "the case at 375 px")
     context.close()
 
 
