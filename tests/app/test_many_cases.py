@@ -62,3 +62,47 @@ def test_every_case_gets_its_view_in_bounded_rounds_and_offers_its_actions_offli
         assert page.get_by_role("button", name="Close the review").is_visible()
         assert page.get_by_text("Connect once to see the actions").count() == 0
     context.close()
+
+
+VERSION_1 = """async () => {
+  const req = (r) => new Promise((ok, bad) => { r.onsuccess = () => ok(r.result); r.onerror = () => bad(r.error) })
+  const open = indexedDB.open('caseflow', 1)
+  open.onupgradeneeded = () => { // the app's database as version 1 made it
+    const d = open.result
+    d.createObjectStore('meta')
+    for (const s of ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']) {
+      const store = d.createObjectStore(s, { keyPath: 'id' })
+      if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
+    }
+    d.createObjectStore('views', { keyPath: 'case_id' })
+    d.createObjectStore('drafts', { keyPath: 'key' })
+    d.createObjectStore('outbox', { keyPath: 'seq' }).createIndex('case_id', 'case_id')
+  }
+  const db = await req(open)
+  const tx = db.transaction(['cases', 'meta'], 'readwrite')
+  for (const id of ['case-a', 'case-b']) tx.objectStore('cases').put({ id, version: 1, data: { case_id: id } })
+  tx.objectStore('meta').put('device-from-version-1', 'device_id')
+  await new Promise((ok) => { tx.oncomplete = ok })
+  db.close()
+}"""
+
+STALE = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const keys = await new Promise((ok) => { const q = db.transaction('stale').objectStore('stale').getAllKeys();
+                                           q.onsuccess = () => ok(q.result) })
+  const out = { version: db.version, stale: keys }
+  db.close()
+  return out
+}"""
+
+
+def test_a_device_upgraded_from_database_version_1_marks_every_case_it_holds_stale(server, browser):
+    """Version 1 fetched at most 100 views per sync; the upgrade to 2 marks all held cases stale."""
+    context, page = new_page(browser, TABLET)
+    page.goto(server.url + "/app/manifest.webmanifest")  # the app's origin, without the app running
+    page.evaluate(VERSION_1)
+    page.goto(server.url + "/app/")
+    page.get_by_label("Username").wait_for()  # the app opened its database (no one is logged in)
+    page.wait_for_function(f"async () => (await ({STALE})()).version === 2")
+    assert page.evaluate(STALE) == {"version": 2, "stale": ["case-a", "case-b"]}
+    context.close()
