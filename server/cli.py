@@ -232,7 +232,7 @@ def _mount_optional() -> None:
     """Definition tools live in their pure packages; mount them when present."""
     from server.admin.cli import COMMANDS
 
-    for command in COMMANDS:  # init, users, agencies, devices: the admin API (server/admin/cli.py)
+    for command in COMMANDS:  # init, partnerships, users, agencies, devices: the admin API (server/admin/cli.py)
         main.add_command(command)
     try:
         from forms.cli import forms_cli

@@ -97,12 +97,12 @@ STALE = """async () => {
 
 
 def test_a_device_upgraded_from_database_version_1_marks_every_case_it_holds_stale(server, browser):
-    """Version 1 fetched at most 100 views per sync; the upgrade to 2 marks all held cases stale."""
+    """Versions 1 and 2 fetched at most 100 views per sync; the upgrade to 3 marks all held cases stale."""
     context, page = new_page(browser, TABLET)
     page.goto(server.url + "/app/manifest.webmanifest")  # the app's origin, without the app running
     page.evaluate(VERSION_1)
     page.goto(server.url + "/app/")
     page.get_by_label("Username").wait_for()  # the app opened its database (no one is logged in)
-    page.wait_for_function(f"async () => (await ({STALE})()).version === 2")
-    assert page.evaluate(STALE) == {"version": 2, "stale": ["case-a", "case-b"]}
+    page.wait_for_function(f"async () => (await ({STALE})()).version === 3")
+    assert page.evaluate(STALE) == {"version": 3, "stale": ["case-a", "case-b"]}
     context.close()

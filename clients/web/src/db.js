@@ -4,20 +4,24 @@
 import { openDB, deleteDB } from 'idb'
 
 const NAME = 'caseflow'
-const REPLICA = ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']
+const VERSION = 3
+// the pickers' look-ups (sync/lookups.py): the partnership's agencies and the people who can be
+// assigned or asked to vote, kept so that an offline device has them (schema version 2)
+const LOOKUPS = ['agencies', 'users']
+const REPLICA = ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts', ...LOOKUPS]
 export const ENTITY_STORE = {
   case: 'cases', submission: 'submissions', conflict: 'conflicts', form: 'forms', case_type: 'case_types',
-  alert: 'alerts',
+  alert: 'alerts', agency: 'agencies', user: 'users',
 }
 
 let dbp = null
 export function db() {
   if (!dbp) {
-    dbp = openDB(NAME, 2, {
+    dbp = openDB(NAME, VERSION, {
       async upgrade(d, oldVersion, _newVersion, tx) {
         if (oldVersion < 1) {
           d.createObjectStore('meta')
-          for (const s of REPLICA) {
+          for (const s of REPLICA.filter((s) => !LOOKUPS.includes(s))) {
             const store = d.createObjectStore(s, { keyPath: 'id' })
             if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
           }
@@ -27,8 +31,14 @@ export function db() {
           outbox.createIndex('case_id', 'case_id')
         }
         if (oldVersion < 2) {
-          // version 2: the cases whose server view is stale (key: case id). A device upgraded from
-          // version 1 fetched at most 100 views per sync, so every case it holds starts stale.
+          for (const s of LOOKUPS) d.createObjectStore(s, { keyPath: 'id' })
+          // a version 1 device skipped the look-ups it was sent: pull again from the start (puts by id
+          // and version, so the rest of the replica is only refreshed; outbox and drafts untouched)
+          if (oldVersion >= 1) tx.objectStore('meta').put('', 'cursor')
+        }
+        if (oldVersion < 3) {
+          // version 3: the cases whose server view is stale (key: case id). A device upgraded from an
+          // older version fetched at most 100 views per sync, so every case it holds starts stale.
           const stale = d.createObjectStore('stale')
           for (const id of await tx.objectStore('cases').getAllKeys()) stale.put('upgrade', id)
         }
