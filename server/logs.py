@@ -10,7 +10,7 @@ from sync.clock import Clock, rfc3339
 
 _clock = Clock()
 SAFE_FIELDS = ("request_id", "method", "route", "status", "duration_ms", "user_id", "device_id",
-               "case_id", "mutation_id", "problem", "event", "counts")
+               "case_id", "mutation_id", "problem", "event", "counts", "pid")
 
 
 class JsonFormatter(logging.Formatter):
