@@ -131,7 +131,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def scan(self, collection: str, where: Callable[[JSON], bool] | None = None) -> Iterator[Document]:
-        """Committed live documents of a collection (no tombstones)."""
+        """Committed live documents of a collection (no tombstones), in no promised order, each at
+        most once and at a committed version. A store may read a large collection in pages so the
+        memory a scan needs does not grow with the collection (PostgreSQL does): then a document
+        written while the scan runs may be seen before or after that write, and one created or
+        deleted meanwhile may be missed or seen; every document live throughout is seen once."""
 
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[UnitOfWork]:

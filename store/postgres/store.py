@@ -46,10 +46,13 @@ def redact(url: str) -> str:
 class PostgresStore(Store):
     """The store in a PostgreSQL database given by ``url`` (``postgresql://USER@HOST:PORT/DB``).
     ``pool_size``: connections this process keeps (each gunicorn worker has its own pool);
-    ``store_id``: the id a new, empty database takes (a copy keeps its source's id)."""
+    ``store_id``: the id a new, empty database takes (a copy keeps its source's id);
+    ``scan_batch``: documents ``scan`` reads per query (a collection up to this size is read at once)."""
 
-    def __init__(self, url: str, *, pool_size: int = 4, store_id: str | None = None, create: bool = True):
+    def __init__(self, url: str, *, pool_size: int = 4, store_id: str | None = None, create: bool = True,
+                 scan_batch: int = 1000):
         self.url = url
+        self.scan_batch = max(1, scan_batch)
         self._closed = False
         self._local = threading.local()
         try:
@@ -121,13 +124,23 @@ class PostgresStore(Store):
         return None if row is None else row[0]
 
     def scan(self, collection: str, where: Callable[[JSON], bool] | None = None) -> Iterator[Document]:
-        with self._conn() as conn:
-            rows = conn.execute("SELECT id, version, seq, data::text FROM documents "
-                                "WHERE collection = %s AND NOT deleted", (collection,)).fetchall()
-        for did, version, seq, text in rows:
-            data = json.loads(text)
-            if where is None or where(data):
-                yield Document(collection, did, version, data, seq)
+        # keyset pages by id, each one short query on a pooled connection given back before a
+        # document is yielded: memory is one page however large the collection, and no connection
+        # is held while the caller works (one held across the caller's own reads could starve the pool)
+        after: str | None = None
+        while True:
+            page = "" if after is None else "AND id > %(after)s "
+            with self._conn() as conn:
+                rows = conn.execute("SELECT id, version, seq, data::text FROM documents "  # noqa: S608
+                                    f"WHERE collection = %(c)s AND NOT deleted {page}ORDER BY id LIMIT %(n)s",
+                                    {"c": collection, "after": after, "n": self.scan_batch}).fetchall()
+            for did, version, seq, text in rows:
+                data = json.loads(text)
+                if where is None or where(data):
+                    yield Document(collection, did, version, data, seq)
+            if len(rows) < self.scan_batch:
+                return
+            after = rows[-1][0]
 
     @staticmethod
     def _document(row: tuple) -> Document:
