@@ -5,6 +5,7 @@ server exactly once when the network returns. Screens are photographed and check
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from statemachines.calendar import working_days_between
 from tests.app import world
@@ -118,6 +119,63 @@ FORGE = """async () => {
 }"""
 
 
+LOOKUPS = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const keys = (s) => new Promise((ok) => { const q = db.transaction(s).objectStore(s).getAllKeys();
+                                            q.onsuccess = () => ok(q.result) })
+  const out = [await keys('agencies'), await keys('users')]
+  db.close()
+  return out
+}"""
+
+
+# A device of the schema before the look-ups (IndexedDB version 1): logged in, fully pulled.
+VERSION_1 = """async ([meta]) => {
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open('caseflow', 1)
+    r.onupgradeneeded = () => {
+      const d = r.result
+      d.createObjectStore('meta')
+      for (const s of ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']) {
+        const store = d.createObjectStore(s, { keyPath: 'id' })
+        if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
+      }
+      d.createObjectStore('views', { keyPath: 'case_id' })
+      d.createObjectStore('drafts', { keyPath: 'key' })
+      d.createObjectStore('outbox', { keyPath: 'seq' }).createIndex('case_id', 'case_id')
+    }
+    r.onsuccess = () => ok(r.result)
+    r.onerror = () => fail(r.error)
+  })
+  const tx = db.transaction('meta', 'readwrite')
+  for (const [k, v] of Object.entries(meta)) tx.objectStore('meta').put(v, k)
+  await new Promise((ok) => { tx.oncomplete = ok })
+  db.close()
+}"""
+
+
+def test_a_version_1_device_gets_the_lookups_after_the_upgrade(server, browser):
+    """The schema's version 2 adds the look-up stores and pulls again from the start: a version 1
+    device had been sent the look-ups and dropped them, so its cursor is past them."""
+    crg = Client(server.url, "esx.crg")
+    _, cursor = crg.pull_all()
+    context, page = new_page(browser, TABLET)
+    page.goto(server.url + "/healthz")  # the app's origin, before the app opens its database
+    page.evaluate(VERSION_1, [{"device_id": crg.device_id, "access_token": crg.access,
+                               "refresh_token": crg.refresh, "user": crg.user, "username": "esx.crg",
+                               "cursor": cursor}])
+    page.goto(server.url + "/app/")
+    page.get_by_role("heading", name="My cases").wait_for()
+    deadline = time.monotonic() + 60  # the app's automatic sync runs after the screen shows: a bound, not a timing
+    while not (lookups := page.evaluate(LOOKUPS))[1] and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    agencies, users = lookups
+    assert "uh-sussex" in agencies and crg.user["user_id"] in users
+    version = page.evaluate("async () => (await indexedDB.databases()).find(d => d.name === 'caseflow').version")
+    assert version == 2
+    context.close()
+
+
 def test_cursor_reset_resyncs_and_a_revoked_device_wipes_its_data_and_says_why(server, browser):
     case_id = world.open_case(server.url)
     context, page = new_page(browser, TABLET)
@@ -139,6 +197,10 @@ def test_cursor_reset_resyncs_and_a_revoked_device_wipes_its_data_and_says_why(s
     page.get_by_role("button", name="Sync now").click()
     page.get_by_role("link", name="GHOST-0001").wait_for(state="detached")
     page.get_by_role("link", name=ref).wait_for()
+    # the pickers' look-ups came with the pull and stay on the device for offline use
+    agencies, users = page.evaluate(LOOKUPS)
+    assert "esx-schools" in agencies and "wsx-schools" not in agencies
+    assert Client(server.url, "esx.crg").user["user_id"] in users
 
     device_id = page.evaluate(DEVICE_ID)
     r = Client(server.url, "esx.admin").post(f"/api/v1/devices/{device_id}/revoke")

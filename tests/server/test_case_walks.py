@@ -114,6 +114,13 @@ def test_the_lcspr_path_from_referral_to_closed(walk_server):
         V(CRG, allowed=[], forms={"rapid_review_report": "not_started"}),
         *[V(u, allowed=[], forms={"rapid_review_agency_return": "not_started"}) for u in AGENCIES],
         T(CRG, "start_analysis", "rapid_review", 422),  # no return yet
+    ])
+    # a delay notice names a clock of this case type: a mistyped name is refused, naming the field
+    wrong = w.step(*S(B, "delay_notice", delay("rapid_review_reprot", "2026-10-28", "2026-10-27")
+                      | {"revised_date": "2026-11-04"}, status=422))
+    assert wrong["type"].endswith("unknown-clock") and problem_paths(wrong) == {"/payload/data/deadline"}
+    assert "rapid_review_report" in wrong["errors"][0]["message"]
+    w.run([
         S(B, "delay_notice", delay("rapid_review_report", "2026-10-28", "2026-10-27"), status=422),  # no new date
         S(CRG, "delay_notice", delay(), status=403),  # the business team's form
         S(B, "delay_notice", delay("rapid_review_report", "2026-10-28", "2026-10-27") | {"revised_date": "2026-11-04"}),

@@ -49,7 +49,9 @@ def _login(http: requests.Session, url: str, username: str, password: str, devic
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("login") / "data", env={
+        # delays of 5 min, not 30 s: a restart on a loaded machine must not outlast the delay it checks
         "CASEFLOW_TRUSTED_PROXIES": PROXY, "CASEFLOW_LOGIN_ADDRESS_MAX_FAILURES": "8",
+        "CASEFLOW_LOGIN_DELAY_BASE_SECONDS": "300",
         "CASEFLOW_MAX_DEVICES_PER_USER": "3", "CASEFLOW_MAX_PUSH_SUBSCRIPTIONS_PER_USER": "2"}).start()
     yield server
     server.stop()
@@ -63,6 +65,21 @@ def test_guessing_from_one_address_slows_that_address_only(srv):
     assert_problem(r, 429, "too-many-logins")
     assert int(r.headers["Retry-After"]) >= 25
     assert _login(user, srv.url, "esx.crg", DEMO_PASSWORD, "device-0002").status_code == 200
+
+
+def test_guessing_the_current_password_with_a_stolen_token_is_throttled(srv):
+    """An access token is not a licence to guess the password behind it: wrong current passwords on
+    POST /auth/password slow down like logins, and the password stays as it was."""
+    thief = Client(srv.url, "esx.health-visitor")
+    thief.http.mount("http://", _From("127.0.0.4"))
+    change = {"new_password": "a-much-longer-new-passphrase-42"}
+    for _ in range(5):
+        assert_problem(thief.post("/api/v1/auth/password", json={**change, "current_password": "guess-123456"}),
+                       403, "wrong-password")
+    r = thief.post("/api/v1/auth/password", json={**change, "current_password": DEMO_PASSWORD})
+    assert_problem(r, 429, "too-many-attempts")  # even the right one waits here
+    assert int(r.headers["Retry-After"]) >= 25
+    assert _login(_session("127.0.0.5"), srv.url, "esx.health-visitor", DEMO_PASSWORD, "device-0007").status_code == 200
 
 
 def test_per_address_limit_reads_the_client_behind_a_trusted_proxy_only(srv):

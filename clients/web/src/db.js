@@ -3,26 +3,38 @@
 import { openDB, deleteDB } from 'idb'
 
 const NAME = 'caseflow'
-const REPLICA = ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']
+const VERSION = 2
+// the pickers' look-ups (sync/lookups.py): the partnership's agencies and the people who can be
+// assigned or asked to vote, kept so that an offline device has them (schema version 2)
+const LOOKUPS = ['agencies', 'users']
+const REPLICA = ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts', ...LOOKUPS]
 export const ENTITY_STORE = {
   case: 'cases', submission: 'submissions', conflict: 'conflicts', form: 'forms', case_type: 'case_types',
-  alert: 'alerts',
+  alert: 'alerts', agency: 'agencies', user: 'users',
 }
 
 let dbp = null
 export function db() {
   if (!dbp) {
-    dbp = openDB(NAME, 1, {
-      upgrade(d) {
-        d.createObjectStore('meta')
-        for (const s of REPLICA) {
-          const store = d.createObjectStore(s, { keyPath: 'id' })
-          if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
+    dbp = openDB(NAME, VERSION, {
+      upgrade(d, oldVersion, _newVersion, tx) {
+        if (oldVersion < 1) {
+          d.createObjectStore('meta')
+          for (const s of REPLICA.filter((s) => !LOOKUPS.includes(s))) {
+            const store = d.createObjectStore(s, { keyPath: 'id' })
+            if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
+          }
+          d.createObjectStore('views', { keyPath: 'case_id' })
+          d.createObjectStore('drafts', { keyPath: 'key' })
+          const outbox = d.createObjectStore('outbox', { keyPath: 'seq' })
+          outbox.createIndex('case_id', 'case_id')
         }
-        d.createObjectStore('views', { keyPath: 'case_id' })
-        d.createObjectStore('drafts', { keyPath: 'key' })
-        const outbox = d.createObjectStore('outbox', { keyPath: 'seq' })
-        outbox.createIndex('case_id', 'case_id')
+        if (oldVersion < 2) {
+          for (const s of LOOKUPS) d.createObjectStore(s, { keyPath: 'id' })
+          // a version 1 device skipped the look-ups it was sent: pull again from the start (puts by id
+          // and version, so the rest of the replica is only refreshed; outbox and drafts untouched)
+          if (oldVersion >= 1) tx.objectStore('meta').put('', 'cursor')
+        }
       },
     })
   }
