@@ -3,8 +3,9 @@
 Leadership keeps one jobs leader per installation, but a leader that lost its connection may still be
 running its jobs for up to one heartbeat while the next one starts (server/leader.py). Here two full
 delivery workers (``start_push_worker``, each with its own ``PostgresStore`` and pool, as two server
-processes have) run at once on the same outbox, against the real loopback push service, and some
-answers are slow so that the two passes overlap. Every delivery must reach its push endpoint exactly
+processes have) run at once on the same outbox, against the real loopback push service: they race to
+claim deliveries already in the outbox and to expand alerts written while they run, and some answers
+are slow so that their passes overlap. Every delivery must reach its push endpoint exactly
 once and be recorded as sent once."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import collections
 
 from server.config import Settings
 from server.push.cli import PushServices
-from server.push.worker import DELIVERIES, OUTBOX, start_push_worker
+from server.push.worker import DELIVERIES, OUTBOX, expand_alerts, start_push_worker
 from store import open_store
 from sync.clock import Clock
 from tests.push import helpers
@@ -42,10 +43,16 @@ def test_two_overlapping_delivery_workers_send_each_alert_once(pg_url, tmp_path)
         subs = [add_device(one, u, push) for u in users for _ in range(DEVICES)]
         for sub in subs[::3]:
             push.script(sub["path"], ("slow", 0.3), ("slow", 0.3))  # widen the window in which both pass
-        alert_ids = [write_alert(one, [u["user_id"] for u in users], case_id=f"c0ffee00-0000-4000-8000-{i:012d}")
-                     for i in range(ALERTS)]
+        def alert(i: int) -> str:
+            return write_alert(one, [u["user_id"] for u in users], case_id=f"c0ffee00-0000-4000-8000-{i:012d}")
+
+        # half the alerts already expanded into the outbox (both workers race to claim them at start),
+        # half written while both run (they race to expand them too)
+        alert_ids = [alert(i) for i in range(ALERTS // 2)]
+        assert expand_alerts(one, T0) == len(subs) * len(alert_ids)
         expected = len(subs) * ALERTS
         stops = [start_push_worker(one), start_push_worker(two)]
+        alert_ids += [alert(i) for i in range(ALERTS // 2, ALERTS)]
         got = push.wait_for(expected, timeout=120)
         assert len(got) >= expected, f"{len(got)} of {expected} pushes arrived within 120 s"
         push.settle(timeout=20, quiet=1.0)
