@@ -5,11 +5,14 @@ server exactly once when the network returns. Screens are photographed and check
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
+
+from playwright.sync_api import expect
 
 from statemachines.calendar import working_days_between
 from tests.app import world
-from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
+from tests.app.conftest import PHONE, TABLET, assert_accessible, assert_targets, login, new_page, screen
 from tests.support import Client
 
 ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
@@ -56,14 +59,22 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
         row.get_by_label("What happened").fill(what)
     # an if/then field appears only when it becomes needed
     assert page.get_by_label("Domestic abuse: what your agency knows").count() == 0
-    page.get_by_role("radio", name="Yes").last.check()
+    # a radio group's accessible name is its schema title (aria-labelledby on the group)
+    abuse = page.get_by_role("radiogroup", name="Is domestic abuse known to your agency, current or historic?")
+    abuse.get_by_role("radio", name="Yes").check()
     page.get_by_label("Domestic abuse: what your agency knows").wait_for()
-    page.get_by_role("radio", name="No", exact=True).last.check()
+    abuse.get_by_role("radio", name="No", exact=True).check()
+    assert page.get_by_role("radiogroup", name="Sex (as your agency records it)").get_by_role("radio").count() == 4
     page.get_by_label("Analysis of practice").fill("Contacts were as expected.")
     page.get_by_label("Good practice").fill("Follow-up of a missed appointment.")
     page.get_by_label("Learning for the agency and the partnership").fill("None yet.")
     page.get_by_label("Immediate actions taken").fill("None.")
     screen(page, "form")
+    assert_targets(page, "the form")
+
+    # the draft on the device gets a fourth row: a copy of the first (the same row_id), dated in the future
+    later = (dt.date.today() + dt.timedelta(days=2)).isoformat()  # in the future in any time zone
+    page.evaluate(COPY_FIRST_ROW, [case_id, later])
 
     # close the page; reopen the app offline: the draft is there
     page.close()
@@ -72,6 +83,18 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_text("Your draft on this device has been restored.").wait_for()
     assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
     assert page.get_by_label("Agency name").input_value() == "University Hospitals Sussex"
+
+    # x-not-future and x-unique-keys are checked in the browser, in plain English, on the row's fields
+    page.get_by_role("button", name="Save final").click()
+    page.get_by_role("alert").filter(has_text="The form has problems").wait_for()
+    copy = page.locator("[id='root_chronology_3']")
+    expect(copy.get_by_label("Date", exact=True)).to_have_accessible_description(
+        re.compile("Enter a date that is not in the future"))
+    expect(copy.get_by_text("This row is recorded twice")).to_be_visible()
+    page.locator("[id='root_chronology_3__remove']").click()  # removing a row
+    expect(page.locator("[id='root_chronology_3']")).to_have_count(0)
+    expect(page.get_by_text("This row is recorded twice")).to_have_count(0)
+    assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
 
     page.get_by_role("button", name="Save final").click()
     page.get_by_role("heading", name="Deadlines").wait_for()  # back on the case, still offline
@@ -96,7 +119,19 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.goto(server.url + f"/app/#/case/{case_id}")
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert_accessible(page, "the case at 375 px")
+    assert_targets(page, "the case at 375 px")
     context.close()
+
+
+COPY_FIRST_ROW = """async ([caseId, day]) => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const store = () => db.transaction('drafts', 'readwrite').objectStore('drafts')
+  const drafts = await new Promise((ok) => { const q = store().getAll(); q.onsuccess = () => ok(q.result) })
+  const draft = drafts.find((d) => d.key.startsWith(`${caseId}|rapid_review_agency_return|`))
+  draft.data.chronology.push({ ...draft.data.chronology[0], date: day, summary: 'A copy of the first row' })
+  await new Promise((ok) => { const q = store().put(draft); q.onsuccess = ok })
+  db.close()
+}"""
 
 
 DEVICE_ID = """async () => {
@@ -172,7 +207,7 @@ def test_a_version_1_device_gets_the_lookups_after_the_upgrade(server, browser):
     agencies, users = lookups
     assert "uh-sussex" in agencies and crg.user["user_id"] in users
     version = page.evaluate("async () => (await indexedDB.databases()).find(d => d.name === 'caseflow').version")
-    assert version == 2
+    assert version == 3  # the app's current schema (3 added the stale views: tests/app/test_many_cases.py)
     context.close()
 
 
