@@ -16,14 +16,25 @@ function recordText(rec) {
 
 export default function Tasks({ tasks, people, ct, c, caseId, outbox, onQueued }) {
   if (!tasks?.length) return null
+  const item = (t) => (
+    <Task key={t.task} t={t} people={people} ct={ct} c={c} caseId={caseId} onQueued={onQueued}
+      queued={outbox.filter((m) => m.kind === 'record_task' && m.payload?.task === t.task && m.state !== 'applied')
+        .sort((a, b) => b.seq - a.seq)[0]} />
+  )
+  // the tasks of this state and those already recorded first; the others (of earlier or later
+  // states, never recorded) folded away, so the screen leads with what can be done now
+  const here = tasks.filter((t) => t.open_here || t.recorded)
+  const elsewhere = tasks.filter((t) => !t.open_here && !t.recorded)
   return (
     <section aria-labelledby="h-tasks">
       <h2 id="h-tasks">Tasks</h2>
-      <ul className="plain tasks">{tasks.map((t) => (
-        <Task key={t.task} t={t} people={people} ct={ct} c={c} caseId={caseId} onQueued={onQueued}
-          queued={outbox.filter((m) => m.kind === 'record_task' && m.payload?.task === t.task && m.state !== 'applied')
-            .sort((a, b) => b.seq - a.seq)[0]} />
-      ))}</ul>
+      {here.length ? <ul className="plain tasks">{here.map(item)}</ul> : <p>No task is open in this state.</p>}
+      {elsewhere.length > 0 && (
+        <details>
+          <summary>Tasks of other steps, not recorded ({elsewhere.length})</summary>
+          <ul className="plain tasks">{elsewhere.map(item)}</ul>
+        </details>
+      )}
     </section>
   )
 }
