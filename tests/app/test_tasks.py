@@ -83,3 +83,14 @@ def test_a_task_recorded_offline_unblocks_the_event_once_applied(server, browser
     assert task["recorded"]["state"] == "sin_consideration" and "decide_not_to_notify" not in {
         b["event"] for b in view["blocked_events"]}
     context.close()
+
+    # the referring school sees the task, done, with who recorded it, but no form: its role may not record it
+    context, page = new_page(browser)
+    login(page, server.url, "esx.school-dsl")
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    row = page.get_by_role("region", name="Tasks").get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=TASK))
+    row.get_by_text("Done", exact=True).wait_for()
+    assert "Recorded by a colleague on" in row.inner_text()
+    assert page.get_by_role("button", name=f"Record: {TASK}").count() == 0
+    context.close()
