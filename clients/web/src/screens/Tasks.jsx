@@ -16,10 +16,13 @@ function recordText(rec) {
 
 export default function Tasks({ tasks, people, ct, c, caseId, outbox, onQueued }) {
   if (!tasks?.length) return null
+  // this device's latest record of the task, while it is not applied (a later record supersedes a
+  // rejected one)
+  const latest = (t) => outbox.filter((m) => m.kind === 'record_task' && m.payload?.task === t.task)
+    .sort((a, b) => b.seq - a.seq)[0]
   const item = (t) => (
     <Task key={t.task} t={t} people={people} ct={ct} c={c} caseId={caseId} onQueued={onQueued}
-      queued={outbox.filter((m) => m.kind === 'record_task' && m.payload?.task === t.task && m.state !== 'applied')
-        .sort((a, b) => b.seq - a.seq)[0]} />
+      queued={latest(t)?.state === 'applied' ? undefined : latest(t)} />
   )
   // the tasks of this state and those already recorded first; the others (of earlier or later
   // states, never recorded) folded away, so the screen leads with what can be done now
