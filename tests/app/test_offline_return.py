@@ -91,7 +91,11 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     expect(copy.get_by_label("Date", exact=True)).to_have_accessible_description(
         re.compile("Enter a date that is not in the future"))
     expect(copy.get_by_text("This row is recorded twice")).to_be_visible()
-    page.locator("[id='root_chronology_3__remove']").click()  # removing a row
+    # each row's Remove button has its own accessible name: the row and the list it belongs to
+    remove = page.get_by_role("button", name="Remove row 4 of Chronology of contacts", exact=True)
+    assert remove.get_attribute("id") == "root_chronology_3__remove"
+    assert page.get_by_role("button", name="Remove row 1 of Chronology of contacts", exact=True).count() == 1
+    remove.click()  # removing a row
     expect(page.locator("[id='root_chronology_3']")).to_have_count(0)
     expect(page.get_by_text("This row is recorded twice")).to_have_count(0)
     assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]

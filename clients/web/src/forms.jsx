@@ -240,8 +240,31 @@ function AddButton({ id, onClick, disabled, uiSchema }) {
   )
 }
 
-function RemoveButton({ onClick, disabled, id }) {
-  return <button type="button" id={id} className="secondary remove-row" onClick={onClick} disabled={disabled}>Remove</button>
+// "root_chronology_2__remove" -> "Remove row 3 of Chronology of contacts": each row's button has its
+// own accessible name (WCAG 2.4.6), read from the schema by matching the id against property names.
+export function removeLabel(id, root) {
+  let rest = String(id || '').replace(/^root_?/, '').replace(/__remove$/, '')
+  let node = root
+  let list = ''
+  let row = null
+  while (rest && node) {
+    const index = node.items ? /^(\d+)(?:_|$)/.exec(rest) : null
+    if (index) { row = Number(index[1]) + 1; node = node.items; rest = rest.slice(index[0].length); continue }
+    const key = Object.keys(node.properties || {}).filter((k) => rest === k || rest.startsWith(`${k}_`))
+      .sort((a, b) => b.length - a.length)[0]
+    if (!key) break
+    node = node.properties[key]
+    if (node.items) list = node.title || key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase())
+    rest = rest.slice(key.length + 1)
+  }
+  return row ? `Remove row ${row}${list ? ` of ${list}` : ''}` : 'Remove'
+}
+
+function RemoveButton({ onClick, disabled, id, registry }) {
+  return (
+    <button type="button" id={id} className="secondary remove-row" onClick={onClick} disabled={disabled}
+      aria-label={removeLabel(id, registry?.rootSchema)}>Remove</button>
+  )
 }
 
 // A row's row_id (docs/forms.md) is made once, when the row is added, and kept with the row.
