@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -75,11 +76,9 @@ def login(body):
 def refresh():
     """Swap a refresh token (in the Authorization header) for a new access token and a new
     refresh token; the old refresh token stops working (rotation)."""
-    from flask_jwt_extended import get_jwt
-
     actor = load_actor(refresh=True)
     svc = services()
-    session = svc.accounts.rotate_refresh(actor.session_id, get_jwt()["jti"])
+    session = svc.accounts.rotate_refresh(actor.session_id, g.jwt_claims["jti"])
     user = svc.accounts.user(actor.user_id)
     return issue_tokens(session, user)
 
