@@ -59,15 +59,25 @@ def _new_password(password: str, username: str) -> str:
 @blp.doc(security=BEARER)
 @blp.arguments(PasswordChangeIn)
 @blp.response(200, DoneOut)
-@_doc(401, 403, 422)
+@_doc(401, 403, 422, 429)
 @auth_required
 def change_password(body, actor: Actor):
     """Change your own password (required after an admin set a temporary one); other devices are logged out."""
-    user = services().accounts.user(actor.user_id)
+    svc = services()
+    # A stolen access token must not become a way to guess the password (and keep the account):
+    # wrong current passwords are throttled like logins, on their own pair.
+    key, address = f"password:{actor.user_id}", client_address()
+    wait = svc.throttle.retry_after(key, address)
+    if wait:
+        raise Problem(429, "too-many-attempts", "Too many failed attempts. Wait before trying again.",
+                      headers={"Retry-After": str(wait)})
+    user = svc.accounts.user(actor.user_id)
     if not verify_password(user["password_hash"], body["current_password"]):
+        svc.throttle.failed(key, address)
         raise Problem(403, "wrong-password", "The current password is not right.")
     payload = {"user_id": actor.user_id, "password_hash": _new_password(body["new_password"], user["username"])}
-    services().write_path.apply_one(actor, Mutation(str(uuid.uuid4()), "admin.set_password", None, payload))
+    svc.write_path.apply_one(actor, Mutation(str(uuid.uuid4()), "admin.set_password", None, payload))
+    svc.throttle.succeeded(key, address)
     return {"changed": True}
 
 

@@ -65,6 +65,21 @@ def test_guessing_from_one_address_slows_that_address_only(srv):
     assert _login(user, srv.url, "esx.crg", DEMO_PASSWORD, "device-0002").status_code == 200
 
 
+def test_guessing_the_current_password_with_a_stolen_token_is_throttled(srv):
+    """An access token is not a licence to guess the password behind it: wrong current passwords on
+    POST /auth/password slow down like logins, and the password stays as it was."""
+    thief = Client(srv.url, "esx.health-visitor")
+    thief.http.mount("http://", _From("127.0.0.4"))
+    change = {"new_password": "a-much-longer-new-passphrase-42"}
+    for _ in range(5):
+        assert_problem(thief.post("/api/v1/auth/password", json={**change, "current_password": "guess-123456"}),
+                       403, "wrong-password")
+    r = thief.post("/api/v1/auth/password", json={**change, "current_password": DEMO_PASSWORD})
+    assert_problem(r, 429, "too-many-attempts")  # even the right one waits here
+    assert int(r.headers["Retry-After"]) >= 25
+    assert _login(_session("127.0.0.5"), srv.url, "esx.health-visitor", DEMO_PASSWORD, "device-0007").status_code == 200
+
+
 def test_per_address_limit_reads_the_client_behind_a_trusted_proxy_only(srv):
     proxy = _session(PROXY)
     for i in range(8):  # a spray: one guess for each of eight usernames, from one client behind the proxy

@@ -29,10 +29,14 @@ from tests.support import Client, LiveServer
 
 EXAMPLES_PER_OPERATION = 12
 STATEFUL_SCENARIOS = 8
+SESSION_EXAMPLES = 6  # per session operation: each example logs in afresh (a password hash)
 USERS = ("esx.admin", "esx.business", "esx.school-dsl", "esx.crg", "esx.reviewer", "wsx.business")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# calls that would end or change the sessions the other calls use
-SKIP = {"/api/v1/auth/logout", "/api/v1/auth/password", "/api/v1/auth/refresh"}
+# calls that would end or change the sessions the other calls use: fuzzed apart, each example with a
+# session of its own (test_session_operations_...)
+SESSION_OPS = {"/api/v1/auth/logout": "access", "/api/v1/auth/password": "access", "/api/v1/auth/refresh": "refresh"}
+SKIP = set(SESSION_OPS)
+SESSION_USER = "esx.social-worker"  # not among USERS: its sessions may end
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,25 @@ def test_every_operation_as_several_users_no_5xx_and_every_answer_as_documented(
                   database=None)
         def run(case, headers):
             response = case.call(base_url=fuzz_server.url, headers=headers)
+            case.validate_response(response, checks=CHECKS)
+
+        run()
+
+
+def test_session_operations_each_with_a_disposable_session_no_5xx_and_every_answer_as_documented(fuzz_server):
+    """Logout, password change and refresh end or change the session they are called with, so each
+    example gets a fresh login of its own (the same device, so the device cap is never reached)."""
+    schema = _schema(fuzz_server)
+    operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path in SESSION_OPS]
+    assert sorted(op.path for op in operations) == sorted(SESSION_OPS)
+    for operation in operations:
+        @given(case=operation.as_strategy(), token_kind=st.just(SESSION_OPS[operation.path]))
+        @settings(max_examples=SESSION_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)
+        def run(case, token_kind):
+            session = Client(fuzz_server.url, SESSION_USER, device_id="fuzz-session-device")
+            token = session.access if token_kind == "access" else session.refresh
+            response = case.call(base_url=fuzz_server.url, headers=session.headers(token))
             case.validate_response(response, checks=CHECKS)
 
         run()
