@@ -14,6 +14,7 @@ type (access or refresh), and, in :func:`server.auth.tokens.load_actor`, the ses
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import time
@@ -112,6 +113,8 @@ def verified_claims(refresh: bool = False) -> dict[str, Any]:
     token = bearer_token()
     config = current_app.config
     leeway = config["JWT_DECODE_LEEWAY"]
+    if isinstance(leeway, dt.timedelta):  # flask-jwt-extended allows either
+        leeway = leeway.total_seconds()
     try:
         v = _verify(token, config["JWT_SECRET_KEY"], tuple(config["JWT_DECODE_ALGORITHMS"]),
                     config["JWT_DECODE_ISSUER"], config["JWT_DECODE_AUDIENCE"], config["JWT_VERIFY_SUB"], leeway)
