@@ -177,6 +177,7 @@ def _install_request_hooks(app: Flask) -> None:
             "route": request.url_rule.rule if request.url_rule else "(none)", "status": response.status_code,
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
             "user_id": actor.user_id if actor else None, "device_id": actor.device_id if actor else None,
+            "client_address": request.remote_addr,  # resolved by edge.TrustedProxies
         })
         return response
 

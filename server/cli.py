@@ -228,31 +228,22 @@ def _mount_store_tools() -> None:
 _mount_store_tools()
 
 
-def _mount_optional() -> None:
-    """Definition tools live in their pure packages; mount them when present."""
+def _mount_commands() -> None:
+    """The admin, definition and push tools; each is part of the package, so a failed import is an error."""
+    from forms.cli import forms_cli
     from server.admin.cli import COMMANDS
-
-    for command in COMMANDS:  # init, users, agencies, devices: the admin API (server/admin/cli.py)
-        main.add_command(command)
-    try:
-        from forms.cli import forms_cli
-
-        main.add_command(forms_cli, "forms")
-    except ImportError:  # pragma: no cover - during bootstrap only
-        pass
     from server.push.cli import deadlines_cli, push_cli
+    from statemachines.cli import check_cli
 
+    for command in COMMANDS:  # init, partnerships, users, agencies, devices: the admin API (server/admin/cli.py)
+        main.add_command(command)
+    main.add_command(forms_cli, "forms")
     main.add_command(push_cli, "push")
     main.add_command(deadlines_cli, "deadlines")
-    try:
-        from statemachines.cli import check_cli
-
-        main.add_command(check_cli, "check")
-    except ImportError:  # pragma: no cover
-        pass
+    main.add_command(check_cli, "check")
 
 
-_mount_optional()
+_mount_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

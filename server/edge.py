@@ -31,10 +31,9 @@ HTML_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; "
             "form-action 'none'; frame-ancestors 'none'")
-#: the web app at /app/: its forms are validated by Ajv, which compiles each JSON Schema into a function
-#: (``Function(...)``), so 'unsafe-eval' is needed until the app ships precompiled validators (Ajv
-#: standalone code); still no inline script and nothing from another origin
-APP_CSP = HTML_CSP.replace("script-src 'self';", "script-src 'self' 'unsafe-eval';")
+#: the web app at /app/: the same policy, no eval; its form validator (@cfworker/json-schema)
+#: interprets schemas instead of compiling them (ADR 0018)
+APP_CSP = HTML_CSP
 HSTS = "max-age=31536000"
 
 

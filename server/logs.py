@@ -9,8 +9,10 @@ import sys
 from sync.clock import Clock, rfc3339
 
 _clock = Clock()
+#: client_address: the staff member's network address (behind CASEFLOW_TRUSTED_PROXIES, the client the
+#: proxy names), for the operator's access log; never case data (docs/security.md)
 SAFE_FIELDS = ("request_id", "method", "route", "status", "duration_ms", "user_id", "device_id",
-               "case_id", "mutation_id", "problem", "event", "counts")
+               "client_address", "case_id", "mutation_id", "problem", "event", "counts", "pid")
 
 
 class JsonFormatter(logging.Formatter):

@@ -78,6 +78,18 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> di
     return {"type": "object", "properties": {**required, **(optional or {})}, "required": sorted(required)}
 
 
+# ADR 0019: the form's layout in RJSF's uiSchema conventions, derived from ui_schema (format 1)
+UI_SCHEMA_V2 = {
+    "type": "object",
+    "description": "ui_schema format 2 (ADR 0019): RJSF's uiSchema conventions. A tree of the form's "
+                   "properties (`items` for array rows) with `ui:` keys: `ui:widget` (textarea, select, radio, "
+                   "checkbox, checkboxes, email, uri, hidden), `ui:options`, `ui:help`, `ui:enumNames`, "
+                   "`ui:order` on every object; caseflow's own: `ui:sections` (root), `ui:showIf` "
+                   "({field, equals} | {field, in} | {all} | {any}), `ui:addLabel`, `ui:columns`. "
+                   "Derived from `ui_schema` (format 1), which is still served unchanged.",
+    "properties": {"ui:sections": {"type": "array", "items": _obj(
+        {"id": _STR, "title": _STR, "fields": {"type": "array", "items": _STR}}, {"help": _STR})}},
+}
 DEADLINE = _obj({"name": _STR, "status": _STR}, {"due": _NSTR, "working_days_left": _NINT})
 CASE_SUMMARY = _obj({
     "case_id": _STR, "reference": _STR, "case_type": _STR, "state": _STR, "version": _INT,
@@ -117,7 +129,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "DeviceRevocation": _obj({"device_id": _STR, "revoked": _BOOL}, {"revoked_at": _STR}),
     "FormList": _obj({"forms": {"type": "array", "items": _obj(
         {"form_id": _STR, "versions": {"type": "array"}}, {"title": _STR, "latest": _INT, "roles": _STRS})}}),
-    "FormVersion": _obj({"form_id": _STR, "version": _INT, "schema": _OBJ},
+    "FormVersion": _obj({"form_id": _STR, "version": _INT, "schema": _OBJ, "ui_schema_v2": UI_SCHEMA_V2},
                         {"ui_schema": {"type": ["object", "null"]}, "title": _STR}),
     "CaseTypeList": _obj({"case_types": {"type": "array", "items": _obj(
         {"case_type": _STR, "version": _INT}, {"title": _STR})}}),

@@ -21,7 +21,7 @@ What is checked (on top of the shape checks of :func:`statemachines.definition.p
   duplicate (case_type, version) pairs.
 
 The forms catalogue is a parameter so that this module stays independent of the ``forms``
-package; :func:`default_form_catalogue` builds it from ``forms.FormRegistry`` when available.
+package; :func:`default_form_catalogue` builds it from ``forms.FormRegistry`` (an import failure raises).
 """
 
 from __future__ import annotations
@@ -170,6 +170,10 @@ class _Checker:
             path = f"forms_in_all_states.{g.form_id}"
             self.form(path, g.form_id)
             self.roles(f"{path}.roles", g.roles)
+            if g.clock_field is not None:
+                self.field(f"{path}.clock_field", f"{g.form_id}.{g.clock_field}")
+                if not self.d.deadlines:
+                    self.add(f"{path}.clock_field", "this case type has no clocks (deadlines) to name")
 
     def check_transitions(self) -> None:
         events = {t.event for t in self.d.transitions}
@@ -328,6 +332,9 @@ class _Checker:
             if task.id in seen:
                 self.add(f"{p}.id", f"duplicate task id {task.id!r} (also tasks[{seen[task.id]}])")
             seen.setdefault(task.id, task.index)
+            if not task.states:
+                self.add(f"{p}.states", "a task open in no state can never be recorded (leave out states for "
+                                        "every non-final state)")
             for j, sid in enumerate(task.states):
                 if self.state(f"{p}.states[{j}]", sid) and self.d.states[sid].final:
                     self.add(f"{p}.states[{j}]", f"{sid!r} is final: nothing is recorded there")
@@ -542,12 +549,11 @@ def _relabel(errors: list[DefinitionError], path: Path, label: str) -> list[Defi
     return [DefinitionError(label, e.path, e.message) if e.file == path.name else e for e in errors]
 
 
-def default_form_catalogue() -> dict[str, set[str]] | None:
-    """The catalogue of the ``forms`` package (latest version of each form), or None if unavailable."""
-    try:
-        from forms import FormRegistry  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def default_form_catalogue() -> dict[str, set[str]]:
+    """The catalogue of the ``forms`` package (latest version of each form); ``forms`` is part of the
+    package, so a failed import raises rather than leaving the check without a catalogue."""
+    from forms import FormRegistry
+
     registry = FormRegistry.load_default()
     return catalogue_from_form_registry(registry)
 

@@ -30,10 +30,8 @@ __all__ = ["check_cli", "form_catalogue"]
 def form_catalogue(definitions: Path | None = None) -> tuple[dict[str, set[str]] | None, str | None]:
     """``{form_id: field paths}`` of the latest version of each form (shipped, plus those of a
     deployment's ``definitions`` directory), or (None, why not)."""
-    try:
-        from forms.registry import FormRegistry
-    except ImportError as exc:  # pragma: no cover - the forms package ships with caseflow
-        return None, f"forms package unavailable ({exc})"
+    from forms.registry import FormRegistry  # part of caseflow: a failed import is an error, not a warning
+
     try:
         registry = FormRegistry.load_deployment(definitions)
     except Exception as exc:  # noqa: BLE001 - a broken forms catalogue is reported, not raised

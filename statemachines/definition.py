@@ -106,11 +106,14 @@ class FormAccess:
 
 @dataclass(frozen=True)
 class GlobalForm:
-    """A form open in every state (``include_final``: also in final states)."""
+    """A form open in every state (``include_final``: also in final states). ``clock_field``
+    names a top-level field of the form whose value must be the name of one of the case type's
+    clocks (a delay notice says which clock it explains)."""
 
     form_id: str
     roles: tuple[str, ...]
     include_final: bool = False
+    clock_field: str | None = None
 
 
 NotifyKind = Literal["roles", "involved_agencies", "assigned"]
@@ -792,12 +795,16 @@ def _parse_global_forms(c: _Collector, raw: Any) -> tuple[GlobalForm, ...]:
         if not isinstance(spec, Mapping):
             c.add(path, "must be a mapping {roles: [...], include_final: bool}")
             continue
-        _keys(c, path, spec, {"roles", "include_final"}, {"roles"})
+        _keys(c, path, spec, {"roles", "include_final", "clock_field"}, {"roles"})
+        clock_field = spec.get("clock_field")
+        if clock_field is not None:
+            clock_field = _ident(c, _join(path, "clock_field"), clock_field, "field name")
         out.append(
             GlobalForm(
                 form_id=str(fid),
                 roles=_roles_list(c, _join(path, "roles"), spec.get("roles")),
                 include_final=_bool(c, _join(path, "include_final"), spec.get("include_final")),
+                clock_field=clock_field or None,
             )
         )
     return tuple(out)

@@ -352,6 +352,19 @@ class CaseType:
         return list(self._by_source.get(state, ()))
 
     # -- forms -------------------------------------------------------------------------------
+    def clock_name_errors(self, form_id: str, data: Any) -> list[tuple[str, str]]:
+        """``(field, message)`` where ``data`` of ``form_id`` names a clock this case type does not
+        have (``forms_in_all_states.<form>.clock_field``); an absent value is the form's business."""
+        names = [dl.name for dl in self.definition.deadlines]
+        out = []
+        for g in self.definition.forms_in_all_states:
+            if g.form_id != form_id or g.clock_field is None or not isinstance(data, Mapping):
+                continue
+            value = data.get(g.clock_field)
+            if isinstance(value, str) and value not in names:
+                out.append((g.clock_field, f"Name a clock of this case type: {', '.join(names)}."))
+        return out
+
     def open_forms(self, state: str, roles: Iterable[str] | None = None) -> list[tuple[str, tuple[str, ...]]]:
         """``(form_id, roles that may fill it)`` for the forms open in ``state``.
 
@@ -786,7 +799,8 @@ class CaseType:
                 for dl in d.deadlines
             ],
             "forms_in_all_states": [
-                {"form_id": g.form_id, "roles": list(g.roles), "include_final": g.include_final}
+                {"form_id": g.form_id, "roles": list(g.roles), "include_final": g.include_final,
+                 **({"clock_field": g.clock_field} if g.clock_field else {})}
                 for g in d.forms_in_all_states
             ],
             "tasks": [

@@ -184,8 +184,15 @@ def save_submission(ctx: Ctx, case_id: str | None, payload: Mapping[str, Any], b
     case_doc = ctx.case_for_write(case_id)
     case = case_doc.data
     form_id = payload["form_id"]
-    agency_id = submission_gate(ctx.forms, ctx.case_type_of(case), ctx.actor, case, payload)
+    ct = ctx.case_type_of(case)
+    agency_id = submission_gate(ctx.forms, ct, ctx.actor, case, payload)
     _validate_form(ctx, form_id, payload["form_version"], payload["data"], status == "final", "/payload")
+    if status == "final":  # a field that names a clock names one of this case type's (a delay notice)
+        wrong = ct.clock_name_errors(form_id, payload["data"])
+        if wrong:
+            raise Problem(422, "unknown-clock", f"The {form_id} form names a clock this case type does not have.",
+                          title="The form has invalid fields",
+                          errors=[{"path": f"/payload/data/{f}", "message": m} for f, m in wrong])
     sub_id = submission_id(case["case_id"], form_id, agency_id)
     existing = ctx.uow.get(SUBMISSIONS, sub_id)
     if existing and existing.data["status"] == "final" and status == "draft":

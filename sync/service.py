@@ -15,6 +15,7 @@ batch is never rolled back for one mutation, and the device's later seqs go on (
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -243,9 +244,10 @@ class WritePath:
             state = uow.get(DEVICE_SEQ, device_id)
             last = state.data["last_seq"] if state else 0
             # the push is under way (the operator's "started, never answered" after a crash; the
-            # SIGKILL test of ``caseflow serve`` kills on this line, inside the unit of work)
+            # SIGKILL tests of ``caseflow serve`` kill on this line, inside the unit of work; the pid
+            # names the gunicorn worker that holds the batch)
             log.info("push.applying", extra={"device_id": device_id, "event": "push.applying",
-                                             "count": len(mutations)})
+                                             "count": len(mutations), "pid": os.getpid()})
             for m in sorted(mutations, key=lambda m: m.seq):
                 results[m.seq], last = self._one_in_batch(uow, actor, device_id, m, last, validations)
             if state is None:
@@ -261,7 +263,7 @@ class WritePath:
             key = f"{m.kind}:{status}"
             counts[key] = counts.get(key, 0) + 1
         # one line per push, not per mutation (ADR 0027): kinds and statuses counted, ids only of rejections
-        log.info("push", extra={"device_id": device_id, "event": "push", "counts": counts})
+        log.info("push", extra={"device_id": device_id, "event": "push", "counts": counts, "pid": os.getpid()})
         return [{"mutation_id": m.mutation_id, "seq": m.seq, **results[m.seq]} for m in mutations]
 
     def _one_in_batch(self, uow: UnitOfWork, actor: Actor, device_id: str, m: Mutation, last: int,

@@ -15,7 +15,8 @@ STORES = ["embedded", "postgres"]
 
 def stores(group: str) -> list:
     """STORES as the params of a module-scoped server fixture. (Each xdist worker that runs one of the
-    module's PostgreSQL tests starts its own server: ``--dist loadgroup`` did not group them here.)"""
+    module's PostgreSQL tests starts its own server: with pytest 9.2 and pytest-xdist 3.8,
+    ``--dist loadgroup`` spread even explicitly ``xdist_group``-marked tests over both workers.)"""
     del group
     return list(STORES)
 
@@ -56,10 +57,28 @@ def store_target(request, tmp_path):
 
 def store_for(request, kind: str, data_dir):
     """(store target, extra LiveServer env) for a test module parametrised over STORES: the embedded
-    store in ``data_dir/store``, or a fresh database served by ``caseflow serve --workers 2``."""
+    store in ``data_dir/store``, or a fresh database served by ``caseflow serve --workers 4``."""
     if kind == "postgres":
         dbs = request.getfixturevalue("pg_server")
         url = dbs.create()
         request.addfinalizer(lambda: dbs.drop(url))
-        return url, {"CASEFLOW_STORE": url, "CASEFLOW_WORKERS": "2"}
+        return url, {"CASEFLOW_STORE": url, "CASEFLOW_WORKERS": "4"}
     return data_dir / "store", {}
+
+
+class ServedOnPostgres:
+    """``caseflow serve --workers 4`` on a fresh database, with ``store``: the same database opened in
+    the test process, so a test can look at what the server wrote as it does on the in-process app."""
+
+    def __init__(self, request, data_dir, env: dict | None = None):
+        from store import open_store
+        from tests.support import LiveServer
+
+        url, store_env = store_for(request, "postgres", data_dir)
+        self.server = LiveServer(data_dir, env={**store_env, **(env or {})}).start(timeout=120)
+        self.url, self.port = self.server.url, self.server.port
+        self.store = open_store(url, pool_size=2, create=False)
+
+    def close(self) -> None:
+        self.store.close()
+        self.server.stop()

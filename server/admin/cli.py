@@ -1,4 +1,4 @@
-"""``caseflow init``, ``users``, ``agencies`` and ``devices``: the admin API from the command line.
+"""``caseflow init``, ``partnerships``, ``users``, ``agencies`` and ``devices``: the admin API from the command line.
 
 Each command is one or a few admin API calls as the operator (server/admin/client.py): to the
 running server when one holds the data directory, else to the app opened in this process.
@@ -45,6 +45,21 @@ def _password(prompt: str = "Password") -> str:
         prompt, hide_input=True, confirmation_prompt=True)
 
 
+def _checked_password(username: str) -> str:
+    """The first admin's password, checked before anything is written (the API checks it again)."""
+    from server.auth.accounts import username_problems
+    from server.auth.passwords import password_problems
+
+    problems = username_problems(username)
+    if problems:
+        raise click.ClickException(f"username: {'; '.join(problems)}; nothing changed")
+    password = _password()
+    problems = password_problems(password, username)
+    if problems:
+        raise click.ClickException(f"password: {'; '.join(problems)}; nothing changed")
+    return password
+
+
 def _find_user(client: AdminClient, username: str, partnership: str | None = None) -> dict:
     body = _ok(*client.call("GET", f"/api/v1/admin/users?username={quote(username)}", partnership=partnership))
     if not body["users"]:
@@ -63,21 +78,25 @@ def init(partnership_id: str, name: str, admin: str, display_name: str | None, d
     """Create a partnership and its first admin (password prompted, or CASEFLOW_NEW_USER_PASSWORD).
     Run again, it changes nothing and says so."""
     with _client(data) as client:
+        # every refusal comes before the first write, so a refused init leaves nothing behind
+        users = _ok(*client.call("GET", f"/api/v1/admin/users?username={quote(admin)}"))["users"]
+        if users and (users[0]["partnership"] != partnership_id or "admin" not in users[0]["roles"]):
+            raise click.ClickException(f"username {admin} is taken by another account; nothing changed")
+        existing = _ok(*client.call("GET", "/api/v1/admin/partnerships"))
+        named = next((p for p in existing if p["id"] == partnership_id), None)
+        if named is not None and named["name"] != name:
+            raise click.ClickException(f"partnership {partnership_id} already exists as '{named['name']}'; "
+                                       "nothing changed")
+        password = None if users else _checked_password(admin)
         saved = _ok(*client.call("POST", "/api/v1/admin/partnerships",
                                  {"partnership_id": partnership_id, "name": name}))
-        existing = saved["partnership"]
-        if not saved["created"] and existing["name"] != name:
-            raise click.ClickException(f"partnership {partnership_id} already exists as '{existing['name']}'; "
-                                       "nothing changed")
-        status, found = client.call("GET", f"/api/v1/admin/users?username={quote(admin)}")
-        users = _ok(status, found)["users"]
+        if saved["partnership"]["name"] != name:  # made by someone else since the look-up above
+            raise click.ClickException(f"partnership {partnership_id} already exists as "
+                                       f"'{saved['partnership']['name']}'; nothing changed")
         if users:
-            user = users[0]
-            if user["partnership"] != partnership_id or "admin" not in user["roles"]:
-                raise click.ClickException(f"username {admin} is taken by another account; nothing changed")
-            created_user = False
+            user, created_user = users[0], False
         else:
-            body = {"username": admin, "password": _password(), "roles": ["admin"]}
+            body = {"username": admin, "password": password, "roles": ["admin"]}
             if display_name:
                 body["display_name"] = display_name
             user = _ok(*client.call("POST", "/api/v1/admin/users", body, partnership=partnership_id))
@@ -89,6 +108,38 @@ def init(partnership_id: str, name: str, admin: str, display_name: str | None, d
     what = "created partnership" if saved["created"] else "partnership exists:"
     click.echo(f"{what} {partnership_id} ({name}); "
                f"{'created' if created_user else 'existing'} admin {admin} ({user['user_id']})")
+
+
+# -- partnerships ---------------------------------------------------------------------------------------
+@click.group("partnerships")
+def partnerships() -> None:
+    """Partnerships (works while a server runs; create one with ``caseflow init``)."""
+
+
+@partnerships.command("list")
+@click.option("--data", default=None)
+def partnerships_list(data) -> None:
+    """List partnerships: id, reference prefix, name."""
+    with _client(data) as client:
+        body = _ok(*client.call("GET", "/api/v1/admin/partnerships"))
+    for p in body:
+        click.echo(f"{p['id']}\t{p.get('reference_prefix') or '-'}\t{p['name']}")
+
+
+@partnerships.command("update")
+@click.argument("partnership_id")
+@click.option("--name", required=True, help="The partnership's new name.")
+@click.option("--data", default=None)
+def partnerships_update(partnership_id, name, data) -> None:
+    """Rename a partnership (its id and reference prefix stay)."""
+    with _client(data) as client:
+        status, body = client.call("PATCH", f"/api/v1/admin/partnerships/{quote(partnership_id, safe='')}",
+                                   {"name": name})
+        if status == 404:
+            raise click.ClickException(f"no partnership {partnership_id}; nothing changed")
+        result = _ok(status, body)
+    click.echo(f"{'renamed' if result['changed'] else 'unchanged'} partnership {partnership_id}: "
+               f"{result['partnership']['name']}")
 
 
 # -- users --------------------------------------------------------------------------------------------
@@ -287,4 +338,4 @@ def devices_revoke(device_id, data) -> None:
     click.echo(f"revoked {device_id}")
 
 
-COMMANDS = [init, users, agencies, devices]
+COMMANDS = [init, partnerships, users, agencies, devices]

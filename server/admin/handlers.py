@@ -119,6 +119,21 @@ def create_partnership(ctx: Ctx, _case: str | None, payload: Mapping[str, Any], 
     return {"status": "applied", "created": True, "partnership": data}
 
 
+def update_partnership(ctx: Ctx, _case: str | None, payload: Mapping[str, Any], _base: int | None) -> Result:
+    """Rename the actor's own partnership (an admin of it, or the operator confined to it). The id and
+    the reference prefix stay: they are in every case reference and in other partnerships' links."""
+    pid = payload["partnership_id"]
+    doc = ctx.uow.get(PARTNERSHIPS, pid) if isinstance(pid, str) else None
+    if doc is None or pid != ctx.actor.partnership:
+        raise Problem(404, "partnership-not-found", "There is no partnership with this id that you administer.")
+    data = {**doc.data, "name": payload["name"]}
+    if data == doc.data:
+        return {"status": "applied", "changed": False, "partnership": doc.data}
+    ctx.uow.update(PARTNERSHIPS, pid, data, expected_version=doc.version)
+    ctx.audit("partnership.update", None, partnership_id=pid, fields=["name"])
+    return {"status": "applied", "changed": True, "partnership": data}
+
+
 def save_agency(ctx: Ctx, _case: str | None, payload: Mapping[str, Any], _base: int | None) -> Result:
     """Create an agency of the actor's partnership, or change its name, sector or active flag."""
     agency_id = payload["agency_id"]
@@ -288,6 +303,7 @@ def revoke_device(ctx: Ctx, _case: str | None, payload: Mapping[str, Any], _base
 
 ADMIN_HANDLERS: dict[str, Callable[[Ctx, str | None, Mapping[str, Any], int | None], Result]] = {
     "admin.create_partnership": create_partnership,
+    "admin.update_partnership": update_partnership,
     "admin.save_agency": save_agency,
     "admin.create_user": create_user,
     "admin.update_user": update_user,

@@ -46,7 +46,7 @@ from server.push.config import PushConfig, push_config
 from server.push.payload import encode_payload, expires_at, topic_for, ttl_seconds, urgency_for
 from server.push.subscriptions import SUBSCRIPTIONS, delete_subscription, subscriptions_by_user
 from server.push.vapid import VapidKeys, load_or_create_vapid
-from store import DuplicateKey, Store
+from store import DuplicateKey, Store, VersionConflict
 from sync.clock import rfc3339
 
 log = logging.getLogger("caseflow.push")
@@ -474,6 +474,10 @@ def start_push_worker(app_or_services: Any) -> Callable[[], None]:
                 if time.monotonic() - last_prune > 3600:
                     last_prune = time.monotonic()
                     prune_deliveries(services, now, config.retention_days)
+            except (VersionConflict, DuplicateKey) as exc:
+                # another process claimed or expanded the same alert first (two leaders overlapping
+                # during a takeover): nothing is lost, the next pass goes on from what it wrote
+                log.info("push worker pass lost a race: %s", type(exc).__name__, extra={"event": "push.race"})
             except Exception as exc:  # noqa: BLE001 - keep the worker alive; the store may be briefly unavailable
                 log.error("push worker pass failed: %s", type(exc).__name__, extra={"event": "push.error"})
                 stop_event.wait(config.interval)

@@ -105,6 +105,21 @@ def create_partnership(body):
     return {"created": result["created"], "partnership": result["partnership"]}
 
 
+@blp.route("/partnerships/<string:partnership_id>", methods=["PATCH"])
+@blp.doc(security=BEARER)
+@blp.arguments(s.PartnershipPatch)
+@blp.response(200, s.PartnershipChanged)
+@_problems(401, 403, 404, 422)
+def update_partnership(body, partnership_id: str):
+    """Rename a partnership: its own admin, or the operator (any partnership). Another partnership's
+    admin is told it is not found; the id and reference prefix never change."""
+    actor = admin_actor()
+    if is_operator():
+        actor = confine(actor, partnership_id)
+    result = apply(actor, "admin.update_partnership", {**body, "partnership_id": partnership_id})
+    return {"changed": result["changed"], "partnership": result["partnership"]}
+
+
 # -- agencies ---------------------------------------------------------------------------------------
 @blp.route("/agencies", methods=["GET"])
 @blp.doc(security=BEARER)
@@ -137,7 +152,9 @@ def update_agency(body, agency_id: str):
     """Rename an agency, change its sector, or make it inactive (no longer offered in pickers)."""
     actor = admin_actor()
     doc = services().store.get("agencies", agency_id)
-    if doc is not None and is_operator():
+    if is_operator():
+        if doc is None:  # the operator names no partnership: nothing to confine it to
+            raise Problem(404, "agency-not-found", "There is no agency with this id.")
         actor = confine(actor, doc.data["partnership"])
     return apply(actor, "admin.save_agency", {**body, "agency_id": agency_id})["agency"]
 

@@ -8,13 +8,18 @@ from server.auth.accounts import SECTORS
 
 _ID = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,62}$", error="Use 2-63 lower-case letters, digits, '.', '_' or '-'.")
 _ROLE = validate.Length(min=1, max=64)  # which roles: server.auth.accounts.role_problems, the one check
-_NAME = validate.Length(min=1, max=200)
+# a name shows in pickers, audit trails and documents: one of spaces would show as nothing
+_NAME = [validate.Length(min=1, max=200), validate.Regexp(r"\s*\S", error="Give a name, not only spaces.")]
 
 
 class PartnershipIn(Schema):
     partnership_id = fields.Str(required=True, validate=_ID)
     name = fields.Str(required=True, validate=_NAME)
     reference_prefix = fields.Str(validate=validate.Regexp(r"^[A-Z]{1,6}$", error="1-6 capital letters."))
+
+
+class PartnershipPatch(Schema):
+    name = fields.Str(required=True, validate=_NAME)
 
 
 class PartnershipOut(Schema):
@@ -25,6 +30,11 @@ class PartnershipOut(Schema):
 
 class PartnershipSaved(Schema):
     created = fields.Bool(metadata={"description": "false when it already existed (nothing changed)"})
+    partnership = fields.Nested(PartnershipOut)
+
+
+class PartnershipChanged(Schema):
+    changed = fields.Bool(metadata={"description": "false when the partnership already had this name"})
     partnership = fields.Nested(PartnershipOut)
 
 

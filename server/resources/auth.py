@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -11,6 +13,7 @@ from server.auth.tokens import auth_required, issue_tokens, load_actor
 from server.problems import Problem
 from server.resources.common import BEARER, client_address, services
 
+log = logging.getLogger("caseflow.auth")
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login, token refresh and logout")
 
 
@@ -59,15 +62,23 @@ def login(body):
     username, address = body["username"], client_address()
     wait = svc.throttle.retry_after(username, address)
     if wait:
+        _refused("too-many-logins", address)
         raise Problem(429, "too-many-logins", "Too many failed logins from here. Wait before trying again.",
                       headers={"Retry-After": str(wait)})
     user = svc.accounts.authenticate(username, body["password"])
     if user is None:
         svc.throttle.failed(username, address)
+        _refused("login-failed", address)
         raise Problem(401, "login-failed", "The username or password is wrong, or the account is disabled.")
     svc.throttle.succeeded(username, address)
     session = svc.accounts.open_session(user, body["device_id"])
     return {**issue_tokens(session, user), "user": svc.accounts.public_user(user)}
+
+
+def _refused(problem: str, address: str) -> None:
+    """The operator's trace of a refused login: where from, never which username (personal data)."""
+    log.warning("login refused", extra={"request_id": g.get("request_id"), "problem": problem,
+                                        "client_address": address})
 
 
 @blp.route("/refresh", methods=["POST"])

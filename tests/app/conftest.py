@@ -167,6 +167,21 @@ def axe_serious(page) -> list[dict]:
     return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in bad]
 
 
+TARGETS = """() => [...document.querySelectorAll(
+    'button, select, textarea, input:not([type=hidden]):not([type=radio]):not([type=checkbox]), header.top a, '
+    + '.radio label, .checkbox label')]
+  .filter((e) => e.offsetParent !== null)
+  .map((e) => ({ what: `${e.tagName.toLowerCase()} ${e.id || e.textContent.trim().slice(0, 40)}`,
+                 height: e.getBoundingClientRect().height }))
+  .filter((t) => t.height < 44)"""
+
+
+def assert_targets(page, screen: str) -> None:
+    """docs/app.md: every button, field, header link and radio or checkbox (its label) is 44 px high or more."""
+    small = page.evaluate(TARGETS)
+    assert not small, f"targets under 44 px on {screen}: {small}"
+
+
 def assert_accessible(page, screen: str) -> None:
     bad = axe_serious(page)
     assert not bad, f"axe on {screen}: {json.dumps(bad)}"

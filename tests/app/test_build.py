@@ -25,7 +25,7 @@ def _npm() -> str:
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail("npm is missing: the committed app build cannot be checked against its source. Install Node.js "
-                    "20.19+ and npm (`bash scripts/system-packages` does), then run `npm ci` in clients/web.")
+                    "20.19+ with npm (no script of this repository installs them), then run `npm ci` in clients/web.")
     return npm
 
 

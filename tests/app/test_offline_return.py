@@ -5,10 +5,14 @@ server exactly once when the network returns. Screens are photographed and check
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
+
+from playwright.sync_api import expect
 
 from statemachines.calendar import working_days_between
 from tests.app import world
-from tests.app.conftest import PHONE, TABLET, assert_accessible, login, new_page, screen
+from tests.app.conftest import PHONE, TABLET, assert_accessible, assert_targets, login, new_page, screen
 from tests.support import Client
 
 ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
@@ -55,14 +59,22 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
         row.get_by_label("What happened").fill(what)
     # an if/then field appears only when it becomes needed
     assert page.get_by_label("Domestic abuse: what your agency knows").count() == 0
-    page.get_by_role("radio", name="Yes").last.check()
+    # a radio group's accessible name is its schema title (aria-labelledby on the group)
+    abuse = page.get_by_role("radiogroup", name="Is domestic abuse known to your agency, current or historic?")
+    abuse.get_by_role("radio", name="Yes").check()
     page.get_by_label("Domestic abuse: what your agency knows").wait_for()
-    page.get_by_role("radio", name="No", exact=True).last.check()
+    abuse.get_by_role("radio", name="No", exact=True).check()
+    assert page.get_by_role("radiogroup", name="Sex (as your agency records it)").get_by_role("radio").count() == 4
     page.get_by_label("Analysis of practice").fill("Contacts were as expected.")
     page.get_by_label("Good practice").fill("Follow-up of a missed appointment.")
     page.get_by_label("Learning for the agency and the partnership").fill("None yet.")
     page.get_by_label("Immediate actions taken").fill("None.")
     screen(page, "form")
+    assert_targets(page, "the form")
+
+    # the draft on the device gets a fourth row: a copy of the first (the same row_id), dated in the future
+    later = (dt.date.today() + dt.timedelta(days=2)).isoformat()  # in the future in any time zone
+    page.evaluate(COPY_FIRST_ROW, [case_id, later])
 
     # close the page; reopen the app offline: the draft is there
     page.close()
@@ -71,6 +83,22 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.get_by_text("Your draft on this device has been restored.").wait_for()
     assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
     assert page.get_by_label("Agency name").input_value() == "University Hospitals Sussex"
+
+    # x-not-future and x-unique-keys are checked in the browser, in plain English, on the row's fields
+    page.get_by_role("button", name="Save final").click()
+    page.get_by_role("alert").filter(has_text="The form has problems").wait_for()
+    copy = page.locator("[id='root_chronology_3']")
+    expect(copy.get_by_label("Date", exact=True)).to_have_accessible_description(
+        re.compile("Enter a date that is not in the future"))
+    expect(copy.get_by_text("This row is recorded twice")).to_be_visible()
+    # each row's Remove button has its own accessible name: the row and the list it belongs to
+    remove = page.get_by_role("button", name="Remove row 4 of Chronology of contacts", exact=True)
+    assert remove.get_attribute("id") == "root_chronology_3__remove"
+    assert page.get_by_role("button", name="Remove row 1 of Chronology of contacts", exact=True).count() == 1
+    remove.click()  # removing a row
+    expect(page.locator("[id='root_chronology_3']")).to_have_count(0)
+    expect(page.get_by_text("This row is recorded twice")).to_have_count(0)
+    assert page.locator("[id='root_chronology_2']").get_by_label("What happened").input_value() == ROWS[2][2]
 
     page.get_by_role("button", name="Save final").click()
     page.get_by_role("heading", name="Deadlines").wait_for()  # back on the case, still offline
@@ -95,7 +123,19 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
     page.goto(server.url + f"/app/#/case/{case_id}")
     page.get_by_role("heading", name="Deadlines").wait_for()
     assert_accessible(page, "the case at 375 px")
+    assert_targets(page, "the case at 375 px")
     context.close()
+
+
+COPY_FIRST_ROW = """async ([caseId, day]) => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const store = () => db.transaction('drafts', 'readwrite').objectStore('drafts')
+  const drafts = await new Promise((ok) => { const q = store().getAll(); q.onsuccess = () => ok(q.result) })
+  const draft = drafts.find((d) => d.key.startsWith(`${caseId}|rapid_review_agency_return|`))
+  draft.data.chronology.push({ ...draft.data.chronology[0], date: day, summary: 'A copy of the first row' })
+  await new Promise((ok) => { const q = store().put(draft); q.onsuccess = ok })
+  db.close()
+}"""
 
 
 DEVICE_ID = """async () => {
@@ -116,6 +156,63 @@ FORGE = """async () => {
   await new Promise((ok) => { tx.oncomplete = ok })
   db.close()
 }"""
+
+
+LOOKUPS = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const keys = (s) => new Promise((ok) => { const q = db.transaction(s).objectStore(s).getAllKeys();
+                                            q.onsuccess = () => ok(q.result) })
+  const out = [await keys('agencies'), await keys('users')]
+  db.close()
+  return out
+}"""
+
+
+# A device of the schema before the look-ups (IndexedDB version 1): logged in, fully pulled.
+VERSION_1 = """async ([meta]) => {
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open('caseflow', 1)
+    r.onupgradeneeded = () => {
+      const d = r.result
+      d.createObjectStore('meta')
+      for (const s of ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']) {
+        const store = d.createObjectStore(s, { keyPath: 'id' })
+        if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
+      }
+      d.createObjectStore('views', { keyPath: 'case_id' })
+      d.createObjectStore('drafts', { keyPath: 'key' })
+      d.createObjectStore('outbox', { keyPath: 'seq' }).createIndex('case_id', 'case_id')
+    }
+    r.onsuccess = () => ok(r.result)
+    r.onerror = () => fail(r.error)
+  })
+  const tx = db.transaction('meta', 'readwrite')
+  for (const [k, v] of Object.entries(meta)) tx.objectStore('meta').put(v, k)
+  await new Promise((ok) => { tx.oncomplete = ok })
+  db.close()
+}"""
+
+
+def test_a_version_1_device_gets_the_lookups_after_the_upgrade(server, browser):
+    """The schema's version 2 adds the look-up stores and pulls again from the start: a version 1
+    device had been sent the look-ups and dropped them, so its cursor is past them."""
+    crg = Client(server.url, "esx.crg")
+    _, cursor = crg.pull_all()
+    context, page = new_page(browser, TABLET)
+    page.goto(server.url + "/healthz")  # the app's origin, before the app opens its database
+    page.evaluate(VERSION_1, [{"device_id": crg.device_id, "access_token": crg.access,
+                               "refresh_token": crg.refresh, "user": crg.user, "username": "esx.crg",
+                               "cursor": cursor}])
+    page.goto(server.url + "/app/")
+    page.get_by_role("heading", name="My cases").wait_for()
+    deadline = time.monotonic() + 60  # the app's automatic sync runs after the screen shows: a bound, not a timing
+    while not (lookups := page.evaluate(LOOKUPS))[1] and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    agencies, users = lookups
+    assert "uh-sussex" in agencies and crg.user["user_id"] in users
+    version = page.evaluate("async () => (await indexedDB.databases()).find(d => d.name === 'caseflow').version")
+    assert version == 3  # the app's current schema (3 added the stale views: tests/app/test_many_cases.py)
+    context.close()
 
 
 def test_cursor_reset_resyncs_and_a_revoked_device_wipes_its_data_and_says_why(server, browser):
@@ -139,6 +236,10 @@ def test_cursor_reset_resyncs_and_a_revoked_device_wipes_its_data_and_says_why(s
     page.get_by_role("button", name="Sync now").click()
     page.get_by_role("link", name="GHOST-0001").wait_for(state="detached")
     page.get_by_role("link", name=ref).wait_for()
+    # the pickers' look-ups came with the pull and stay on the device for offline use
+    agencies, users = page.evaluate(LOOKUPS)
+    assert "esx-schools" in agencies and "wsx-schools" not in agencies
+    assert Client(server.url, "esx.crg").user["user_id"] in users
 
     device_id = page.evaluate(DEVICE_ID)
     r = Client(server.url, "esx.admin").post(f"/api/v1/devices/{device_id}/revoke")

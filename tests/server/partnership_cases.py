@@ -6,6 +6,8 @@ real HTTP on an in-process app whose clock the test sets.
 - ``review``: in rapid review since today with three agencies: the school returned, the health
   return was sent back for amendment, the police have not returned; the CRG's rapid-review report
   is final;
+- ``closed``: opened on ``OPENED_EARLIER``, not notified, closed with no further action (what the
+  exports' ``opened_from``/``opened_to``/``open_only`` filters tell apart; no open view shows it);
 - ``wsx``: a West Sussex case (another partnership's, never seen from East Sussex).
 """
 
@@ -22,6 +24,7 @@ from tests.support import InProcessApp
 
 FORMS = FormRegistry.load_default()
 TODAY = dt.date(2026, 3, 2)  # a Monday
+OPENED_EARLIER = dt.date(2026, 2, 16)
 CHILD = "Perpetua Sentinel-Oakhampton"  # personal data that must never reach a file a role may not read
 THREE = ["esx-schools", "uh-sussex", "sussex-police"]
 
@@ -87,7 +90,27 @@ def build(app: InProcessApp) -> dict[str, str]:
     save(app.client("esx.business"), overdue, "delay_notice", notice)
 
     wsx = open_case(app, "wsx.school-dsl", ["wsx-schools"], TODAY, "wsx-schools")
-    return {"overdue": overdue, "review": review, "wsx": wsx}
+    app.on(OPENED_EARLIER)
+    try:
+        closed = _closed_case(app)
+    finally:
+        app.on(TODAY)
+    return {"overdue": overdue, "review": review, "closed": closed, "wsx": wsx}
+
+
+def _closed_case(app: InProcessApp) -> str:
+    """Referred, not notified to the Panel, closed with no further action, all on OPENED_EARLIER."""
+    closed = open_case(app, "esx.school-dsl", ["esx-schools"], OPENED_EARLIER, "esx-schools")
+    fire(app.client("esx.business"), closed, "put_to_crg", "referred")
+    sin = example("sin_decision")
+    sin.pop("notified_on", None)
+    sin.update({"decision": "do_not_notify", "decision_date": OPENED_EARLIER.isoformat(), "child_status": "none",
+                "alternative_action": "no_further_action",
+                "alternative_action_reason": "The learning was taken forward by a single agency."})
+    save(app.client("esx.crg"), closed, "sin_decision", sin)
+    fire(app.client("esx.crg"), closed, "decide_not_to_notify", "sin_consideration")
+    fire(app.client("esx.business"), closed, "close_other_action", "other_action")
+    return closed
 
 
 @pytest.fixture(scope="session")

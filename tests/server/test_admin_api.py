@@ -203,3 +203,92 @@ def test_devices_listed_with_last_seen_and_revoked(site):
     assert wsx.get("/api/v1/auth/whoami").status_code == 200
     assert _audit(site, "device.revoke")[-1]["by"]["user_id"] == admin.user["user_id"]
     assert DEMO_PASSWORD  # the demo accounts' password is the tests' one
+
+
+def test_partnerships_listed_and_renamed_by_their_own_admin_or_the_operator(site):
+    admin = site.client("esx.admin")
+    assert [p["id"] for p in admin.get("/api/v1/admin/partnerships").json()] == ["east-sussex"]
+    site.services.accounts.add_user("wsx.admin", NEW_PASSWORD, "west-sussex", ["admin"])
+    wsx = Client(site.url, "wsx.admin", password=NEW_PASSWORD)
+    url = site.url + "/api/v1/admin/partnerships/"
+    original = site.store.get("partnerships", "east-sussex").data
+    before = site.store.last_seq()
+    # another partnership's admin, an unknown partnership, a role that is not admin: refused
+    assert_problem(wsx.http.patch(url + "east-sussex", headers=wsx.headers(), json={"name": "Taken over"}),
+                   404, "partnership-not-found")
+    assert_problem(admin.http.patch(url + "kent", headers=admin.headers(), json={"name": "Kent"}), 404)
+    business = site.client("esx.business")
+    assert_problem(business.http.patch(url + "east-sussex", headers=business.headers(), json={"name": "X"}),
+                   403, "forbidden-role")
+    # bad input: problem+json naming the field
+    for body, path in [({"name": ""}, "/name"), ({"name": "   "}, "/name"), ({"name": 7}, "/name"),
+                       ({}, "/name"), ({"name": "x" * 201}, "/name"),
+                       ({"name": "Fine", "reference_prefix": "ZZ"}, "/reference_prefix")]:
+        r = admin.http.patch(url + "east-sussex", headers=admin.headers(), json=body)
+        assert {e["path"] for e in assert_problem(r, 422)["errors"]} == {path}, (body, r.text)
+    assert_problem(admin.http.patch(url + "east-sussex", headers=admin.headers(), json=["name"]), 422)
+    assert site.store.last_seq() == before
+    assert site.store.get("partnerships", "east-sussex").data == original
+    # the partnership's own admin renames it; the id and reference prefix stay
+    r = admin.http.patch(url + "east-sussex", headers=admin.headers(), json={"name": "East Sussex SCP"})
+    assert r.status_code == 200 and r.json() == {"changed": True, "partnership": {
+        **original, "name": "East Sussex SCP"}}, r.text
+    assert admin.get("/api/v1/admin/partnerships").json()[0]["name"] == "East Sussex SCP"
+    after = site.store.last_seq()
+    r = admin.http.patch(url + "east-sussex", headers=admin.headers(), json={"name": "East Sussex SCP"})
+    assert r.status_code == 200 and r.json()["changed"] is False and site.store.last_seq() == after
+    updates = _audit(site, "partnership.update")
+    assert [(e["partnership_id"], e["by"]["user_id"]) for e in updates] == [("east-sussex", admin.user["user_id"])]
+    # the operator (the caseflow command, from this machine) lists and renames any partnership
+    operator = {"X-Caseflow-Operator": site.services.extra["operator_secret"]}
+    listed = requests.get(url.rstrip("/"), headers=operator).json()
+    assert {p["id"] for p in listed} >= {"east-sussex", "west-sussex", "brighton-hove"}
+    r = requests.patch(url + "west-sussex", headers=operator, json={"name": "West Sussex SCP"})
+    assert r.status_code == 200 and r.json()["partnership"]["name"] == "West Sussex SCP", r.text
+    assert_problem(requests.patch(url + "kent", headers=operator, json={"name": "Kent"}), 404)
+    assert _audit(site, "partnership.update")[-1]["by"]["user_id"] == "operator"
+
+
+def test_a_sync_push_never_carries_an_admin_change(site):
+    """Administration is online-only (ADR 0020): an ``admin.*`` kind in a push is refused as a whole,
+    naming the field, and nothing of the batch is written."""
+    admin = site.client("esx.admin")
+    before = site.store.last_seq()
+    mutations = [
+        {"mutation_id": "0f8c1c1e-admin-push-0001", "seq": 1, "kind": "admin.create_user", "case_id": None,
+         "base_version": None, "payload": {"username": "esx.pushed", "roles": ["admin"], "password_hash": "x"}},
+        {"mutation_id": "0f8c1c1e-admin-push-0002", "seq": 2, "kind": "admin.update_partnership",
+         "case_id": None, "base_version": None, "payload": {"partnership_id": "east-sussex", "name": "Pushed"}},
+        {"mutation_id": "0f8c1c1e-admin-push-0003", "seq": 3, "kind": "create_case",
+         "case_id": "0f8c1c1e-0000-4000-8000-000000000003", "base_version": None,
+         "payload": create_payload()}]
+    r = admin.post("/api/v1/sync/push", json={"device_id": admin.device_id, "mutations": mutations})
+    problem = assert_problem(r, 422, "validation-error")
+    assert {e["path"] for e in problem["errors"]} == {"/mutations/0/kind", "/mutations/1/kind"}
+    assert site.store.last_seq() == before
+    assert not [u for u in admin.get("/api/v1/admin/users").json()["users"] if u["username"] == "esx.pushed"]
+    assert site.store.get("partnerships", "east-sussex").data["name"] != "Pushed"
+
+
+def test_blank_names_are_refused_and_an_unknown_agency_is_not_found(site):
+    """A name of spaces would show as nothing in pickers and audit trails: refused like an empty one."""
+    admin = site.client("esx.admin")
+    uid = admin.get("/api/v1/admin/users", params={"username": "esx.crg"}).json()["users"][0]["user_id"]
+    before = site.store.last_seq()
+    for method, path, body, field in [
+            ("PATCH", "/api/v1/admin/agencies/esx-schools", {"name": "   "}, "/name"),
+            ("POST", "/api/v1/admin/agencies", {"agency_id": "esx-blank", "sector": "other", "name": "\t"}, "/name"),
+            ("PATCH", f"/api/v1/admin/users/{uid}", {"display_name": "  "}, "/display_name"),
+            ("POST", "/api/v1/admin/users", {"username": "esx.blank", "password": NEW_PASSWORD,
+                                             "roles": ["crg_member"], "display_name": " "}, "/display_name")]:
+        r = admin.http.request(method, site.url + path, headers=admin.headers(), json=body)
+        assert {e["path"] for e in assert_problem(r, 422)["errors"]} == {field}, (path, r.text)
+    # the operator naming an agency that does not exist: not found (it used to ask for a partnership)
+    operator = {"X-Caseflow-Operator": site.services.extra["operator_secret"]}
+    r = requests.patch(site.url + "/api/v1/admin/agencies/no-such-agency", headers=operator, json={"name": "X"})
+    assert_problem(r, 404, "agency-not-found")
+    assert site.store.last_seq() == before
+    # a name with spaces around it is a name
+    r = admin.http.patch(site.url + f"/api/v1/admin/users/{uid}", headers=admin.headers(),
+                         json={"display_name": " Dana Reid"})
+    assert r.status_code == 200, r.text

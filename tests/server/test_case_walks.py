@@ -51,8 +51,8 @@ B, CRG, HOS, REV = "esx.business", "esx.crg", "esx.hos", "esx.reviewer"
 
 @pytest.fixture(scope="module", params=stores("pg-walks"))
 def walk_server(request, tmp_path_factory):
-    """The representative walks run on both stores (PostgreSQL: ``serve --workers 2``); the rest use
-    the shared embedded ``server``."""
+    """Every walk over HTTP runs on both stores (PostgreSQL: ``serve --workers 4``), one server per
+    store for the module; each walk opens cases of its own. The pinned-clock walks use ``pinned``."""
     data = tmp_path_factory.mktemp("walks") / "data"
     _, env = store_for(request, request.param, data)
     srv = LiveServer(data, env=env).start(timeout=120)  # a loaded CI machine starts slowly
@@ -114,6 +114,13 @@ def test_the_lcspr_path_from_referral_to_closed(walk_server):
         V(CRG, allowed=[], forms={"rapid_review_report": "not_started"}),
         *[V(u, allowed=[], forms={"rapid_review_agency_return": "not_started"}) for u in AGENCIES],
         T(CRG, "start_analysis", "rapid_review", 422),  # no return yet
+    ])
+    # a delay notice names a clock of this case type: a mistyped name is refused, naming the field
+    wrong = w.step(*S(B, "delay_notice", delay("rapid_review_reprot", "2026-10-28", "2026-10-27")
+                      | {"revised_date": "2026-11-04"}, status=422))
+    assert wrong["type"].endswith("unknown-clock") and problem_paths(wrong) == {"/payload/data/deadline"}
+    assert "rapid_review_report" in wrong["errors"][0]["message"]
+    w.run([
         S(B, "delay_notice", delay("rapid_review_report", "2026-10-28", "2026-10-27"), status=422),  # no new date
         S(CRG, "delay_notice", delay(), status=403),  # the business team's form
         S(B, "delay_notice", delay("rapid_review_report", "2026-10-28", "2026-10-27") | {"revised_date": "2026-11-04"}),
@@ -300,8 +307,8 @@ def check_history(w: Walk) -> None:
     assert {e["what"].get("agency_id") for e in school if e["action"] == "submission.save"} == {None, "esx-schools"}
 
 
-def test_no_lcspr_with_an_explained_omission_and_a_report_sent_back_by_the_scrutineer(server):
-    w = Walk(server.url)
+def test_no_lcspr_with_an_explained_omission_and_a_report_sent_back_by_the_scrutineer(walk_server):
+    w = Walk(walk_server.url)
     w.open(B, referral(agencies=["esx-schools", "uh-sussex"]))
     to_rapid_review(w)
     # police are not involved: the case does not even exist for them
@@ -350,8 +357,8 @@ def test_no_lcspr_with_an_explained_omission_and_a_report_sent_back_by_the_scrut
     assert deadlines["rapid_review_report"]["stopped_on"] == "2026-10-20"  # sent_to_panel_on
 
 
-def test_lcspr_approval_rejected_then_returned_for_revision(server):
-    w = Walk(server.url)
+def test_lcspr_approval_rejected_then_returned_for_revision(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral())
     to_lcspr_approval(w)
     w.run([
@@ -376,10 +383,10 @@ def test_lcspr_approval_rejected_then_returned_for_revision(server):
                              "pre_publication"]
 
 
-def test_each_qa_round_needs_its_own_qa_form(server):
+def test_each_qa_round_needs_its_own_qa_form(walk_server):
     """A draft back from QA or from approval gets a fresh check: the last round's QA form (its outcome
     already acted on) does not count again; amending it in this round does."""
-    w = Walk(server.url)
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral())
     to_lcspr_in_progress(w)
     w.run([
@@ -415,8 +422,8 @@ def test_each_qa_round_needs_its_own_qa_form(server):
     ]  # fmt: skip
 
 
-def test_publication_record_confirmed_again_after_a_deferral(server):
-    w = Walk(server.url)
+def test_publication_record_confirmed_again_after_a_deferral(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral())
     to_pre_publication(w)
     w.run([
@@ -437,8 +444,8 @@ def test_publication_record_confirmed_again_after_a_deferral(server):
     ])
 
 
-def test_notify_panel_refusal_explains_only_the_route_that_fits_the_child(server):
-    w = Walk(server.url)
+def test_notify_panel_refusal_explains_only_the_route_that_fits_the_child(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral())  # not a care leaver
     w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(abuse_or_neglect_known_or_suspected=False))])
     reasons = refused_for(w, HOS, "notify_panel", "sin_consideration", "abuse or neglect is known or suspected")
@@ -474,8 +481,8 @@ def test_do_not_notify_goes_to_other_action_then_closed(walk_server):
     assert sin_clock["stopped_on"] > "2026-10-12"
 
 
-def test_close_other_action_needs_the_alternative_action(server):
-    w = Walk(server.url)
+def test_close_other_action_needs_the_alternative_action(walk_server):
+    w = Walk(walk_server.url)
     w.open(B, referral())
     no_alternative = sin("do_not_notify")
     del no_alternative["alternative_action"]
@@ -514,22 +521,22 @@ def split_decision(w: Walk, decision: str, target: str) -> None:
     assert w.states == ["referred", "sin_consideration", "sin_escalated", target]
 
 
-def test_split_decision_escalated_the_leads_decide_to_notify(server):
-    w = Walk(server.url)
+def test_split_decision_escalated_the_leads_decide_to_notify(walk_server):
+    w = Walk(walk_server.url)
     w.open()
     split_decision(w, "notify", "rapid_review")
     pending = [e for e in w.client(B).get(w.path("history")).json()["entries"] if e["action"] == "approval.approve"]
     assert [e["what"]["slot"]["sector"] for e in pending] == ["health", "local_authority", "police"]
 
 
-def test_split_decision_escalated_the_leads_decide_not_to_notify(server):
-    w = Walk(server.url)
+def test_split_decision_escalated_the_leads_decide_not_to_notify(walk_server):
+    w = Walk(walk_server.url)
     w.open()
     split_decision(w, "do_not_notify", "other_action")
 
 
-def test_looked_after_child_death_needs_sos_and_ofsted(server):
-    w = Walk(server.url)
+def test_looked_after_child_death_needs_sos_and_ofsted(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral(death="died", looked_after=True, looked_after_by="East Sussex County Council"))
     # the form no longer asks (a seriously harmed looked-after child needs no dates): the case type does
     refused = w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="looked_after")),
@@ -546,16 +553,16 @@ def test_looked_after_child_death_needs_sos_and_ofsted(server):
     ])
 
 
-def test_1_1_16_a_seriously_harmed_looked_after_child_is_notified_without_sos_and_ofsted_dates(server):
-    w = Walk(server.url)
+def test_1_1_16_a_seriously_harmed_looked_after_child_is_notified_without_sos_and_ofsted_dates(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral(looked_after=True, looked_after_by="East Sussex County Council"))
     w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="looked_after")),
            T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
 
 
-def test_1_1_16_an_adult_care_leaver_is_told_to_the_sos_and_ofsted_with_no_panel_route_and_can_be_reviewed(server):
+def test_1_1_16_an_adult_care_leaver_is_told_to_the_sos_and_ofsted_with_no_panel_route_and_can_be_reviewed(walk_server):
     # born 2006-03-01, incident 2026-10-03: aged 20
-    w = Walk(server.url)
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral(care_leaver=True, date_of_birth="2006-03-01", death="died"))
     told = {"sos_notified_on": "2026-10-07", "ofsted_notified_on": "2026-10-07"}
     care_leaver = sin("do_not_notify", child_status="care_leaver", alternative_action="local_cspr",
@@ -580,14 +587,14 @@ def test_1_1_16_an_adult_care_leaver_is_told_to_the_sos_and_ofsted_with_no_panel
     clocks_now = {d["name"]: d["due"] for d in w.view(B)["deadlines"]}
     assert clocks_now == {"lcspr_publication": "2027-04-09"}  # no SIN clock, no rapid-review clock
     # a care leaver of 17 follows the SIN route to a rapid review
-    young = Walk(server.url)
+    young = Walk(walk_server.url)
     young.open(SCHOOL, referral(care_leaver=True, date_of_birth="2009-06-01"))
     young.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin(child_status="care_leaver")),
                T(HOS, "notify_panel", "sin_consideration"), V(B, state="rapid_review")])
 
 
-def test_national_review_decision_is_recorded_from_any_open_state(server):
-    w = Walk(server.url)
+def test_national_review_decision_is_recorded_from_any_open_state(walk_server):
+    w = Walk(walk_server.url)
     w.open()
     for step in (
         [], [T(B, "put_to_crg", "referred")], [T(CRG, "escalate_to_statutory_leads", "sin_consideration")],
@@ -649,8 +656,8 @@ def test_submissions_draft_final_revisions_versions_and_agency_returns(walk_serv
     assert w.view(B)["version"] == before
 
 
-def test_the_referring_agency_sees_the_case_but_returns_only_if_involved(server):
-    w = Walk(server.url)
+def test_the_referring_agency_sees_the_case_but_returns_only_if_involved(walk_server):
+    w = Walk(walk_server.url)
     w.open(SCHOOL, referral(agencies=["uh-sussex"]))  # the school refers; only the hospital is asked
     to_rapid_review(w)
     w.check_view(SCHOOL, state="rapid_review", allowed=[], forms={})
@@ -660,9 +667,12 @@ def test_the_referring_agency_sees_the_case_but_returns_only_if_involved(server)
 
 
 # -- deadlines over HTTP with a pinned clock --------------------------------------------------------
-@pytest.fixture(scope="module")
-def pinned_app(tmp_path_factory):
-    app = InProcessApp(tmp_path_factory.mktemp("pinned") / "data", dt.date(2026, 12, 21))
+@pytest.fixture(scope="module", params=stores("pg-pinned"))
+def pinned_app(request, tmp_path_factory):
+    """In this process, so that the test can pin its clock: on PostgreSQL one process, not four."""
+    data = tmp_path_factory.mktemp("pinned") / "data"
+    target, _ = store_for(request, request.param, data)
+    app = InProcessApp(data, dt.date(2026, 12, 21), store_url=None if request.param == "embedded" else target)
     yield app
     app.close()
 

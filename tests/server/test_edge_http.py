@@ -171,11 +171,45 @@ def test_html_policy_allows_a_same_origin_web_app(edge_server):
     for directive in ("script-src", "worker-src", "manifest-src", "connect-src"):
         assert rules(HTML_CSP)[directive] == "'self'", directive
     assert "unsafe-inline" not in HTML_CSP and "unsafe-eval" not in HTML_CSP
-    # the web app's page: same-origin bundle, worker and manifest; 'unsafe-eval' only for its form
-    # validator (Ajv compiles schemas), never inline script (docs/security.md)
+    # the web app's page: same-origin bundle, worker and manifest, and no eval: its form validator
+    # (@cfworker/json-schema) interprets schemas; the browser tests run it under this policy
     page = requests.get(edge_server.url + "/app/")
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     app = rules(page.headers["Content-Security-Policy"])
-    assert app["script-src"] == "'self' 'unsafe-eval'"
+    assert app["script-src"] == "'self'"
     assert app["worker-src"] == app["manifest-src"] == app["connect-src"] == "'self'"
     assert not re.search(r"<script(?![^>]*src=)[^>]*>", page.text)
+
+
+def _logged(srv: LiveServer, msg: str) -> list[dict]:
+    return [e for e in (json.loads(line) for line in srv.log().splitlines() if line.startswith("{"))
+            if e["msg"] == msg]
+
+
+def test_logs_name_the_client_address_resolved_behind_a_trusted_proxy_only(edge_server):
+    """The request line and a refused login carry the client's address (the operator's access log):
+    behind the trusted proxy the X-Forwarded-For client, from anyone else the peer (their own
+    X-Forwarded-For ignored). The refused login's line names no username."""
+    with requests.Session() as proxy, requests.Session() as direct:
+        proxy.mount("http://", _SourceAdapter("127.0.0.9"))
+        direct.mount("http://", _SourceAdapter("127.0.0.6"))
+        via = proxy.get(edge_server.url + "/healthz", headers={"X-Forwarded-For": "198.51.100.23"})
+        forged = direct.get(edge_server.url + "/healthz", headers={"X-Forwarded-For": "198.51.100.99"})
+        login = {"username": "nobody.sentinel-user", "password": "wrong-password", "device_id": "device-edge-01"}
+        refused_via = proxy.post(edge_server.url + "/api/v1/auth/login", json=login,
+                                 headers={"X-Forwarded-For": "203.0.113.41"})
+        refused_forged = direct.post(edge_server.url + "/api/v1/auth/login", json=login,
+                                     headers={"X-Forwarded-For": "203.0.113.99"})
+    assert refused_via.status_code == refused_forged.status_code == 401
+    time.sleep(0.2)  # the server's log lines are flushed after each answer
+    requests_by_id = {e["request_id"]: e for e in _logged(edge_server, "request")}
+    assert requests_by_id[via.headers["X-Request-Id"]]["client_address"] == "198.51.100.23"
+    assert requests_by_id[forged.headers["X-Request-Id"]]["client_address"] == "127.0.0.6"
+    assert requests_by_id[refused_via.headers["X-Request-Id"]]["client_address"] == "203.0.113.41"
+    refused = {e["request_id"]: e for e in _logged(edge_server, "login refused")}
+    assert refused[refused_via.headers["X-Request-Id"]]["client_address"] == "203.0.113.41"
+    assert refused[refused_forged.headers["X-Request-Id"]]["client_address"] == "127.0.0.6"
+    assert refused[refused_via.headers["X-Request-Id"]]["problem"] == "login-failed"
+    log = edge_server.log()
+    assert "198.51.100.99" not in log and "203.0.113.99" not in log  # a forged hop is never believed
+    assert "nobody.sentinel-user" not in log and "wrong-password" not in log

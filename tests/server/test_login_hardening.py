@@ -49,7 +49,9 @@ def _login(http: requests.Session, url: str, username: str, password: str, devic
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("login") / "data", env={
+        # delays of 5 min, not 30 s: a restart on a loaded machine must not outlast the delay it checks
         "CASEFLOW_TRUSTED_PROXIES": PROXY, "CASEFLOW_LOGIN_ADDRESS_MAX_FAILURES": "8",
+        "CASEFLOW_LOGIN_DELAY_BASE_SECONDS": "300",
         "CASEFLOW_MAX_DEVICES_PER_USER": "3", "CASEFLOW_MAX_PUSH_SUBSCRIPTIONS_PER_USER": "2"}).start()
     yield server
     server.stop()

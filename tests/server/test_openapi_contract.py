@@ -7,10 +7,12 @@ Read from a running server over HTTP, so the document checked is the one clients
 
 from __future__ import annotations
 
+import jsonschema
 import requests
 
 from sync.commands import HANDLERS
 from sync.payloads import PAYLOADS
+from tests.support import Client
 
 METHODS = ("get", "post", "put", "patch", "delete")
 BODYLESS = {"204", "304"}
@@ -104,3 +106,17 @@ def test_the_push_documents_each_mutation_kind_as_a_one_of_by_kind(server):
         assert payload["additionalProperties"] is False and payload["properties"], kind
     invite = spec["components"]["schemas"]["InvitePartnershipPayload"]["properties"]["invited"]
     assert invite["type"] == "boolean"
+
+
+def test_a_served_form_version_is_the_documented_form_version_with_both_ui_schema_formats(server):
+    """ADR 0019's format 2 is part of the published contract: a real form document validates against
+    the documented FormVersion, which requires ``ui_schema_v2``."""
+    spec = _spec(server)
+    op = spec["paths"]["/api/v1/forms/{form_id}/versions/{version}"]["get"]
+    documented = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert documented == {"$ref": "#/components/schemas/FormVersion"}
+    form_version = spec["components"]["schemas"]["FormVersion"]
+    assert "ui_schema_v2" in form_version["required"] and form_version["properties"]["ui_schema_v2"]["description"]
+    body = Client(server.url, "esx.business").get("/api/v1/forms/rapid_review_agency_return/versions/2").json()
+    jsonschema.validate(body, form_version)
+    assert body["ui_schema_v2"]["ui:sections"] and "ui_schema" in body

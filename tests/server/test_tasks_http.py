@@ -32,7 +32,7 @@ def test_1_1_14_1_1_41_the_lead_partnership_is_recorded_before_the_notification_
     w.open(SCHOOL, cross_boundary())
     w.run([T(B, "put_to_crg", "referred"), S(HOS, "sin_decision", sin())])
     problem = w.step(*T(HOS, "notify_panel", "sin_consideration", 422))
-    assert "Record first: Lead partnership confirmed (where the child normally lives) (1.1.14, 1.1.41, seed 001)." \
+    assert "Record first: Lead partnership confirmed (where the child normally lives) (1.1.14, 1.1.41, seed 004)." \
         in problem["reasons"]
     view = w.view(B)
     task = next(t for t in view["tasks"] if t["task"] == "lead_partnership_confirmed")

@@ -242,3 +242,83 @@ def test_not_a_mapping_and_yaml_booleans(tmp_path: Path):
     raw["states"]["open"][True] = 1  # what YAML makes of an unquoted `on:` key
     _, errors = parse_and_check(raw, "mini.yaml", CATALOGUE)
     assert any("states.open: key True must be a string" in str(e) for e in errors), errors
+
+
+# -- tasks and the clocks' applies_if (docs/case-types.md, "Tasks") -------------------------------
+TASK = {"id": "told", "title": "Family told", "states": ["open"], "roles": ["business_team"],
+        "evidence": {"date": "required"}, "required_before": ["start"], "source": "1.1.31"}
+
+
+def _tasks(*tasks):
+    def mutate(raw):
+        raw["tasks"] = [{**TASK, **t} for t in tasks]
+
+    return mutate
+
+
+def test_a_well_formed_task_is_valid():
+    assert errors_of(_tasks({})) == []
+    # read by a guard as tasks.<id>.<part>
+    assert errors_of(lambda raw: (_tasks({})(raw), _set(["transitions", 1, "guard"], "tasks.told.done")(raw))) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_tasks({"states": ["done"], "required_before": []}),
+         "mini.yaml: tasks[0].states[0]: 'done' is final: nothing is recorded there"),
+        (_tasks({}, {"title": "Told again"}), "mini.yaml: tasks[1].id: duplicate task id 'told' (also tasks[0])"),
+        (_tasks({"states": ["deciding"]}),
+         "mini.yaml: tasks[0].required_before[0]: the task can never be recorded before 'start': none of its states "
+         "comes before a state the event leaves"),
+        (_tasks({"states": ["opne"]}), "mini.yaml: tasks[0].states[0]: unknown state 'opne' (did you mean open?)"),
+        (_tasks({"states": [], "required_before": []}),
+         "mini.yaml: tasks[0].states: a task open in no state can never be recorded"),
+        (_tasks({"roles": ["chief"]}), "mini.yaml: tasks[0].roles: unknown role 'chief'"),
+        (_tasks({"required_before": ["strat"]}),
+         "mini.yaml: tasks[0].required_before[0]: unknown event 'strat' (did you mean start?)"),
+        (_tasks({"applies_if": 'referral.colour == "red"'}), "mini.yaml: tasks[0].applies_if: unknown field"),
+        (_tasks({"evidence": {"choice": ["only"]}}), "mini.yaml: tasks[0].evidence.choice: a choice needs"),
+        (_tasks({"id": "Told!"}), "mini.yaml: tasks[0].id:"),
+        (lambda raw: (_tasks({})(raw), _set(["transitions", 1, "guard"], "tasks.tol.done")(raw)),
+         "mini.yaml: transitions[1].guard: unknown task value tasks.tol.done"),
+        (lambda raw: (_tasks({})(raw), _set(["deadlines", 0, "applies_if"], "tasks.told.done")(raw)),
+         "mini.yaml: deadlines[0].applies_if: a clock's applies_if reads forms only, not tasks"),
+    ],
+    ids=["final_state", "duplicate_id", "never_before_its_event", "unknown_state", "no_state", "unknown_role",
+         "unknown_event",
+         "applies_if_unknown_field", "one_option_choice", "bad_id", "guard_reads_unknown_task",
+         "clock_applies_if_reads_tasks"],
+)
+def test_each_task_fault_is_refused_naming_the_file_and_the_fault(mutate, expected):
+    errors = errors_of(mutate)
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_a_form_field_that_names_a_clock():
+    def clock_field(name, deadlines=True):
+        def mutate(raw):
+            raw["forms_in_all_states"] = {"decision": {"roles": ["business_team"], "clock_field": name}}
+            if not deadlines:
+                del raw["deadlines"]
+        return mutate
+
+    assert errors_of(clock_field("outcome")) == []
+    errors = errors_of(clock_field("colour"))
+    assert any(e.startswith("mini.yaml: forms_in_all_states.decision.clock_field: unknown field") for e in errors), \
+        errors
+    assert "mini.yaml: forms_in_all_states.decision.clock_field: this case type has no clocks (deadlines) to name" \
+        in errors_of(clock_field("outcome", deadlines=False))
+    assert any(e.startswith("mini.yaml: forms_in_all_states.decision.clock_field: field name 'Out come'")
+               for e in errors_of(clock_field("Out come"))), errors_of(clock_field("Out come"))
+
+
+def test_a_definition_with_a_faulty_task_refuses_to_load(tmp_path: Path):
+    raw = copy.deepcopy(BASE)
+    _tasks({"states": ["done"]}, {})(raw)
+    (tmp_path / "mini.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DefinitionInvalid) as exc:
+        CaseTypeRegistry.load_dir(tmp_path, CATALOGUE)
+    text = [str(e) for e in exc.value.errors]
+    assert "mini.yaml: tasks[0].states[0]: 'done' is final: nothing is recorded there" in text
+    assert "mini.yaml: tasks[1].id: duplicate task id 'told' (also tasks[0])" in text

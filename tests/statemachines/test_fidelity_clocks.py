@@ -133,3 +133,19 @@ def test_1_1_21_1_1_56_the_delay_notice_covers_every_clock_and_asks_for_the_pane
         data = {**base, "deadline": name, "panel_informed_on": "2026-10-13", "revised_date": "2026-11-01"}
         assert FORMS.validate("delay_notice", 2, data, final=True, today=D(2026, 12, 1)) == [], name
 
+
+
+def test_1_1_21_1_1_56_a_delay_notice_names_a_clock_of_its_case_type():
+    from .helpers import REGISTRY, SI2
+    assert SI2.clock_name_errors("delay_notice", {"deadline": "rapid_review_report"}) == []
+    names = ", ".join(dl.name for dl in SI2.definition.deadlines)
+    assert SI2.clock_name_errors("delay_notice", {"deadline": "rapid_review_reprot"}) == [
+        ("deadline", f"Name a clock of this case type: {names}.")]
+    # another case type's clock is not this case's
+    assert SI2.clock_name_errors("delay_notice", {"deadline": "learning_review_complete"})
+    assert SI2.clock_name_errors("sin_decision", {"deadline": "anything"}) == []  # only the declared field
+    # every shipped case type that opens the delay notice says which field names its clock
+    for ct in REGISTRY.all():
+        for g in ct.definition.forms_in_all_states:
+            if g.form_id == "delay_notice":
+                assert g.clock_field == "deadline", (ct.definition.case_type, ct.definition.version)

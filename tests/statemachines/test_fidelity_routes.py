@@ -110,7 +110,7 @@ def test_1_1_14_1_1_41_the_partnership_where_the_child_lives_leads_a_cross_bound
     ref = {**referral(), "other_areas_involved": {"local_authorities": ["Brighton & Hove"]}}
     forms = {"crg_referral": ref, "sin_decision": SIN_NOTIFY}
     refused = decide("sin_consideration", "notify_panel", HOS, forms)
-    assert "Record first: Lead partnership confirmed (where the child normally lives) (1.1.14, 1.1.41, seed 001)." \
+    assert "Record first: Lead partnership confirmed (where the child normally lives) (1.1.14, 1.1.41, seed 004)." \
         in refused.reasons
     here = {"lead_partnership_confirmed": {"date": "2026-12-22", "choice": "harmed_outside_england_resident_here"}}
     assert decide("sin_consideration", "notify_panel", HOS, forms, here).complete
@@ -182,3 +182,29 @@ def test_the_case_view_lists_the_tasks_that_apply_with_what_was_recorded():
     assert "joint_dardr_decision" not in view  # the child did not die
     assert "lead_partnership_confirmed" not in view  # no other area involved
     assert {t.id for t in SI2.tasks} >= {"family_informed", "legal_advice", "cps_protocol_followed", "media_plan"}
+
+
+def test_1_1_14_1_1_41_handing_a_case_to_the_lead_partnership_closes_it_here_and_stops_its_sin_clock():
+    ref = {**referral(), "other_areas_involved": {"local_authorities": ["Brighton & Hove"]}}
+    forms = {"crg_referral": ref, "sin_decision": SIN_NOTIFY}
+    elsewhere = {"lead_partnership_confirmed": {"date": "2026-12-22", "choice": "another_partnership_leads",
+                                                "note": "Brighton & Hove leads: the child lives there."}}
+    for state in ("referred", "sin_consideration", "sin_escalated"):
+        d = decide(state, "transfer_to_lead_partnership", BUSINESS, forms, elsewhere)
+        assert d.complete and d.target == "closed" and d.approvals_needed == ()
+        assert decide(state, "transfer_to_lead_partnership", CRG, forms, elsewhere).forbidden
+    # once notified, this partnership leads: no transfer from the rapid review on
+    assert not decide("rapid_review", "transfer_to_lead_partnership", BUSINESS, forms, elsewhere).allowed
+    # the choice, not the task alone, decides: recorded as led here, nothing is handed over
+    told = {"lead_partnership_confirmed": {"date": "2026-12-22", "choice": "child_normally_resident_here"}}
+    refused = decide("sin_consideration", "transfer_to_lead_partnership", BUSINESS, forms, told)
+    assert refused.reasons == [next(t.reason for t in SI2.definition.transitions
+                                    if t.event == "transfer_to_lead_partnership")]
+    # the SIN clock (no SIN sent here) stops on closing: met when closed by its due date, the
+    # hand-over in time; missed when closed after it
+    forms = {"crg_referral": ref}
+    history = [("referred", dt.date(2026, 12, 21)), ("closed", dt.date(2026, 12, 22))]
+    sin = {c.name: c for c in SI2.deadlines(forms, history, dt.date(2027, 1, 15))}["sin_notification"]
+    assert (sin.status, sin.stopped_on) == ("met", dt.date(2026, 12, 22))
+    late = [("referred", dt.date(2026, 12, 21)), ("closed", dt.date(2027, 1, 4))]
+    assert {c.name: c for c in SI2.deadlines(forms, late, dt.date(2027, 1, 15))}["sin_notification"].status == "missed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import shutil
 import signal
 import threading
@@ -23,19 +24,37 @@ from tests.store.writer import run_unit
 LOOPS = 4  # four writer/checker pairs at a time (fsync-bound, not CPU-bound)
 KILLS = floor("test_sigkill_writer_at_random_moments_loses_nothing_acknowledged")
 KILLS_PER_LOOP = -(-KILLS // LOOPS)
+READY_WAIT = 60.0  # seconds a writer may take to say "ready" (a loaded CI box)
+LOOPS_WAIT = 840.0  # seconds all kill loops together may take, inside the test's pytest timeout
 
 
-def _kill_loop(data_dir: Path, seed: int, kills: int, report: dict) -> None:
+def _ready(p, what: str) -> bytes:
+    """The writer's first line, awaited with a deadline that names what was awaited."""
+    readable, _, _ = select.select([p.stdout], [], [], READY_WAIT)
+    if not readable:
+        p.kill()
+        p.wait()
+        raise AssertionError(f"{what}: the writer did not say ready within {READY_WAIT:.0f} s: "
+                             f"{p.stderr.read().decode()[-2000:]}")
+    return p.stdout.readline()
+
+
+def _kill_loop(data_dir: Path, seed: int, kills: int, report: dict, stop: threading.Event) -> None:
+    """``kills`` SIGKILLs of a writer on ``data_dir``; ``report[seed]`` holds the figures (and the
+    progress, for a loop that overruns); returns early once ``stop`` is set (another loop failed)."""
     rng = random.Random(seed)
     acked_max = 0
     done = 0
     units_seen = 0
     mid_write = 0  # kills that came after the writer had acknowledged a unit since it started
     for k in range(kills):
+        if stop.is_set():
+            return
+        report[seed] = (done, acked_max, units_seen, mid_write)
         ck_records = rng.choice([3, 7, 25, 1000])
         mode = rng.choice(["bg", "inline"])
         p = start_writer(data_dir, ck_records, mode)
-        first = p.stdout.readline()
+        first = _ready(p, f"kill {k} of loop seed {seed}")
         if first != b"ready\n":
             p.kill()
             p.wait()
@@ -77,20 +96,26 @@ def test_sigkill_writer_at_random_moments_loses_nothing_acknowledged(tmp_path, r
     (a failure names the kill and the loop's seed)."""
     report: dict = {}
     errors: list[BaseException] = []
+    stop = threading.Event()  # the first failing loop stops the others
 
     def run(seed: int) -> None:
         try:
-            _kill_loop(tmp_path / f"d{seed}", seed, KILLS_PER_LOOP, report)
+            _kill_loop(tmp_path / f"d{seed}", seed, KILLS_PER_LOOP, report, stop)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+            stop.set()
 
     seeds = [random.randrange(1 << 30) for _ in range(LOOPS)]
-    threads = [threading.Thread(target=run, args=(seed,)) for seed in seeds]
+    threads = [threading.Thread(target=run, args=(seed,), daemon=True) for seed in seeds]
     started = time.monotonic()
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    for seed, t in zip(seeds, threads, strict=True):
+        t.join(max(0.0, started + LOOPS_WAIT - time.monotonic()))
+        if t.is_alive():
+            stop.set()
+            raise AssertionError(f"kill loop seed {seed} still running after {LOOPS_WAIT:.0f} s "
+                                 f"(done, acked, units, mid-write per seed: {report}); seeds {seeds}")
     if errors:
         raise AssertionError(f"seeds {seeds}") from errors[0]
     kills = sum(r[0] for r in report.values())

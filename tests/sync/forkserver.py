@@ -70,17 +70,10 @@ def _install_kill_points(app) -> None:
 
 
 def _check_acked(store, check_file: str) -> str | None:
-    from sync.service import MUTATION_LOG
+    from tests.sync.harness import check_answered
 
     with open(check_file) as f:
-        acked = json.load(f)
-    for key, status in acked.items():
-        logged = store.get(MUTATION_LOG, key)
-        if logged is None:
-            return f"answered mutation {key} ({status}) is not in the store"
-        if logged.data["result"]["status"] != status:
-            return f"answered mutation {key} was {status}, the store says {logged.data['result']['status']}"
-    return None
+        return check_answered(store, json.load(f))
 
 
 def _child(app, lazy: LazyStore, store_dir: Path, listen_fd: int, args: list[str], ready: int) -> None:

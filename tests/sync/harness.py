@@ -217,6 +217,18 @@ def effective(result: dict[str, Any]) -> str:
     return result.get("first_status", result["status"]) if result["status"] == "duplicate" else result["status"]
 
 
+def check_answered(store, answered: dict[str, str]) -> str | None:
+    """The first answered mutation (``"device:seq" -> outcome``, as ``Fleet.answered``) that is not in
+    the store with the outcome its device was told, described; None when every one is."""
+    for key, status in answered.items():
+        logged = store.get(MUTATION_LOG, key)
+        if logged is None:
+            return f"answered mutation {key} ({status}) is not in the store"
+        if logged.data["result"]["status"] != status:
+            return f"answered mutation {key} was {status}, the store says {logged.data['result']['status']}"
+    return None
+
+
 def check_exactly_once(store, clients: list[SyncClient], written: dict[str, dict[str, Any]] | None = None,
                        acked: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
     """Every mutation a device queued was logged once under its (device, seq) with the same outcome the

@@ -45,7 +45,9 @@ class CuttingProxy:
         self.rng = random.Random(seed)
         self.loss = loss  # probability that a request is cut one way or another
         self.force: list[str] = []  # modes to use next, in order, before drawing at random
+        self.force_push: list[str] = []  # the same, for the next push requests only
         self.counts: Counter[str] = Counter()
+        self.push_counts: Counter[str] = Counter()  # what happened to push requests (what a floor can count)
         self._lock = threading.Lock()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -58,15 +60,19 @@ class CuttingProxy:
             self.rng.seed(seed)
             self.loss = loss
 
-    def _mode(self) -> str:
+    def _mode(self, push: bool) -> str:
         with self._lock:
-            if self.force:
+            if push and self.force_push:
+                mode = self.force_push.pop(0)
+            elif self.force:
                 mode = self.force.pop(0)
             elif self.loss and self.rng.random() < self.loss:
                 mode = self.rng.choice(MODES[1:])
             else:
                 mode = "pass"
             self.counts[mode] += 1
+            if push:
+                self.push_counts[mode] += 1
             return mode
 
     def _serve(self) -> None:
@@ -82,7 +88,7 @@ class CuttingProxy:
             request = _read_request(conn)
             if request is None:
                 return
-            mode = self._mode()
+            mode = self._mode(request.split(b" ", 2)[1].startswith(b"/api/v1/sync/push"))
             if mode == "drop_request":
                 conn.shutdown(socket.SHUT_RDWR)  # the server never sees it
                 return

@@ -18,16 +18,21 @@ import requests
 from sync.client import DeviceRevoked, Http, NeedLogin, RetryPolicy, SyncClient, SyncError, Unavailable
 from sync.client.core import MAX_BATCH
 from sync.client.local import Queued
+from tests.pgfixtures import ServedOnPostgres, stores
 from tests.support import DEMO_PASSWORD, ROOT
 from tests.sync.harness import FORM, InProcessServer, device, form_version, referral_data
 from tests.sync.proxy import CuttingProxy
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
+@pytest.fixture(scope="module", params=stores("pg-client"))
+def srv(request, tmp_path_factory):
     # no grace for parallel refreshes here: a reused refresh token must end the session at once
     # (the grace itself is tested in tests/server/test_login_hardening.py)
-    s = InProcessServer(tmp_path_factory.mktemp("client") / "data", refresh_grace_seconds=0.0)
+    data = tmp_path_factory.mktemp("client") / "data"
+    if request.param == "postgres":
+        s = ServedOnPostgres(request, data, {"CASEFLOW_REFRESH_GRACE_SECONDS": "0"})
+    else:
+        s = InProcessServer(data, refresh_grace_seconds=0.0)
     yield s
     s.close()
 

@@ -10,13 +10,15 @@ import pytest
 import requests
 
 from sync.service import MUTATION_IDS
+from tests.pgfixtures import ServedOnPostgres, stores
 from tests.support import DEMO_PASSWORD
 from tests.sync.harness import FORM, InProcessServer, form_version, referral_data
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = InProcessServer(tmp_path_factory.mktemp("concurrent") / "data")
+@pytest.fixture(scope="module", params=stores("pg-concurrent"))
+def srv(request, tmp_path_factory):
+    data = tmp_path_factory.mktemp("concurrent") / "data"
+    s = ServedOnPostgres(request, data) if request.param == "postgres" else InProcessServer(data)
     yield s
     s.close()
 

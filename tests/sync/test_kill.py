@@ -228,7 +228,10 @@ def test_sigkill_during_push_batches_applies_everything_exactly_once(tmp_path, r
                     "hook: the crash hooks do not fire")
                 plan, crash = next_child(f"an unfired {crash} child")
         fs.kill()
-        fs.spawn("-", None, dict(fleet.answered))
+        try:
+            fs.spawn("-", None, dict(fleet.answered))
+        except AssertionError as exc:
+            raise AssertionError(f"after kill #{count['kills']} (the last, seed {seed}): {exc}") from None
         fleet.converge()
         fs.kill()
         stats = fleet.check_store(data)

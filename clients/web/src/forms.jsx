@@ -1,7 +1,9 @@
 // Form rendering with RJSF 6; validation is validator.js (JSON Schema 2020-12, no eval). Everything a form shows comes
 // from the served definition: its schema and its ui_schema in format 2 (RJSF's conventions).
 import { useEffect } from 'react'
-import { getUiOptions } from '@rjsf/utils'
+import {
+  ariaDescribedByIds, enumOptionsDeselectValue, enumOptionsIsSelected, enumOptionsSelectValue, getUiOptions, optionId,
+} from '@rjsf/utils'
 
 // RJSF resolves allOf/if/then (merging schemas) for every object at every render: with a 50-row
 // chronology that costs seconds per keystroke. Forms render from the schema without its
@@ -35,7 +37,7 @@ function schemaAt(root, schemaPath) {
 }
 
 function titleAt(root, property) {
-  // ".chronology.3.date" -> "Date" (row 4 of "Chronology of contacts")
+  // ".chronology.3.date" -> "Chronology of contacts, row 4, Date"
   let node = root
   const names = []
   for (const part of (property || '').split('.').filter(Boolean)) {
@@ -45,6 +47,28 @@ function titleAt(root, property) {
     if (node?.title) names.push(node.title)
   }
   return names.join(', ')
+}
+
+// A server error's JSON Pointer into a mutation ("/payload/data/chronology/1/date", or
+// "/payload/referral/data/..." for a referral) named by the form's schema titles; a pointer
+// outside the form's data is named by its last part ("/payload/form_version" -> "Form version").
+export function fieldTitle(schema, pointer) {
+  const parts = String(pointer || '').split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const at = parts.indexOf('data') // the first: the payload's own
+  if (schema && at >= 0) {
+    const title = titleAt(schema, parts.slice(at + 1).map((p) => `.${p}`).join(''))
+    if (title) return title
+    if (at === parts.length - 1) return 'The form'
+  }
+  const last = parts.filter((p) => !/^\d+$/.test(p)).pop() || ''
+  return last ? last.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()) : 'The change'
+}
+
+// x-unique-keys: a row_id (docs/forms.md) is the app's own and never shown, so the person is told
+// what to do about the row; any other key is named by its title.
+function uniqueMessage(key, title) {
+  if (key === 'row_id') return 'This row is recorded twice (it has the same identity as an earlier row): remove one of them'
+  return `Each row needs its own ${title || String(key).replace(/_/g, ' ')}: this row repeats an earlier row's`
 }
 
 // Plain English, built from the schema alone: a message never repeats what was typed.
@@ -73,6 +97,7 @@ export function plainEnglish(errors, rootSchema) {
       case 'maximum': message = `Enter a number of at most ${e.params.limit}`; break
       case 'type': message = 'Enter a valid value'; break
       case 'x-not-future': message = 'Enter a date that is not in the future'; break
+      case 'x-unique-keys': message = uniqueMessage(e.params?.key, sub.items?.properties?.[e.params?.key]?.title); break
       case 'additionalProperties': message = 'Remove this field: it is not part of this form'; break
       case 'uniqueItems': message = 'Each entry must be different'; break
       default: message = 'Check this field'
@@ -174,18 +199,25 @@ function ObjectFieldTemplate(props) {
       {title && <legend>{title}</legend>}
       {description && <p className="help">{description}</p>}
       {visible.map((p) => p.content)}
+      {properties.filter((p) => p.hidden).map((p) => p.content)}
     </fieldset>
   )
 }
 
+// A group of radios or checkboxes is named by its field's label (aria-labelledby), not by <label for>,
+// which names only a single form control.
+const GROUPS = new Set(['radio', 'checkboxes'])
+const labelId = (id) => `${id}__label`
+
 // Labels carry the schema title alone (the accessible name); "required" is shown but not read twice.
 function FieldTemplate(props) {
-  const { id, classNames, style, label, help, required, description, errors, children, displayLabel, hidden } = props
-  if (hidden) return <div className="hidden">{children}</div>
+  const { id, classNames, style, label, help, required, description, errors, children, displayLabel, hidden, uiSchema } = props
+  if (hidden) return <><div className="hidden">{children}</div>{errors}</> // a hidden row_id's error is the row's
+  const group = GROUPS.has(uiSchema?.['ui:widget'])
   return (
     <div className={classNames} style={style}>
       {displayLabel && label && (
-        <div className="label-line"><label htmlFor={id}>{label}</label>{required && <span className="required" aria-hidden="true">(required)</span>}</div>
+        <div className="label-line"><label id={labelId(id)} htmlFor={group ? undefined : id}>{label}</label>{required && <span className="required" aria-hidden="true">(required)</span>}</div>
       )}
       {displayLabel && description}
       {children}
@@ -208,8 +240,31 @@ function AddButton({ id, onClick, disabled, uiSchema }) {
   )
 }
 
-function RemoveButton({ onClick, disabled, id }) {
-  return <button type="button" id={id} className="secondary remove-row" onClick={onClick} disabled={disabled}>Remove</button>
+// "root_chronology_2__remove" -> "Remove row 3 of Chronology of contacts": each row's button has its
+// own accessible name (WCAG 2.4.6), read from the schema by matching the id against property names.
+export function removeLabel(id, root) {
+  let rest = String(id || '').replace(/^root_?/, '').replace(/__remove$/, '')
+  let node = root
+  let list = ''
+  let row = null
+  while (rest && node) {
+    const index = node.items ? /^(\d+)(?:_|$)/.exec(rest) : null
+    if (index) { row = Number(index[1]) + 1; node = node.items; rest = rest.slice(index[0].length); continue }
+    const key = Object.keys(node.properties || {}).filter((k) => rest === k || rest.startsWith(`${k}_`))
+      .sort((a, b) => b.length - a.length)[0]
+    if (!key) break
+    node = node.properties[key]
+    if (node.items) list = node.title || key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase())
+    rest = rest.slice(key.length + 1)
+  }
+  return row ? `Remove row ${row}${list ? ` of ${list}` : ''}` : 'Remove'
+}
+
+function RemoveButton({ onClick, disabled, id, registry }) {
+  return (
+    <button type="button" id={id} className="secondary remove-row" onClick={onClick} disabled={disabled}
+      aria-label={removeLabel(id, registry?.rootSchema)}>Remove</button>
+  )
 }
 
 // A row's row_id (docs/forms.md) is made once, when the row is added, and kept with the row.
@@ -220,7 +275,39 @@ function HiddenWidget({ id, value, onChange }) {
   return <input type="hidden" id={id} value={value ?? ''} />
 }
 
-export const widgets = { HiddenWidget }
+// RJSF's RadioWidget and CheckboxesWidget, with the group named by the field's label (see GROUPS)
+function Choices({ id, options, value, disabled, readonly, autofocus, onChange, onBlur, onFocus, htmlName, multiple }) {
+  const { enumOptions = [], enumDisabled = [], inline } = options
+  const values = multiple ? (Array.isArray(value) ? value : []) : value
+  const decode = (i) => enumOptions[Number(i)]?.value
+  return (
+    <div className={multiple ? 'checkboxes' : 'field-radio-group'} id={id} role={multiple ? 'group' : 'radiogroup'}
+      aria-labelledby={labelId(id)}>
+      {enumOptions.map((option, i) => {
+        const off = disabled || readonly || enumDisabled.includes(option.value)
+        const checked = enumOptionsIsSelected(option.value, values)
+        const change = multiple
+          ? (e) => onChange(e.target.checked ? enumOptionsSelectValue(i, values, enumOptions) : enumOptionsDeselectValue(i, values, enumOptions))
+          : () => onChange(option.value)
+        return (
+          <div key={String(option.value)} className={`${multiple ? 'checkbox' : 'radio'}${inline ? ' inline' : ''}${off ? ' disabled' : ''}`}>
+            <label>
+              <input type={multiple ? 'checkbox' : 'radio'} id={optionId(id, i)} name={htmlName || id} value={String(i)}
+                checked={checked} disabled={off} autoFocus={autofocus && i === 0} onChange={change}
+                onBlur={(e) => onBlur(id, decode(e.target.value))} onFocus={(e) => onFocus(id, decode(e.target.value))}
+                aria-describedby={ariaDescribedByIds(id)} />
+              <span>{option.label}</span>
+            </label>
+          </div>
+        )
+      })}
+    </div>
+  )
+}
+const RadioWidget = (props) => <Choices {...props} multiple={false} />
+const CheckboxesWidget = (props) => <Choices {...props} multiple />
+
+export const widgets = { HiddenWidget, RadioWidget, CheckboxesWidget }
 
 export const templates = {
   ObjectFieldTemplate, FieldTemplate, TitleFieldTemplate,

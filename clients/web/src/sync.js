@@ -4,6 +4,9 @@ import { call, HttpError, Offline } from './api.js'
 import * as db from './db.js'
 
 const BATCH = 200
+// case views fetched per sync round: a round stays short, so a change queued meanwhile is pushed
+// soon; the rounds go on (each pushing first) until no view is stale
+export const VIEW_BATCH = 50
 const SETTLED = new Set(['applied', 'duplicate', 'conflict', 'rejected'])
 const listeners = new Set()
 let running = null
@@ -58,8 +61,12 @@ async function syncOnce() {
   if (!navigator.onLine) throw new Offline('offline') // nothing is marked sent that never left
   emit({ state: 'syncing', message: 'Syncing…' })
   await push()
-  const changed = await pull()
-  await refreshViews(changed)
+  await pull()
+  const { fetched, left } = await refreshViews(VIEW_BATCH)
+  if (left > 0 && fetched > 0) {
+    again = true // another round at once: push, pull, the next batch of views
+    emit({ message: `Syncing… the details of ${left} more case${left === 1 ? '' : 's'} to download` })
+  }
 }
 
 async function revoked(r) {
@@ -102,7 +109,6 @@ export async function push() {
 }
 
 export async function pull() {
-  const changed = new Set()
   let cursor = (await db.getMeta('cursor')) || ''
   for (let page = 0; page < 10000; page++) {
     const r = await call('GET', `/api/v1/sync/pull?cursor=${encodeURIComponent(cursor)}&limit=500`)
@@ -113,35 +119,44 @@ export async function pull() {
       continue
     }
     if (r.status !== 200) throw new Error(r.json?.detail || `the server answered ${r.status}`)
-    for (const c of r.json.changes) {
-      if (c.entity === 'case') changed.add(c.id)
-      else if (c.data?.case_id) changed.add(c.data.case_id)
-    }
     await db.applyPage(r.json.changes, r.json.cursor)
     cursor = r.json.cursor
     if (!r.json.has_more) break
   }
-  return changed
 }
 
 // The server's case view (allowed and blocked events, open forms, approvals, conflicts) is kept
-// for offline use for every case that changed in this pull.
-export async function refreshViews(caseIds, limit = 100) {
-  let n = 0
-  for (const id of caseIds) {
-    if (n++ >= limit) break
-    if (!(await db.get('cases', id))) continue
-    await refreshView(id)
+// for offline use for every case on the device. A pulled change marks its case stale (db.applyPage);
+// each round fetches at most `limit` stale views and says how many it fetched and how many are left.
+export async function refreshViews(limit = VIEW_BATCH) {
+  const { ids, total } = await db.staleCases(limit)
+  let fetched = 0
+  for (const id of ids) {
+    if (!(await db.get('cases', id))) await db.del('stale', id) // e.g. a submission of a case not held here
+    else if ((await refreshView(id, false)) === undefined) continue
+    fetched += 1
   }
+  if (ids.length) emit({}) // the screens re-read once per batch, not once per case
+  return { fetched, left: total - fetched }
 }
 
-export async function refreshView(caseId) {
+// One case's view; answers the view, null when the server says it is gone or not ours, undefined
+// when the server failed (the case stays stale and is tried again at a later sync).
+export async function refreshView(caseId, announce = true) {
+  const mark = await db.get('stale', caseId) // a pull that marks it again meanwhile keeps it stale
   const r = await call('GET', `/api/v1/cases/${encodeURIComponent(caseId)}`)
   await revoked(r)
-  if (r.status === 200) await db.put('views', { ...r.json, fetched_at: new Date().toISOString() })
-  else if (r.status === 404) await db.del('views', caseId)
-  emit({})
-  return r.status === 200 ? r.json : null
+  let view
+  if (r.status === 200) {
+    view = r.json
+    await db.put('views', { ...r.json, fetched_at: new Date().toISOString() })
+  } else if (r.status === 404 || r.status === 403) {
+    view = null
+    await db.del('views', caseId)
+  }
+  if (view !== undefined) await db.unmarkStale(caseId, mark)
+  if (announce) emit({})
+  return view
 }
 
 export function startAutoSync() {

@@ -30,19 +30,37 @@ export function todayISO() {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
 }
 
-// caseflow's x-not-future (docs/forms.md): a date after today is refused, as the server does
-function notFuture(schema, data, path, schemaPath, out) {
+// A value compared as the server does (forms/validation.py): strings, numbers and booleans only.
+const marker = (v) => (['string', 'number', 'boolean'].includes(typeof v) ? `${typeof v}:${v}` : null)
+
+// caseflow's own keywords (docs/forms.md), checked as the server does: x-not-future (a date after
+// today is refused) and x-unique-keys (each row's value of those keys differs from every earlier row's)
+function extensions(schema, data, path, schemaPath, out) {
   if (!schema || typeof schema !== 'object' || data == null) return
   if (schema['x-not-future'] && typeof data === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(data) && data > todayISO()) {
     out.push({ keyword: 'x-not-future', instancePath: path, schemaPath: `${schemaPath}/x-not-future`, params: {} })
   }
+  if (Array.isArray(schema['x-unique-keys']) && Array.isArray(data) && !(data.length > (schema.maxItems ?? Infinity))) {
+    for (const key of schema['x-unique-keys']) {
+      const seen = new Set()
+      data.forEach((row, i) => {
+        const m = row && typeof row === 'object' && !Array.isArray(row) ? marker(row[key]) : null
+        if (m === null) return
+        if (seen.has(m)) {
+          out.push({ keyword: 'x-unique-keys', instancePath: `${path}/${i}/${key}`,
+            schemaPath: `${schemaPath}/x-unique-keys`, params: { key } })
+        }
+        seen.add(m)
+      })
+    }
+  }
   if (schema.properties && typeof data === 'object' && !Array.isArray(data)) {
     for (const [k, sub] of Object.entries(schema.properties)) {
-      notFuture(sub, data[k], `${path}/${k}`, `${schemaPath}/properties/${k}`, out)
+      extensions(sub, data[k], `${path}/${k}`, `${schemaPath}/properties/${k}`, out)
     }
   }
   if (schema.items && Array.isArray(data)) {
-    data.forEach((row, i) => notFuture(schema.items, row, `${path}/${i}`, `${schemaPath}/items`, out))
+    data.forEach((row, i) => extensions(schema.items, row, `${path}/${i}`, `${schemaPath}/items`, out))
   }
 }
 
@@ -65,7 +83,7 @@ export function rawErrors(schema, data) {
     }
     out.push({ keyword: e.keyword, instancePath, schemaPath: e.keywordLocation, params, message: e.error })
   }
-  notFuture(schema, data, '', '#', out)
+  extensions(schema, data, '', '#', out)
   return out
 }
 

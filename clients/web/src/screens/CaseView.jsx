@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react'
 import * as db from '../db.js'
 import { useLocal } from '../hooks.js'
 import { queue, refreshView, syncNow } from '../sync.js'
+import Tasks from './Tasks.jsx'
 import { caseTypeOf, eventTitle, formDoc, humanise, stateTitle, STATE_NAMES } from '../labels.js'
 
 async function load(caseId) {
@@ -19,7 +20,15 @@ async function load(caseId) {
   for (const l of view?.links || c.links || []) { // a linked case's type by its served title
     titles[`case_type:${l.case_type}`] ||= (await caseTypeOf(l.case_type))?.title || humanise(l.case_type)
   }
-  return { c: { ...c, version: rec.version }, view, ct, subs: subs.map((s) => s.data), conflicts: conflicts.map((x) => x.data), outbox, titles }
+  // who recorded each task, by name: this user, or a colleague from the look-ups held on the device
+  const me = await db.getMeta('user')
+  const people = {}
+  for (const t of view?.tasks || []) {
+    const id = t.recorded?.recorded_by
+    if (!id || id in people) continue
+    people[id] = id === me?.user_id ? 'you' : (await db.get('users', id))?.data?.display_name || 'a colleague'
+  }
+  return { people, c: { ...c, version: rec.version }, view, ct, subs: subs.map((s) => s.data), conflicts: conflicts.map((x) => x.data), outbox, titles }
 }
 
 const roleText = (s) => `${humanise(s.role)}${s.sector ? ` (${humanise(s.sector)})` : ''}`
@@ -34,7 +43,7 @@ export default function CaseView({ caseId }) {
   useEffect(() => { if (missing && navigator.onLine) syncNow() }, [missing]) // e.g. opened from an alert
   if (!d) return <p>Loading…</p>
   if (d.missing) return <><h1>Case not found</h1><p>This case is not on this device. It may not be yours to see, or it has not been downloaded yet.</p></>
-  const { c, view, ct, subs, conflicts, outbox, titles } = d
+  const { c, view, ct, subs, conflicts, outbox, titles, people } = d
   const openConflicts = conflicts.filter((x) => !x.resolved && !outbox.some((m) => m.kind === 'resolve_conflict'
     && m.payload.conflict_id === x.conflict_id && m.state !== 'rejected'))
   const waiting = outbox.filter((m) => m.state !== 'applied').sort((a, b) => b.seq - a.seq)
@@ -109,6 +118,8 @@ export default function CaseView({ caseId }) {
           )}
         </section>
       )}
+
+      {view && <Tasks tasks={view.tasks} people={people} ct={ct} c={c} caseId={caseId} outbox={outbox} onQueued={setSaid} />}
 
       {pending && (
         <section aria-labelledby="h-approvals">
