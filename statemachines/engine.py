@@ -22,7 +22,7 @@ definition's safe expressions (``cond``) and roles, required forms and approvals
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,7 +33,6 @@ from .deadlines import DeadlineStatus, compute_deadlines
 from .definition import (
     ApprovalSlot,
     Definition,
-    FormAccess,
     NotifyTarget,
     StateDef,
     TransitionDef,
@@ -371,25 +370,42 @@ class CaseType:
 
         With ``roles``, only the forms at least one of those roles may fill.
         """
-        s = self._state(state)
-        entries: list[FormAccess] = list(s.forms)
-        entries += [
-            FormAccess(g.form_id, g.roles)
-            for g in self.definition.forms_in_all_states
-            if not s.final or g.include_final
-        ]
         wanted = None if roles is None else set(roles)
         out: dict[str, tuple[str, ...]] = {}
-        for fa in entries:
-            if fa.form_id in out:
+        for fid, fa_roles in self._form_entries(state):
+            if fid in out:
                 continue
-            if wanted is None or wanted & set(fa.roles):
-                out[fa.form_id] = fa.roles
+            if wanted is None or wanted & set(fa_roles):
+                out[fid] = fa_roles
         return list(out.items())
+
+    def _form_entries(self, state: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """The state's own form entries, then the forms open in every state (a final state's only
+        when they say so), in that order, duplicates included."""
+        s = self._state(state)
+        for fa in s.forms:
+            yield fa.form_id, fa.roles
+        for g in self.definition.forms_in_all_states:
+            if not s.final or g.include_final:
+                yield g.form_id, g.roles
+
+    def form_access(self, form_id: str, state: str, roles: Iterable[str]) -> tuple[bool, bool]:
+        """``(form_open(form_id, state), form_open(form_id, state, roles))`` in one walk of the
+        state's entries, without building the list of open forms (a save asks both, twice)."""
+        wanted = set(roles)
+        opened = False
+        for fid, fa_roles in self._form_entries(state):
+            if fid == form_id:
+                if not wanted.isdisjoint(fa_roles):
+                    return True, True
+                opened = True
+        return opened, False
 
     def form_open(self, form_id: str, state: str, roles: Iterable[str] | None = None) -> bool:
         """True if ``form_id`` may be filled in ``state`` (by one of ``roles``, when given)."""
-        return any(fid == form_id for fid, _ in self.open_forms(state, roles))
+        if roles is None:
+            return any(fid == form_id for fid, _ in self._form_entries(state))
+        return self.form_access(form_id, state, roles)[1]
 
     # -- events ------------------------------------------------------------------------------
     def allowed_events(

@@ -18,6 +18,7 @@ Nothing here names TinyDB or PostgreSQL: adapters live in sibling modules.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -34,6 +35,30 @@ class Document:
     data: JSON
     seq: int = 0
     deleted: bool = False
+
+
+class Written(Document):
+    """The document a unit of work's ``insert``/``update`` returns: its ``data`` is parsed from the
+    text just stored only when read (the write path mostly reads ``version``; ADR 0035). It equals
+    the :class:`Document` with the same fields, and each read gives that one parsed copy, as before."""
+
+    def __init__(self, collection: str, id: str, version: int, text: str, seq: int,  # noqa: A002 - as Document
+                 parse: Callable[[str], Any]) -> None:
+        for name, value in (("collection", collection), ("id", id), ("version", version), ("seq", seq),
+                            ("deleted", False), ("_text", text), ("_parse", parse)):
+            object.__setattr__(self, name, value)
+
+    @functools.cached_property
+    def data(self) -> JSON:  # type: ignore[override]
+        return self._parse(self._text)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        return (self.collection, self.id, self.version, self.data, self.seq, self.deleted) == (
+            other.collection, other.id, other.version, other.data, other.seq, other.deleted)
+
+    __hash__ = Document.__hash__
 
 
 @dataclass(frozen=True)

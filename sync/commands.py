@@ -163,9 +163,10 @@ def submission_gate(forms: Any, ct: Any, actor: Any, case: Mapping[str, Any], pa
         forms.get(form_id)
     except FormError as exc:
         raise _form_problem(exc, "/payload") from None
-    if not ct.form_open(form_id, case["state"]):
+    opened, open_to_actor = ct.form_access(form_id, case["state"], actor.roles)
+    if not opened:
         raise Problem(409, "form-locked", f"The {form_id} form is not open while the case is in {case['state']}.")
-    if not ct.form_open(form_id, case["state"], actor.roles):
+    if not open_to_actor:
         raise Problem(403, "forbidden-role", f"Your roles may not fill the {form_id} form.")
     agency_id = None
     if per_agency(forms, form_id):

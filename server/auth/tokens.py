@@ -1,10 +1,11 @@
-"""JWT set-up (flask-jwt-extended) and the ``auth_required`` guard of every endpoint.
+"""JWT set-up (flask-jwt-extended issues the tokens) and the ``auth_required`` guard of every endpoint.
 
 Tokens are HS256 only (pinned for encode and decode), carry ``iss``/``aud``
-(checked), the session id ``sid`` and the device id ``did``. Every request
-re-reads the session, device and user from the store, so logout, device
-revocation and disabling an account take effect on the very next request, and
-roles come from the store, not from a possibly stale token.
+(checked), the session id ``sid`` and the device id ``did``. A token's signature is
+verified once per process (``server/auth/verify.py``, ADR 0034); its expiry and type
+are checked on every request, and every request re-reads the session, device and user
+from the store, so logout, device revocation and disabling an account take effect on
+the very next request, and roles come from the store, not from a possibly stale token.
 """
 
 from __future__ import annotations
@@ -14,16 +15,11 @@ import functools
 import warnings
 
 from flask import Flask, current_app, g, request
-from flask_jwt_extended import (
-    JWTManager,
-    create_access_token,
-    create_refresh_token,
-    get_jwt,
-    verify_jwt_in_request,
-)
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 from jwt.warnings import InsecureKeyLengthWarning
 
 from server.auth.accounts import Accounts, Session
+from server.auth.verify import EXPIRED, INVALID, MISSING, verified_claims
 from server.problems import Problem, problem_response
 from sync.actor import Actor
 
@@ -54,13 +50,10 @@ def init_jwt(app: Flask, secret: str, issuer: str, audience: str, access_minutes
     def unauthorized(slug: str, detail: str):
         return problem_response(Problem(401, slug, detail, headers={"WWW-Authenticate": "Bearer"}))
 
-    jwt.unauthorized_loader(lambda reason: unauthorized(
-        "missing-token", "Send an access token in the Authorization header as 'Bearer <token>'."))
-    jwt.invalid_token_loader(lambda reason: unauthorized(
-        "invalid-token",
-        "The token is not valid for this API (signature, algorithm, issuer, audience or type)."))
-    jwt.expired_token_loader(lambda header, payload: unauthorized(
-        "token-expired", "The token has expired. Refresh it or log in again."))
+    # load_actor verifies tokens itself (verify.py); these answer for any flask-jwt-extended path left
+    jwt.unauthorized_loader(lambda reason: unauthorized(*MISSING))
+    jwt.invalid_token_loader(lambda reason: unauthorized(*INVALID))
+    jwt.expired_token_loader(lambda header, payload: unauthorized(*EXPIRED))
     jwt.revoked_token_loader(lambda header, payload: unauthorized(
         "token-revoked", "This token has been revoked. Log in again."))
     jwt.needs_fresh_token_loader(lambda header, payload: unauthorized(
@@ -81,8 +74,8 @@ def _accounts() -> Accounts:
 
 
 def load_actor(refresh: bool = False) -> Actor:
-    verify_jwt_in_request(refresh=refresh)
-    claims = get_jwt()
+    claims = verified_claims(refresh=refresh)
+    g.jwt_claims = claims
     sid, did = claims.get("sid"), claims.get("did")
     if not isinstance(sid, str) or not isinstance(did, str):
         raise Problem(401, "invalid-token", "The token is not valid for this API.")

@@ -87,11 +87,9 @@ def _refused(problem: str, address: str) -> None:
 def refresh():
     """Swap a refresh token (in the Authorization header) for a new access token and a new
     refresh token; the old refresh token stops working (rotation)."""
-    from flask_jwt_extended import get_jwt
-
     actor = load_actor(refresh=True)
     svc = services()
-    session = svc.accounts.rotate_refresh(actor.session_id, get_jwt()["jti"])
+    session = svc.accounts.rotate_refresh(actor.session_id, g.jwt_claims["jti"])
     user = svc.accounts.user(actor.user_id)
     return issue_tokens(session, user)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..audit import canonical, make_line
-from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict
+from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict, Written
 from ..tinystore.records import MISSING, Key, Rec, check_name, dump_data, now
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class PgUnitOfWork(UnitOfWork):
             raise DuplicateKey(collection, doc_id)
         rec = Rec(1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
-        return Document(collection, doc_id, 1, json.loads(text), rec.seq)
+        return Written(collection, doc_id, 1, text, rec.seq, json.loads)
 
     def _expect(self, key: Key, expected_version: int) -> Rec:
         cur = self._current(key)
@@ -116,7 +116,7 @@ class PgUnitOfWork(UnitOfWork):
         cur = self._expect(key, expected_version)
         rec = Rec(cur.version + 1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
-        return Document(collection, doc_id, rec.version, json.loads(text), rec.seq)
+        return Written(collection, doc_id, rec.version, text, rec.seq, json.loads)
 
     def delete(self, collection: str, doc_id: str, *, expected_version: int, publish: bool = False) -> None:
         self._check()

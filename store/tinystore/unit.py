@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..audit import canonical
-from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict
+from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict, Written
 from ..fastjson import loads
 from .records import EMPTY, MISSING, Key, Rec, check_name, dump_data
 
@@ -67,7 +67,7 @@ class TinyUnitOfWork(UnitOfWork):
             raise DuplicateKey(collection, doc_id)
         rec = Rec(1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
-        return Document(collection, doc_id, 1, loads(text), rec.seq)
+        return Written(collection, doc_id, 1, text, rec.seq, loads)
 
     def _expect(self, key: Key, expected_version: int) -> Rec:
         """The live record at ``key``, if it is at ``expected_version`` (compare-and-set)."""
@@ -86,7 +86,7 @@ class TinyUnitOfWork(UnitOfWork):
         cur = self._expect(key, expected_version)
         rec = Rec(cur.version + 1, self._seq_for(key, publish), False, text)
         self._set(key, rec)
-        return Document(collection, doc_id, rec.version, loads(text), rec.seq)
+        return Written(collection, doc_id, rec.version, text, rec.seq, loads)
 
     def delete(self, collection: str, doc_id: str, *, expected_version: int, publish: bool = False) -> None:
         self._check()

@@ -22,7 +22,7 @@ from statemachines import (
 )
 from statemachines.engine import _Inputs
 
-from .helpers import ALL_FOUR, BUSINESS, CRG, HOS, LA_LEAD, POLICE_LEAD, REFERRAL, SCRUTINEER, SI, SIN_NOTIFY
+from .helpers import ALL_FOUR, BUSINESS, CRG, HOS, LA_LEAD, POLICE_LEAD, REFERRAL, REGISTRY, SCRUTINEER, SI, SIN_NOTIFY
 
 
 def test_describe_is_the_case_type_json():
@@ -204,3 +204,44 @@ def test_notifications():
     ]
     with pytest.raises(KeyError):
         SI.notifications_on_overdue("no_such_clock")
+
+
+def _reference_open(ct, form_id: str, state: str, roles=None) -> bool:
+    # what form_open answered before form_access: membership in the list of open forms
+    return any(fid == form_id for fid, _ in ct.open_forms(state, roles))
+
+
+def test_form_access_answers_both_form_open_questions_in_one_walk():
+    import yaml
+
+    from statemachines.definition import parse_definition
+    from statemachines.engine import CaseType
+
+    from .test_data_only_case_types import LEARNING_REVIEW
+
+    raw = yaml.safe_load(LEARNING_REVIEW)
+    # a form both in a state's own list and open in all states, with other roles: every entry counts
+    raw["states"]["reviewing"]["forms"]["delay_notice"] = ["crg_member"]
+    raw["forms_in_all_states"]["delay_notice"]["include_final"] = True
+    definition, errors = parse_definition(raw, "dup.yaml")
+    assert not errors, errors
+    case_types = [*REGISTRY.all(), CaseType(definition)]
+    checked = 0
+    for ct in case_types:
+        forms = sorted(ct.definition.form_ids() | {"no_such_form"})
+        roles = sorted({r for s in ct.states for _, rs in ct.open_forms(s) for r in rs})
+        role_sets = [[], ["nobody"], roles, *([r] for r in roles), *([r, "nobody"] for r in roles[:2])]
+        for state in ct.states:
+            for form_id in forms:
+                assert ct.form_open(form_id, state) == _reference_open(ct, form_id, state)
+                for rs in role_sets:
+                    expect = (_reference_open(ct, form_id, state), _reference_open(ct, form_id, state, rs))
+                    assert ct.form_access(form_id, state, rs) == expect, (ct, state, form_id, rs)
+                    assert ct.form_open(form_id, state, rs) == expect[1]
+                    checked += 1
+    assert checked > 1000
+    dup = case_types[-1]
+    assert dup.form_access("delay_notice", "reviewing", ["business_team"]) == (True, True)
+    assert dup.form_access("delay_notice", "reviewing", ["crg_member"]) == (True, True)
+    assert dup.form_access("delay_notice", "closed", ["business_team"]) == (True, True)
+    assert dup.form_access("delay_notice", "closed", ["crg_member"]) == (True, False)

@@ -68,6 +68,23 @@ def test_insert_get_update_delete(s):
     assert s.get("cases", "missing") is None and s.get("nocoll", "x") is None
 
 
+def test_a_written_document_is_what_was_stored_parsed_when_read(s):
+    # insert/update return the stored text's parse, read on demand (ADR 0035): a tuple reads back as
+    # a list, a later change to the caller's dict does not show, and each document is its own copy
+    data = {"name": "A", "pair": (1, 2), "nested": {"k": "\u00e9"}}
+    with s.transaction() as u:
+        d = u.insert("cases", "w1", data, publish=True)
+        data["name"] = "changed after the insert"
+        data["nested"]["k"] = "changed"
+        assert d.data == {"name": "A", "pair": [1, 2], "nested": {"k": "\u00e9"}}
+        d.data["name"] = "a caller's own change"
+        assert u.get("cases", "w1").data["name"] == "A"
+        d2 = u.update("cases", "w1", {"name": "B"}, expected_version=1, publish=True)
+    assert d2 == Document("cases", "w1", 2, {"name": "B"}, d2.seq) and d2.seq > 0
+    assert Document("cases", "w1", 2, {"name": "B"}, d2.seq) == d2 and d2 != Document("cases", "w1", 2, {}, d2.seq)
+    assert s.get("cases", "w1").data == {"name": "B"}
+
+
 def test_duplicate_key_including_tombstones(s):
     with s.transaction() as u:
         u.insert("k", "a", {})
