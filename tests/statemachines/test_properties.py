@@ -291,7 +291,7 @@ def test_random_event_sequences_respect_the_definition(case_type: CaseType):
 
         run()
 
-    walks(60)  # fresh random walks each run: new ground every time
+    walks(30)  # fresh random walks each run: new ground every time
     # and a fixed set of walks, so that the check below does not depend on this run's luck (a random
     # run of a small case type once reached only one state); the properties hold on both
     walks(100, derandomize=True)
