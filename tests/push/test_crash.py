@@ -10,7 +10,7 @@ by the store's crash hooks (``CASEFLOW_CRASH_AT``) at the exact commits of the o
 Then it is restarted and must finish the job. The one window that can repeat a send is a crash
 after the push service answered 201 and before commit 4 is durable (``before_journal_write:4``):
 that copy is re-sent with the same Topic and the same tag/alert_id, so the device replaces it;
-the test proves both that the window is that narrow and that nothing else is ever doubled.
+the test proves both that only deliveries in that window repeat (each once) and that nothing else is ever doubled.
 """
 
 from __future__ import annotations
@@ -168,7 +168,12 @@ def test_crash_while_sending_repeats_only_unrecorded_sends_as_the_same_message(t
         accepted = _finish(data, fake, expected)
         _check_invariant(fake, durable, first_run, accepted)
         repeated = [k for k, n in accepted.items() if n > 1]
-        assert len(repeated) <= 2 + 2  # at most the in-flight requests (concurrency 2) + one result group
+        # Only claimed deliveries whose outcome was not durable can repeat (each once, checked above).
+        # How many that is depends on timing, not on a constant: the pool goes on sending the claimed
+        # jobs while a result group is being committed (group commit), so a slow fdatasync leaves more
+        # answered sends unrecorded (CI once saw 6 of 24 with concurrency 2).
+        in_doubt = [k for k, state in durable.items() if state == "sending"]
+        assert set(repeated) <= set(in_doubt), (repeated, in_doubt)
         if crash_at == "before_journal_write:4":
             assert repeated  # the window is real: the first group's 201s were not recorded
     finally:
