@@ -160,7 +160,14 @@ def test_devices_offline_with_lossy_sync_converge_exactly_once(world):
 
     Devices.TestCase.settings = settings(max_examples=12, stateful_step_count=30, deadline=None,
                                          suppress_health_check=list(HealthCheck))
-    Devices.TestCase().runTest()
+    # Losses fall on whichever pushes the examples make, so a run's count varies (one run dropped 15
+    # requests): run more examples until both floors are reached, at most three rounds; the floors
+    # below are still asserted from what the proxy actually did.
+    for _ in range(3):
+        Devices.TestCase().runTest()
+        if (proxy.push_counts["drop_request"] >= LOSS_FLOOR
+                and sum(proxy.push_counts[m] for m in ANSWER_LOSSES) >= LOSS_FLOOR):
+            break
     print(f"\nstateful sync: proxy {dict(proxy.counts)}, of them push requests {dict(proxy.push_counts)}; "
           f"results {TOTALS}")
     at_least("push requests dropped before the server saw them", proxy.push_counts["drop_request"], LOSS_FLOOR,
