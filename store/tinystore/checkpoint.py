@@ -12,12 +12,21 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from .. import journal as jr
 from ..base import StoreError
 from ..files import AtomicJSONStorage, atomic_write, fsync_dir
-from .layout import AUDIT_SEGMENT_ENTRIES, CHECKPOINT_FILE, FORMAT, encode_checkpoint, key_hash, shard_file, shard_text
+from .layout import (
+    AUDIT_SEGMENT_ENTRIES,
+    CHECKPOINT_FILE,
+    FORMAT,
+    encode_checkpoint,
+    key_hash,
+    shard_file,
+    shard_text_of,
+)
 from .records import Key, Rec, now
 
 log = logging.getLogger("caseflow.store")
@@ -31,8 +40,8 @@ class Snapshot(NamedTuple):
     audit_n: int
     audit_head: str
     audit_new: list[str]
-    dirty: dict[tuple[int, int], list[tuple[Key, Rec]]]
-    shard_keys: list[tuple[int, int]]
+    members: dict[tuple[int, int], list[Key]]  # the dirty shards' member keys, as of the snapshot
+    colls: dict[str, dict[str, Rec]]  # the collections' records, as of the snapshot
     covered_bytes: int
     covered_records: int
 
@@ -81,11 +90,12 @@ class CheckpointMixin:
             snap = self._snapshot()
             if snap is None:
                 return False
+            parts: list[tuple[int, int]] = []  # the shards the write walked (the halves of any split)
             try:
-                self._write_checkpoint(snap)
-            except BaseException:
+                self._write_checkpoint(snap, parts)
+            except BaseException:  # the next checkpoint must cover all of it again
                 with self._write_lock:
-                    self._dirty.update(snap.dirty)
+                    self._dirty.update(s for s in [*snap.members, *parts] if s in self._members)
                     self._bytes_since += snap.covered_bytes
                     self._records_since += snap.covered_records
                 raise
@@ -97,8 +107,9 @@ class CheckpointMixin:
     def _snapshot(self) -> Snapshot | None:
         """What the checkpoint writes, as of one committed unit. Under the write lock only what is
         cheap (C-speed copies of the dirty shards' member lists and of the collections' dicts, and
-        the switch to a journal segment opened beforehand); the per-document walk and any shard
-        split happen after, with writers going on (ADR 0028)."""
+        the switch to a journal segment opened beforehand); the per-document work (placing, any
+        shard split, the shard texts) happens shard by shard in ``_write_checkpoint``, with writers
+        going on (ADR 0028, ADR 0036)."""
         if not self._dirty and self._records_since == 0 and len(self._audit_lines) == self._audit_ckpt_n:
             return None  # a hint read without the lock; checked again under it
         number, fd = self._open_next_segment()
@@ -115,47 +126,37 @@ class CheckpointMixin:
             snap = Snapshot(
                 checkpoint_no=self._ckpt_no + 1, txn=self._txn, last_seq=self._last_seq,
                 journal_start=self._seg_no, audit_n=len(self._audit_lines), audit_head=self._audit_head,
-                audit_new=self._audit_lines[self._audit_ckpt_n:], dirty={},
-                shard_keys=[], covered_bytes=self._bytes_since,
-                covered_records=self._records_since,
+                audit_new=self._audit_lines[self._audit_ckpt_n:], members=members, colls=colls,
+                covered_bytes=self._bytes_since, covered_records=self._records_since,
             )
             self._dirty = set()
             self._bytes_since = 0
             self._records_since = 0
-        dirty: dict[tuple[int, int], list[tuple[Key, Rec]]] = {}
-        try:
-            for shard, keys in members.items():
-                self._collect(shard, keys, colls, dirty)
-        except BaseException:  # nothing written yet: the next checkpoint must cover all of it again
-            with self._write_lock:
-                self._dirty.update(s for s in list(members) + list(dirty) if s in self._members)
-                self._bytes_since += snap.covered_bytes
-                self._records_since += snap.covered_records
-            raise
-        with self._state_lock:  # only this thread (under the checkpoint lock) adds or removes shards
-            shard_keys = list(self._members)
-        return snap._replace(dirty=dirty, shard_keys=shard_keys)
+        return snap
 
-    def _collect(self, shard: tuple[int, int], keys: list[Key], colls: dict[str, dict[str, Rec]],
-                 out: dict) -> None:
-        items = []
-        nbytes = 0
-        for key in keys:
-            rec = colls[key[0]][key[1]]
-            items.append((key, rec))
-            nbytes += 64 + (len(rec.data) if rec.data is not None else 0)
-        too_big = len(items) > self._shard_max_docs or nbytes > self._shard_max_bytes
-        if too_big and len(items) > 1 and shard[0] < 60:
+    def _place(self, shard: tuple[int, int], keys: list[Key], colls: dict[str, dict[str, Rec]]
+               ) -> Iterator[tuple[tuple[int, int], list[Key]]]:
+        """The shard's keys, or, if it has grown too big, its halves' (split in the live state),
+        one (shard, keys) at a time."""
+        too_big = len(keys) > self._shard_max_docs
+        if not too_big and len(keys) > 1:
+            nbytes = 64 * len(keys)
+            for coll, did in keys:
+                data = colls[coll][did].data
+                if data is not None:
+                    nbytes += len(data)
+            too_big = nbytes > self._shard_max_bytes
+        if too_big and len(keys) > 1 and shard[0] < 60:
             depth = shard[0]
             low, high = self._split(shard)
             k_low: list[Key] = []
             k_high: list[Key] = []
             for key in keys:
                 (k_high if (key_hash(*key) >> depth) & 1 else k_low).append(key)
-            self._collect(low, k_low, colls, out)
-            self._collect(high, k_high, colls, out)
+            yield from self._place(low, k_low, colls)
+            yield from self._place(high, k_high, colls)
         else:
-            out[shard] = items
+            yield shard, keys
 
     def _split(self, shard: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
         """Replace ``shard`` by its two halves in the live state (writers may be committing: the
@@ -193,21 +194,29 @@ class CheckpointMixin:
             raise
         return number, fd
 
-    def _write_checkpoint(self, snap: Snapshot) -> None:
+    def _write_checkpoint(self, snap: Snapshot, parts: list[tuple[int, int]]) -> None:
+        """Write the snapshot's shards one at a time: each shard's texts are built just before its
+        file is written and dropped after it, so the checkpoint holds no per-document objects for
+        long (a full garbage collection walks every one of them: a pause for every thread), and its
+        CPU comes in small pieces between the file system calls that release the GIL (ADR 0036)."""
         written: dict[tuple[int, int], dict] = {}
-        for shard, items in snap.dirty.items():
-            name = shard_file(shard, snap.checkpoint_no)
-            text = shard_text(items)
-            AtomicJSONStorage(os.path.join(self._sdir, name), sync_dir=False).write_text(text)
-            written[shard] = {"key": list(shard), "file": name, "docs": len(items),
-                              "sha256": hashlib.sha256(text.encode()).hexdigest()}
+        for shard, keys in snap.members.items():
+            for part, part_keys in self._place(shard, keys, snap.colls):
+                parts.append(part)
+                name = shard_file(part, snap.checkpoint_no)
+                text = shard_text_of(part_keys, snap.colls)
+                AtomicJSONStorage(os.path.join(self._sdir, name), sync_dir=False).write_text(text)
+                written[part] = {"key": list(part), "file": name, "docs": len(part_keys),
+                                 "sha256": hashlib.sha256(text.encode()).hexdigest()}
         if written:
             fsync_dir(self._sdir)
+        with self._state_lock:  # only this thread (under the checkpoint lock) adds or removes shards
+            shard_keys = list(self._members)
         segments = [dict(s) for s in self._audit_segments]
         if snap.audit_new:
             self._append_audit(segments, snap.audit_new, snap.audit_n - len(snap.audit_new) + 1)
         self._hook("during_checkpoint")
-        shards = [written.get(k) or self._shard_files[k] for k in snap.shard_keys]
+        shards = [written.get(k) or self._shard_files[k] for k in shard_keys]
         body = {
             "format": FORMAT, "store_id": self.store_id, "checkpoint": snap.checkpoint_no, "txn": snap.txn,
             "last_seq": snap.last_seq, "journal_start": snap.journal_start, "written_at": now(),

@@ -13,7 +13,7 @@ from ..audit import make_line
 from ..base import CommitResult, Document, StoreError
 from ..fastjson import loads
 from .layout import key_hash
-from .records import EMPTY, Key, Rec, jd, now
+from .records import EMPTY, Key, Rec, jd, now, untrack_rec
 
 if TYPE_CHECKING:
     from .unit import TinyUnitOfWork
@@ -100,6 +100,7 @@ class CommitMixin:
                 else:
                     old = c.get(did)
                     c[did] = rec
+                    untrack_rec(rec)  # it lives as long as the document: no full collection should walk it
                 if old is not None:
                     if not old.deleted:
                         self._live_docs -= 1

@@ -17,10 +17,14 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 
 from ..audit import canonical
 from ..base import StoreCorrupt, StoreLocked
-from .records import Key, Rec, jd
+from .records import Key, Rec
+
+_js = encode_basestring_ascii  # json.dumps of a str, without the encoder's Python layers
 
 FORMAT = 1
 CHECKPOINT_FILE = "checkpoint.json"
@@ -42,18 +46,32 @@ def shard_file(key: tuple[int, int], checkpoint_no: int) -> str:
 
 def shard_text(items: list[tuple[Key, Rec]]) -> str:
     """A TinyDB database (one table per collection, ids as keys) built from the JSON texts in memory."""
-    by_coll: dict[str, list[tuple[str, Rec]]] = {}
+    colls: dict[str, dict[str, Rec]] = {}
     for (coll, did), rec in items:
-        by_coll.setdefault(coll, []).append((did, rec))
+        colls.setdefault(coll, {})[did] = rec
+    return shard_text_of([key for key, _ in items], colls)
+
+
+def shard_text_of(keys: list[Key], colls: Mapping[str, Mapping[str, Rec]]) -> str:
+    """``shard_text`` of the documents ``keys`` as ``colls`` holds them (no per-document tuples)."""
+    by_coll: dict[str, list[str]] = {}
+    for coll, did in keys:
+        ids = by_coll.get(coll)
+        if ids is None:
+            ids = by_coll[coll] = []
+        ids.append(did)
     tables = []
     for coll in sorted(by_coll):
-        docs = sorted(by_coll[coll], key=lambda t: t[0])
-        inner = ",".join(
-            f'{jd(did)}:{{"version":{r.version},"seq":{r.seq},"deleted":{"true" if r.deleted else "false"},'
-            f'"data":{r.data if r.data is not None else "null"}}}'
-            for did, r in docs
-        )
-        tables.append(f"{jd(coll)}:{{{inner}}}")
+        recs = colls[coll]
+        ids = by_coll[coll]
+        ids.sort()
+        parts = []
+        for did in ids:
+            r = recs[did]
+            parts.append(f'{_js(did)}:{{"version":{r.version},"seq":{r.seq},'
+                         f'"deleted":{"true" if r.deleted else "false"},'
+                         f'"data":{r.data if r.data is not None else "null"}}}')
+        tables.append(f"{_js(coll)}:{{{','.join(parts)}}}")
     return "{" + ",".join(tables) + "}"
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import platform
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -16,6 +17,29 @@ class Rec(NamedTuple):
     deleted: bool
     data: str | None
 
+
+def _gc_untrack() -> Callable[[Any], None]:
+    """CPython's ``PyObject_GC_UnTrack``, or a no-op elsewhere."""
+    if platform.python_implementation() != "CPython":
+        return lambda obj: None
+    try:
+        import ctypes
+
+        fn = ctypes.pythonapi.PyObject_GC_UnTrack
+    except (ImportError, AttributeError):  # pragma: no cover - CPython always has it
+        return lambda obj: None
+    fn.argtypes = [ctypes.py_object]
+    fn.restype = None
+    return fn
+
+
+untrack_rec = _gc_untrack()
+"""Take a committed ``Rec`` out of the cyclic garbage collector's lists (ADR 0036). A ``Rec`` holds
+only ints, a bool and a str or None, so it can never be part of a reference cycle: the collector has
+nothing to find in it, and it is still freed by reference counting like any object. Tracked (as a
+tuple subclass it always is: CPython untracks only exact tuples), every record committed since
+start-up would be walked by every full collection, a pause for every thread that grows with the
+store."""
 
 Key = tuple[str, str]  # (collection, id)
 MISSING = object()
