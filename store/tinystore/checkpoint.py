@@ -90,7 +90,7 @@ class CheckpointMixin:
             snap = self._snapshot()
             if snap is None:
                 return False
-            parts: list[tuple[int, int]] = []  # the shards the write walked (the halves of any split)
+            parts: list[tuple[int, int]] = []  # the halves of the shards it split
             try:
                 self._write_checkpoint(snap, parts)
             except BaseException:  # the next checkpoint must cover all of it again
@@ -134,10 +134,11 @@ class CheckpointMixin:
             self._records_since = 0
         return snap
 
-    def _place(self, shard: tuple[int, int], keys: list[Key], colls: dict[str, dict[str, Rec]]
-               ) -> Iterator[tuple[tuple[int, int], list[Key]]]:
+    def _place(self, shard: tuple[int, int], keys: list[Key], colls: dict[str, dict[str, Rec]],
+               parts: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], list[Key]]]:
         """The shard's keys, or, if it has grown too big, its halves' (split in the live state),
-        one (shard, keys) at a time."""
+        one (shard, keys) at a time. Every half a split creates goes into ``parts`` at once: if the
+        checkpoint fails before writing it, the next one must (it has no file yet)."""
         too_big = len(keys) > self._shard_max_docs
         if not too_big and len(keys) > 1:
             nbytes = 64 * len(keys)
@@ -149,12 +150,13 @@ class CheckpointMixin:
         if too_big and len(keys) > 1 and shard[0] < 60:
             depth = shard[0]
             low, high = self._split(shard)
+            parts += (low, high)
             k_low: list[Key] = []
             k_high: list[Key] = []
             for key in keys:
                 (k_high if (key_hash(*key) >> depth) & 1 else k_low).append(key)
-            yield from self._place(low, k_low, colls)
-            yield from self._place(high, k_high, colls)
+            yield from self._place(low, k_low, colls, parts)
+            yield from self._place(high, k_high, colls, parts)
         else:
             yield shard, keys
 
@@ -201,8 +203,7 @@ class CheckpointMixin:
         CPU comes in small pieces between the file system calls that release the GIL (ADR 0036)."""
         written: dict[tuple[int, int], dict] = {}
         for shard, keys in snap.members.items():
-            for part, part_keys in self._place(shard, keys, snap.colls):
-                parts.append(part)
+            for part, part_keys in self._place(shard, keys, snap.colls, parts):
                 name = shard_file(part, snap.checkpoint_no)
                 text = shard_text_of(part_keys, snap.colls)
                 AtomicJSONStorage(os.path.join(self._sdir, name), sync_dir=False).write_text(text)
