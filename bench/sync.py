@@ -161,6 +161,51 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CheckpointWatch:
+    """When the embedded store's checkpoints run, seen from outside the server: a checkpoint opens
+    the next journal segment when it begins and replaces ``checkpoint.json`` when it is done. Polled
+    every few ms (two ``stat``-sized calls) from its own thread during the timed run."""
+
+    def __init__(self, data: Path, every: float = 0.004):
+        self.journal, self.ckpt = data / "store" / "journal", data / "store" / "checkpoint.json"
+        self.every = every
+        self.windows: list[list[float | None]] = []  # [begun, done or None]
+        self._stop = threading.Event()
+        self._seg, self._ino = self._state()
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="checkpoint-watch")
+
+    def _state(self) -> tuple[int, int]:
+        try:
+            seg = max((int(n.split(".")[0]) for n in os.listdir(self.journal) if n.endswith(".log")), default=0)
+            return seg, os.stat(self.ckpt).st_ino
+        except (OSError, ValueError):
+            return 0, 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            seg, ino = self._state()
+            now = time.perf_counter()
+            if seg > self._seg and seg:  # a checkpoint began (one new segment each)
+                self.windows.extend([now, None] for _ in range(seg - self._seg))
+                self._seg = seg
+            if ino != self._ino and ino:  # one was done
+                self._ino = ino
+                open_ = [w for w in self.windows if w[1] is None]
+                if open_:
+                    open_[0][1] = now
+                else:  # began before the watch (or between two polls): it ran at least since the watch began
+                    self.windows.append([self._started, now])
+
+    def start(self) -> CheckpointWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def launch_server(data: Path, args: argparse.Namespace, store_env: dict[str, str] | None = None):
     """``caseflow serve --demo`` over ``data`` on a free port; returns a handle with ``.port``,
     ``.proc.pid`` and ``.stop()``. The one place that decides how the server runs. ``store_env``:
@@ -241,20 +286,32 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
         for t in threads:
             t.start()
         load = os.getloadavg()[0]
+        watch = CheckpointWatch(data).start() if pg is None else None
         cpu0 = cpu_snapshot(srv.proc.pid, postmaster)
         start.wait()
         t0 = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        if watch is not None:
+            watch.stop()
         used = cpu_used(cpu0, cpu_snapshot(srv.proc.pid, postmaster))
         cpu, pg_cpu = used["server"], used.get("postgres")
     finally:
         srv.stop()
-    checkpoints = _checkpoint_no(data) - ckpt0
+    done_at_stop = _checkpoint_no(data) - ckpt0
     shutil.rmtree(data, ignore_errors=True)
     lat = [x for d in devices for x in d.latencies]
     answers = sorted([t0] + [x for d in devices for x in d.answered])
+    end = answers[-1]
+    # checkpoints that ran during the timed run (begun before its last answer, not done before its start)
+    windows = [(b, e if e is not None else float("inf")) for b, e in (watch.windows if watch else [])]
+    windows = [(b, e) for b, e in windows if b < end and e > t0]
+    begun = sum(1 for b, _ in windows if b >= t0)
+    completed = sum(1 for _, e in windows if e <= end)
+    gaps = list(zip(answers, answers[1:], strict=False))
+    ckpt_pause = max((b - a for a, b in gaps if any(a < we and b > wb for wb, we in windows)), default=float("nan"))
+    ckpt_s = sum(min(e, end) - max(b, t0) for b, e in windows)
     statuses: dict[str, int] = {}
     for d in devices:
         for k, v in d.statuses.items():
@@ -268,7 +325,10 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
             "p50": _pct(lat, 50) * 1000, "p95": _pct(lat, 95) * 1000, "p99": _pct(lat, 99) * 1000,
             "max": max(lat, default=float("nan")) * 1000,
             "pause": max((b - a for a, b in zip(answers, answers[1:], strict=False)), default=0.0) * 1000,
-            "statuses": statuses, "checkpoints": checkpoints, "load": load,
+            "statuses": statuses, "checkpoints": len(windows) if watch else done_at_stop,
+            "ckpt_begun": begun, "load": load,
+            "ckpt_done": completed if watch else done_at_stop, "ckpt_pause": ckpt_pause * 1000,
+            "ckpt_s": ckpt_s, "ckpt_running": len(windows),
             "errors": [d.error for d in devices if d.error], "raw": statistics.median(raw) * 1000,
             "raw_p95": _pct(raw, 95) * 1000, "ready": srv.ready_s, "idle": srv.idle_s}
 
@@ -285,6 +345,9 @@ def main() -> None:
     ap.add_argument("--pull-pages", type=int, default=300)
     ap.add_argument("--dir", default=None, help="parent directory for the temp data (default: system temp)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ckpt-mutations", type=int, default=None,
+                    help="mutations of the extra rows at the largest size (>= 100k) that run with checkpoints "
+                         "(default 24000; 0: none; none with --quick)")
     ap.add_argument("--profile", action="store_true", help="cProfile the push path in-process instead")
     ap.add_argument("--stores", nargs="+", choices=("embedded", "postgresql"), default=["embedded"],
                     help="the stores to serve from, side by side (postgresql: a throwaway cluster, bench.pg)")
@@ -293,6 +356,8 @@ def main() -> None:
     args = ap.parse_args()
     sizes = args.sizes or ([1000, 5000] if args.quick else [1000, 100000])
     at50 = args.mutations or (400 if args.quick else 4000)
+    if args.ckpt_mutations is None:
+        args.ckpt_mutations = 0 if args.quick else 24000
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=args.dir))
     started = time.perf_counter()
@@ -350,7 +415,22 @@ def main() -> None:
                           f"{r['rate']:>6,.0f} mut/s  p50 {r['p50']:>6.1f} p95 {r['p95']:>6.1f} p99 {r['p99']:>6.1f} "
                           f"max {r['max']:>6.1f} pause {r['pause']:>6.1f} ms  {r['checkpoints']} ckpt  "
                           f"load {r['load']:.2f}  {r['statuses']}"
-                          + (f" ERRORS {r['errors']}" if r["errors"] else ""), flush=True)
+                          + (f" ERRORS {r['errors']}" if r["errors"] else "") + _ckpt_note(r), flush=True)
+        big = max(sizes)
+        if args.ckpt_mutations and "embedded" in args.stores and big >= 100_000:
+            # the rows above are too short to cross the store's checkpoint threshold (max(8 MB, a quarter of
+            # the documents' bytes)) and see one through: these push enough for checkpoints to run meanwhile
+            batch = 50 if 50 in args.batches else max(args.batches)
+            for n_dev in args.devices:
+                r = run_push(root / f"pristine-{big}", root, fills[big], n_dev, batch, args.ckpt_mutations, forms,
+                             rng, args)
+                r["size"] = big
+                rows.append(r)
+                print(f"  {r['store']:<8} {big:>7} docs {n_dev:>2} dev batch {batch:>2}: "
+                      f"{r['cpu_ms']:>6.3f} ms CPU/mutation {r['rate']:>6,.0f} mut/s  p50 {r['p50']:>6.1f} "
+                      f"p95 {r['p95']:>6.1f} p99 {r['p99']:>6.1f} max {r['max']:>6.1f} pause {r['pause']:>6.1f} ms  "
+                      f"{r['checkpoints']} ckpt  load {r['load']:.2f}  {r['statuses']}"
+                      + (f" ERRORS {r['errors']}" if r["errors"] else "") + _ckpt_note(r), flush=True)
         _report(rows, sizes)
         if args.pull:
             from bench.sync_pull import report_pull, run_pull
@@ -361,6 +441,13 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _ckpt_note(r: dict) -> str:
+    if r["store"] != "embedded" or not r["checkpoints"]:
+        return ""
+    return (f"  checkpoints running {r['ckpt_s']:.1f} s of the run ({r['ckpt_begun']} begun, {r['ckpt_done']} done): "
+            f"longest pause meanwhile {r['ckpt_pause']:.1f} ms")
 
 
 def _ms(value: float) -> str:
@@ -384,9 +471,19 @@ def _report(rows: list[dict], sizes: list[int]) -> None:
     print("(store: embedded, or PostgreSQL with N server processes (pg xN); CPU ms/mut = the server's CPU time "
           "(all its worker processes) over the run / applied mutations; PG ms/mut = the PostgreSQL server "
           "processes' CPU time, stated apart; p50..max = push latency "
-          "in ms; pause = longest interval with no push answered, ms; ckpt = store checkpoints during the run; "
+          "in ms; pause = longest interval with no push answered, ms; "
+          "ckpt = store checkpoints running during the run (begun or going on); "
           "raw fsync = append 1 KB + fdatasync median/p95 in the same directory; load = 1-minute load average "
           "at the start: wall figures depend on it, CPU per mutation hardly)")
+    ck = [r for r in rows if r["store"] == "embedded" and r["checkpoints"]]
+    if ck:
+        print("\ncheckpoints (embedded store; ckpt above = checkpoints running at some time of the run, seen from "
+              "the journal segment each opens and the checkpoint.json each writes):")
+        for r in ck:
+            print(f"  {r['size']:>7} docs {r['devices']:>2} dev batch {r['batch']:>2} {r['mutations']:>6} muts: "
+                  f"{r['checkpoints']} running for {r['ckpt_s']:.1f} s of {r['wall']:.1f} s ({r['ckpt_begun']} begun, "
+                  f"{r['ckpt_done']} done during the run); longest pause while one ran {r['ckpt_pause']:.1f} ms, "
+                  f"p99/p50 {r['p99'] / r['p50']:.2f}")
 
 
 if __name__ == "__main__":

@@ -74,8 +74,10 @@ def serve(host: str, port: int, data: str | None, store_url: str | None, workers
     services = app.extensions["caseflow"]
     record_address(settings.data_dir, host, port)  # where the caseflow command finds this server (ADR 0020)
     try:
-        make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
-                    trusted_proxies=parse_networks(settings.trusted_proxies)).run()
+        srv = make_server(app, host=host, port=port, threads=settings.threads, max_body_bytes=settings.max_body_bytes,
+                          trusted_proxies=parse_networks(settings.trusted_proxies))
+        gc.freeze()  # again: the background jobs and the HTTP server imported more long-lived modules (ADR 0036)
+        srv.run()
     finally:
         clear_address(settings.data_dir)
         stop_jobs()
