@@ -225,6 +225,9 @@ def main() -> None:
             print(f"\ngrowth {b['n']}/{a['n']} docs: write median x{b['write'][0] / a['write'][0]:.2f}, "
                   f"p95 x{b['write'][1] / a['write'][1]:.2f}; get median x{b['get'][0] / a['get'][0]:.2f}, "
                   f"p95 x{b['get'][1] / a['get'][1]:.2f}; sustained write x{b['sustained'] / a['sustained']:.2f}")
+        for r in rows:  # issue #15 item 4: at 100k documents, under 2 s and under 300 MB
+            print(f"cold start at {r['n']:,} documents: {r['reopen']:.2f} s ({r['cold_cpu']:.2f} s CPU), "
+                  f"resident memory {r['rss']:.0f} MB")
         print("write unit median / yardstick median: "
               + ", ".join(f"{r['write'][0] / r['raw'][0]:.2f} at {r['n']}" for r in rows))
         print(f"total {time.perf_counter() - started:.0f} s")
