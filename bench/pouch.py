@@ -54,7 +54,8 @@ def _free_port() -> int:
 class Pouch:
     def __init__(self, server: Path, data: str):
         self.port = _free_port()
-        self.proc = subprocess.Popen(["node", str(server), "-p", str(self.port), "-d", data],
+        # its config.json and request log (log.txt, a line per request, as caseflow logs) go in data
+        self.proc = subprocess.Popen(["node", str(server), "-p", str(self.port), "-d", data], cwd=data,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
