@@ -1,6 +1,7 @@
 """Benchmark: sync push of drafts (durable acknowledgement) over real loopback HTTP.
 
     .venv/bin/python -m bench.sync [--quick] [--sizes 1000 100000] [--devices 1 4] [--batches 1 10 50]
+                                   [--ckpt-mutations 24000]
                                    [--stores embedded postgresql] [--workers 1 2 4]
                                    [--mutations N] [--pull] [--profile]
 
@@ -20,8 +21,11 @@ a client sends.
    process from ``/proc/<pid>/stat``, read before the first and after the last push: robust to other
    load on the machine, unlike the wall figures), mutations/s, p50/p95/p99 and max push latency, the
    **longest pause** (the longest interval in which the server answered no push at all), the
-   checkpoints the store ran meanwhile, the 1-minute load average, and the **yardstick**: raw append
-   of a ~1 KB record + fdatasync in the same directory, sampled just before.
+   checkpoints the store ran meanwhile (:class:`CheckpointWatch`: begun, done, how long, and the
+   longest pause while one ran), the 1-minute load average, and the **yardstick**: raw append
+   of a ~1 KB record + fdatasync in the same directory, sampled just before. At the largest size
+   (>= 100k) extra rows at batch 50 push ``--ckpt-mutations`` (default 24,000) so that checkpoints run
+   (one at 100k takes several seconds: it rewrites nearly every shard) and their pauses are measured.
 4. ``--stores embedded postgresql --workers 1 2 4``: the same configurations served from PostgreSQL
    too (:mod:`bench.pg`): a throwaway cluster, the warmed prefill copied into a template database
    (``caseflow store copy``), a fresh database per configuration (``CREATE DATABASE … TEMPLATE``),
