@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
-#: ``json.dumps(value, separators=(",", ":"), allow_nan=False)``: one encoder, not one per call
+#: ``json.dumps(value, separators=(",", ":"), allow_nan=False[, sort_keys=True])``: one encoder each, not one per call
 COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+SORTED = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_keys=True)
 
 
 def loads(text: str | bytes) -> Any:
@@ -30,8 +31,8 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def dumps_data(value: Any) -> str:
-    """``json.dumps(value, separators=(",", ":"), allow_nan=False)`` for a document's data, faster:
+def dumps_data(value: Any, *, sort_keys: bool = False) -> str:
+    """``json.dumps(value, separators=(",", ":"), allow_nan=False, sort_keys=sort_keys)``, faster:
     the same JSON value (numbers perhaps spelt otherwise: ``1e-5`` or ``0.00001`` for ``1e-05``),
     always ASCII, and the same exception for whatever ``json`` refuses.
 
@@ -46,15 +47,18 @@ def dumps_data(value: Any) -> str:
       negative int, say) only take the slower path;
     - orjson's text is ASCII (``json`` escapes every other character as ``\\uXXXX``), and orjson
       took the value (integers beyond 64 bits and non-string keys it refuses).
+
+    With ``sort_keys`` the keys are in the same order: orjson sorts them as Python does for the
+    ASCII keys it may keep (non-string keys it refuses).
     """
     try:
         typed = marshal.dumps(value, 2)
-        text = orjson.dumps(value)
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS) if sort_keys else orjson.dumps(value)
     except Exception:  # noqa: BLE001 - anything either refuses: json decides (and raises what it raised)
-        return COMPACT.encode(value)
-    if text.isascii() and b"\x7f" not in typed and b"\xff" not in typed:
+        text = None
+    if text is not None and text.isascii() and b"\x7f" not in typed and b"\xff" not in typed:
         return text.decode("ascii")
-    return COMPACT.encode(value)
+    return (SORTED if sort_keys else COMPACT).encode(value)
 
 
 def dumps_compact(value: Any) -> str:
