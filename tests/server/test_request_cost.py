@@ -124,3 +124,94 @@ def test_a_log_line_carries_its_time_to_the_millisecond_and_only_the_safe_fields
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["at"])
         at = dt.datetime.fromisoformat(line["at"].replace("Z", "+00:00"))
         assert before - dt.timedelta(milliseconds=1) <= at <= after
+
+
+def _channel(requests: list, queued: int, watermark: int = 1 << 24):
+    import threading
+    from types import SimpleNamespace
+
+    from server.httpserver import GuardedChannel
+
+    channel = GuardedChannel.__new__(GuardedChannel)  # the state writable() reads, no socket
+    channel.requests, channel.total_outbufs_len = requests, queued
+    channel.will_close = channel.close_when_flushed = False
+    channel.adj = SimpleNamespace(outbuf_high_watermark=watermark)
+    channel.outbuf_lock = threading.Condition()
+    return channel
+
+
+def _held_elsewhere(lock, then):
+    """``then()`` while another thread holds ``lock`` (as a task thread in write_soon does)."""
+    import threading
+
+    taken, done = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait(10)
+    try:
+        return then()
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def test_the_loop_does_not_poll_for_writing_while_the_task_is_sending_its_own_output():
+    busy = _channel(["a request"], queued=100)
+    assert busy.writable()  # the lock is free: the loop may send
+    assert _held_elsewhere(busy.outbuf_lock, busy.writable) is False  # the task is sending: do not spin
+    # above the high-water mark the task waits for the loop to drain: always writable
+    full = _channel(["a request"], queued=200, watermark=100)
+    assert _held_elsewhere(full.outbuf_lock, full.writable)
+    # no task running: output left over is the loop's to send, lock or not
+    idle = _channel([], queued=100)
+    assert _held_elsewhere(idle.outbuf_lock, idle.writable)
+    closing = _channel(["a request"], queued=100)
+    closing.will_close = True
+    assert _held_elsewhere(closing.outbuf_lock, closing.writable)
+    assert not _channel(["a request"], queued=0).writable()
+
+
+def test_a_large_response_to_a_slow_reader_arrives_whole_over_waitress():
+    import hashlib
+    import socket
+    import threading
+    import time
+
+    from server.httpserver import make_server
+
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    chunks = 96  # 6 MiB: far more than the socket buffers, so the task's own sends stop short
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(chunk) * chunks))])
+        for i in range(chunks):
+            if i == chunks // 2:
+                time.sleep(0.2)  # a pause mid-response with output still queued
+            yield chunk
+
+    server = make_server(app, host="127.0.0.1", port=0, threads=2, max_body_bytes=1024)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        for _ in range(2):  # twice: the second on a server that has served one already
+            with socket.create_connection(("127.0.0.1", server.effective_port), timeout=30) as conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                received = b""
+                while b"\r\n\r\n" not in received:
+                    received += conn.recv(65536)
+                head, body = received.split(b"\r\n\r\n", 1)
+                assert head.startswith(b"HTTP/1.1 200")
+                while len(body) < len(chunk) * chunks:
+                    time.sleep(0.001)  # a slow reader
+                    data = conn.recv(16384)
+                    assert data, "the connection closed before the whole body"
+                    body += data
+                assert hashlib.sha256(body).digest() == hashlib.sha256(chunk * chunks).digest()
+    finally:
+        server.close()
