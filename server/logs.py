@@ -48,6 +48,11 @@ def configure(level: str = "INFO", stream=None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # what a JSON line never carries, so no record computes it: the caller's file, line and function
+    # (a walk of the stack per record), the thread and process names (the pid is a field of its own
+    # where it matters). The logging HOWTO's "Optimization" switches; about 2 us of a 12 us line.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # waitress and werkzeug log raw request lines and tracebacks: keep them quiet
     logging.getLogger("waitress").setLevel(logging.ERROR)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

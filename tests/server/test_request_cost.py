@@ -105,6 +105,7 @@ def test_a_log_line_carries_its_time_to_the_millisecond_and_only_the_safe_fields
 
     root = logging.getLogger("caseflow")
     saved = root.handlers[:], root.level, root.propagate
+    switches = logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing
     stream = io.StringIO()
     logs.configure("INFO", stream=stream)
     try:
@@ -116,6 +117,7 @@ def test_a_log_line_carries_its_time_to_the_millisecond_and_only_the_safe_fields
         after = dt.datetime.now(dt.UTC)
     finally:
         root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
+        logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing = switches
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first == {"at": first["at"], "level": "INFO", "logger": "caseflow.test", "msg": "push",
                      "device_id": "dev-1", "event": "push", "counts": {"a:applied": 1}, "pid": 7}
