@@ -9,6 +9,7 @@ import time
 import uuid
 
 from tests.app.conftest import TABLET, login, new_page
+from tests.app.idb import OPEN_VERSION_1
 from tests.support import Client
 
 CASES = 120  # more than the old cap of 100 views, and more than two rounds of 50
@@ -65,20 +66,7 @@ def test_every_case_gets_its_view_in_bounded_rounds_and_offers_its_actions_offli
 
 
 VERSION_1 = """async () => {
-  const req = (r) => new Promise((ok, bad) => { r.onsuccess = () => ok(r.result); r.onerror = () => bad(r.error) })
-  const open = indexedDB.open('caseflow', 1)
-  open.onupgradeneeded = () => { // the app's database as version 1 made it
-    const d = open.result
-    d.createObjectStore('meta')
-    for (const s of ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']) {
-      const store = d.createObjectStore(s, { keyPath: 'id' })
-      if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
-    }
-    d.createObjectStore('views', { keyPath: 'case_id' })
-    d.createObjectStore('drafts', { keyPath: 'key' })
-    d.createObjectStore('outbox', { keyPath: 'seq' }).createIndex('case_id', 'case_id')
-  }
-  const db = await req(open)
+  const db = """ + OPEN_VERSION_1 + """
   const tx = db.transaction(['cases', 'meta'], 'readwrite')
   for (const id of ['case-a', 'case-b']) tx.objectStore('cases').put({ id, version: 1, data: { case_id: id } })
   tx.objectStore('meta').put('device-from-version-1', 'device_id')

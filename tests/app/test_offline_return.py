@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from statemachines.calendar import working_days_between
 from tests.app import world
 from tests.app.conftest import PHONE, TABLET, assert_accessible, assert_targets, login, new_page, screen
+from tests.app.idb import OPEN_VERSION_1
 from tests.support import Client
 
 ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
@@ -170,22 +171,7 @@ LOOKUPS = """async () => {
 
 # A device of the schema before the look-ups (IndexedDB version 1): logged in, fully pulled.
 VERSION_1 = """async ([meta]) => {
-  const db = await new Promise((ok, fail) => {
-    const r = indexedDB.open('caseflow', 1)
-    r.onupgradeneeded = () => {
-      const d = r.result
-      d.createObjectStore('meta')
-      for (const s of ['cases', 'submissions', 'conflicts', 'forms', 'case_types', 'alerts']) {
-        const store = d.createObjectStore(s, { keyPath: 'id' })
-        if (s === 'submissions' || s === 'conflicts') store.createIndex('case_id', 'data.case_id')
-      }
-      d.createObjectStore('views', { keyPath: 'case_id' })
-      d.createObjectStore('drafts', { keyPath: 'key' })
-      d.createObjectStore('outbox', { keyPath: 'seq' }).createIndex('case_id', 'case_id')
-    }
-    r.onsuccess = () => ok(r.result)
-    r.onerror = () => fail(r.error)
-  })
+  const db = """ + OPEN_VERSION_1 + """
   const tx = db.transaction('meta', 'readwrite')
   for (const [k, v] of Object.entries(meta)) tx.objectStore('meta').put(v, k)
   await new Promise((ok) => { tx.oncomplete = ok })
