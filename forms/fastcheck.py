@@ -63,6 +63,88 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
+# Two shapes make up most of a form: a string field (a type and a few string rules) and an object
+# of known properties. Each is one closure, not a closure per keyword called from a loop: the same
+# checks in the same order, about half the calls (ADR 0038).
+_STRING_RULES = frozenset({"type", "maxLength", "minLength", "enum", "pattern", "format", "x-not-future"})
+_OBJECT_RULES = frozenset({"type", "required", "properties", "additionalProperties", "allOf"})
+
+
+def _not_future(x: str, t: date | None) -> bool:
+    if t is None or not _DATE_RE.match(x):
+        return True
+    try:
+        return date.fromisoformat(x) <= t
+    except ValueError:
+        return True
+
+
+def _string_field(schema: dict[str, Any]) -> Check | None:
+    """A ``{"type": "string", ...}`` node with string rules only, as one closure (None otherwise)."""
+    if schema.get("type") != "string" or not _STRING_RULES.issuperset(set(schema) - _IGNORED):
+        return None
+    if "enum" in schema and not (schema["enum"] and all(isinstance(o, str) for o in schema["enum"])):
+        return None
+    high = schema.get("maxLength")
+    low = schema.get("minLength")
+    allowed = frozenset(schema["enum"]) if "enum" in schema else None
+    search = re.compile(schema["pattern"]).search if "pattern" in schema else None
+    fmt = schema.get("format")
+    conforms = FORMAT_CHECKER.conforms
+    not_future = bool(schema.get("x-not-future"))
+
+    def check_string(x: Any, t: date | None) -> bool:
+        # the generic order: maxLength, type, enum, minLength, pattern, format, x-not-future
+        if not isinstance(x, str) or (high is not None and len(x) > high) \
+                or (allowed is not None and x not in allowed) or (low is not None and len(x) < low) \
+                or (search is not None and search(x) is None) or (fmt is not None and not conforms(x, fmt)):
+            return False
+        return not not_future or _not_future(x, t)
+
+    return check_string
+
+
+def _object_node(schema: dict[str, Any]) -> Check | None:
+    """A ``{"type": "object", ...}`` node with properties, required, additionalProperties and allOf
+    only, as one closure (None otherwise); without ``type`` (an ``if`` that tests a few fields),
+    anything but an object passes, as each of those keywords lets it pass."""
+    typed = "type" in schema
+    if (typed and schema["type"] != "object") or not _OBJECT_RULES.issuperset(set(schema) - _IGNORED) \
+            or not (typed or "required" in schema or "properties" in schema):
+        return None
+    required = tuple(schema.get("required") or ())
+    props = tuple((k, _compile(v)) for k, v in (schema.get("properties") or {}).items())
+    known = frozenset(schema.get("properties") or {})
+    extra = schema.get("additionalProperties", True)
+    closed = extra is False
+    extra_check = None if extra is True or closed else _compile(extra)
+    parts = tuple(_compile(p) for p in schema.get("allOf") or [])
+
+    def check_object(x: Any, t: date | None) -> bool:
+        # the generic order: type, required, properties, additionalProperties, allOf
+        if not isinstance(x, dict):
+            return not typed
+        for k in required:
+            if k not in x:
+                return False
+        for key, check in props:
+            if key in x and not check(x[key], t):
+                return False
+        if closed:
+            if not known.issuperset(x):
+                return False
+        elif extra_check is not None:
+            for k, v in x.items():
+                if k not in known and not extra_check(v, t):
+                    return False
+        for part in parts:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+            if not part(x, t):
+                return False
+        return True
+
+    return check_object
+
+
 def _compile(schema: Any) -> Check:
     if schema is True:
         return lambda x, t: True
@@ -73,6 +155,9 @@ def _compile(schema: Any) -> Check:
     unknown = set(schema) - _SUPPORTED - _IGNORED
     if unknown:
         raise Unsupported(", ".join(sorted(unknown)))
+    fused = _string_field(schema) or _object_node(schema)
+    if fused is not None:
+        return fused
     checks: list[Check] = []
     # size limits first: an oversized array or string is refused before its items are walked
     if "maxItems" in schema:
@@ -101,7 +186,12 @@ def _compile(schema: Any) -> Check:
 
     if "const" in schema:
         const = schema["const"]
-        checks.append(lambda x, t: equal(x, const))
+        if isinstance(const, bool):  # jsonschema's equal: only the same boolean (1 is not true)
+            checks.append((lambda x, t: x is True) if const else (lambda x, t: x is False))
+        elif type(const) is str:  # jsonschema's equal compares a string with ==
+            checks.append(lambda x, t: x == const)
+        else:
+            checks.append(lambda x, t: equal(x, const))
 
     # ---- objects
     if "required" in schema:

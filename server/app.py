@@ -18,7 +18,7 @@ from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePol
 from server.auth.tokens import init_jwt
 from server.config import Settings
 from server.definitions import load_definitions
-from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
+from server.edge import VIA_TRUSTED_PROXY, TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
 from server.openapi import ContractApiMixin, ContractPlugin
 from server.openapi import install as install_contract
@@ -152,32 +152,43 @@ def _login_throttle(settings: Settings, store: Store) -> LoginThrottle:
 
 
 def _install_request_hooks(app: Flask) -> None:
+    # each ``request.x``/``g.x`` is a context-variable lookup through a proxy: the hooks run on every
+    # request, so they resolve the request and g once
+    https = app.extensions["caseflow"].settings.public_url.startswith("https://")
+
     @app.before_request
     def _start():
-        g.request_id = request_id_for(request.environ, request.headers.get("X-Request-Id"))
-        g.started = time.perf_counter()
-        if request.method in {"POST", "PUT", "PATCH"}:
-            has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
-            if has_body and not is_json_mimetype(request.mimetype or ""):
+        req = request._get_current_object()
+        environ = req.environ
+        ctx_g = g._get_current_object()
+        offered = req.headers.get("X-Request-Id") if environ.get(VIA_TRUSTED_PROXY) else None
+        ctx_g.request_id = request_id_for(environ, offered)
+        ctx_g.started = time.perf_counter()
+        if req.method in {"POST", "PUT", "PATCH"}:
+            has_body = (req.content_length or 0) > 0 or req.headers.get("Transfer-Encoding")
+            if has_body and not is_json_mimetype(req.mimetype or ""):
                 raise Problem(415, "unsupported-media-type", "Send the body as application/json.")
 
     @app.after_request
     def _finish(response):
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("Cache-Control", "no-store")
-        security_headers(response.headers, mimetype=response.mimetype or "",
-                         https=app.extensions["caseflow"].settings.public_url.startswith("https://"),
-                         docs_page=request.endpoint == "api-docs.openapi_redoc",
-                         app_page=request.path.startswith("/app/"))
-        actor = g.get("actor")
-        metrics.count_request(request.method, request.url_rule.rule if request.url_rule else "(none)",
-                              response.status_code)
+        req = request._get_current_object()
+        ctx_g = g._get_current_object()
+        request_id = ctx_g.get("request_id")
+        headers = response.headers
+        headers["X-Request-Id"] = request_id or ""
+        security_headers(headers, mimetype=response.mimetype or "", https=https,
+                         docs_page=req.endpoint == "api-docs.openapi_redoc", app_page=req.path.startswith("/app/"),
+                         cache_control="no-store")
+        actor = ctx_g.get("actor")
+        route = req.url_rule.rule if req.url_rule else "(none)"
+        status = response.status_code
+        metrics.count_request(req.method, route, status)
         log.info("request", extra={
-            "request_id": g.get("request_id"), "method": request.method,
-            "route": request.url_rule.rule if request.url_rule else "(none)", "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+            "request_id": request_id, "method": req.method,
+            "route": route, "status": status,
+            "duration_ms": round((time.perf_counter() - ctx_g.get("started", time.perf_counter())) * 1000, 2),
             "user_id": actor.user_id if actor else None, "device_id": actor.device_id if actor else None,
-            "client_address": request.remote_addr,  # resolved by edge.TrustedProxies
+            "client_address": req.remote_addr,  # resolved by edge.TrustedProxies
         })
         return response
 

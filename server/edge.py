@@ -9,6 +9,7 @@ address that the login throttle counts against.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import uuid
@@ -85,10 +86,13 @@ class TrustedProxies:
     def __init__(self, app: Callable, networks: tuple[IPNetwork, ...]):
         self.app = app
         self.networks = networks
+        # whether a peer address is a trusted proxy, parsed once per address (a keep-alive fleet
+        # sends from few addresses; the bound keeps a scan of many addresses from growing it)
+        self._peer_trusted = functools.lru_cache(maxsize=4096)(lambda peer: _trusted(_ip(peer), networks))
 
     def __call__(self, environ: dict, start_response: Callable):
         peer = environ.get("REMOTE_ADDR", "")
-        if _trusted(_ip(peer), self.networks):
+        if self.networks and self._peer_trusted(peer):
             environ[VIA_TRUSTED_PROXY] = True
             client = client_from(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.networks)
             if client:
@@ -106,11 +110,19 @@ def request_id_for(environ: dict, offered: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def security_headers(headers: Any, *, mimetype: str, https: bool, docs_page: bool, app_page: bool = False) -> None:
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Frame-Options", "DENY")
+_ALWAYS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY"))
+
+
+def security_headers(headers: Any, *, mimetype: str, https: bool, docs_page: bool, app_page: bool = False,
+                     cache_control: str | None = None) -> None:
+    """Add each header the response does not set itself (as ``setdefault``), in one pass over its
+    headers; ``cache_control``: a ``Cache-Control`` to add the same way."""
+    wanted = list(_ALWAYS)
+    if cache_control is not None:
+        wanted.insert(0, ("Cache-Control", cache_control))
     if https:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted.append(("Strict-Transport-Security", HSTS))
     if mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", DOCS_CSP if docs_page else APP_CSP if app_page else HTML_CSP)
+        wanted.append(("Content-Security-Policy", DOCS_CSP if docs_page else APP_CSP if app_page else HTML_CSP))
+    present = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers, not a dict
+    headers.extend([(key, value) for key, value in wanted if key.lower() not in present])

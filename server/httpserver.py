@@ -100,6 +100,20 @@ class GuardedChannel(HTTPChannel):
     error_task_class = ProblemErrorTask
     request_started: float | None = None
 
+    def writable(self) -> bool:
+        if (self.requests and self.total_outbufs_len and not (self.will_close or self.close_when_flushed)
+                and self.total_outbufs_len <= self.adj.outbuf_high_watermark):
+            # A task is running and has output queued. While it holds the out-buffer lock it is in
+            # write_soon, sending that output itself; polling for "writable" now only finds the lock
+            # taken, again and again until the task lets go (several empty loops per request, each
+            # a poll() and the GIL passed back and forth). It pulls the trigger whenever it leaves
+            # output unsent, and always when it ends, so the loop looks again then. Above the
+            # high-water mark the task waits for this loop to drain: no shortcut there.
+            if not self.outbuf_lock.acquire(False):
+                return False
+            self.outbuf_lock.release()
+        return super().writable()
+
     def received(self, data: bytes) -> bool:
         if data and self.request is None:
             self.request_started = time.monotonic()

@@ -44,9 +44,9 @@ class Written(Document):
 
     def __init__(self, collection: str, id: str, version: int, text: str, seq: int,  # noqa: A002 - as Document
                  parse: Callable[[str], Any]) -> None:
-        for name, value in (("collection", collection), ("id", id), ("version", version), ("seq", seq),
-                            ("deleted", False), ("_text", text), ("_parse", parse)):
-            object.__setattr__(self, name, value)
+        # the frozen dataclass's fields, set as its generated __init__ does, without its per-field calls
+        self.__dict__.update(collection=collection, id=id, version=version, seq=seq, deleted=False,
+                             _text=text, _parse=parse)
 
     @functools.cached_property
     def data(self) -> JSON:  # type: ignore[override]

@@ -8,6 +8,7 @@ audit trail and the alert outbox in the same unit of work as the change.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,8 +116,8 @@ class Ctx:
     directory: Any = None  # sync.recipients.Directory
     validations: Any = None  # sync.prevalidate.Validations: forms validated before the write lock
 
-    @property
-    def at(self) -> str:
+    @functools.cached_property
+    def at(self) -> str:  # a handler's every record of one mutation carries this one time
         return rfc3339(self.now)
 
     @property

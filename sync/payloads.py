@@ -16,10 +16,10 @@ and the OpenAPI document describes the new kind's mutation from this schema (doc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
 
 from sync.problems import flatten_marshmallow, invalid
 
@@ -153,11 +153,98 @@ PAYLOADS: dict[str, type[PayloadSchema]] = {
 
 _INSTANCES = {kind: schema() for kind, schema in PAYLOADS.items()}
 
+# -- the fast path -----------------------------------------------------------------------------------
+# A payload that is plainly valid is loaded without marshmallow's machinery (about 12 us of a saved
+# draft's ~200 us, ADR 0038). It gives exactly what ``Schema.load`` gives (the same dict, keys in the
+# schema's order, defaults filled in, the same objects passed on) and only ever answers "valid":
+# anything it is not sure of (a missing or unknown field, another type, a length out of bounds) goes
+# to ``Schema.load``, so every error still comes from marshmallow. A schema with a field, validator
+# or hook this does not know gets no fast path at all.
+
+_Step = tuple[str, Callable[[Any], bool], bool, Any]  # (name, accepts, required, default)
+
+
+def _accepts(field: fields.Field) -> Callable[[Any], bool] | None:
+    """A test that ``field`` deserializes a present value to itself, without error; None if unknown."""
+    if field.pre_load or field.post_load or field.data_key is not None or field.attribute is not None:
+        return None
+    bounds: list[tuple[int | None, int | None, int | None]] = []
+    choices: list[frozenset[str]] = []
+    for v in field.validators:
+        if type(v) is validate.Length:
+            bounds.append((v.min, v.max, v.equal))
+        elif type(v) is validate.OneOf and all(type(c) is str for c in v.choices):
+            choices.append(frozenset(v.choices))
+        else:
+            return None
+    kind = type(field)
+    if kind is fields.String:
+        def ok_str(x: Any) -> bool:
+            if type(x) is not str:
+                return False
+            n = len(x)
+            for low, high, equal in bounds:
+                if (equal is not None and n != equal) or (low is not None and n < low) \
+                        or (high is not None and n > high):
+                    return False
+            return all(x in c for c in choices)
+        return ok_str
+    if bounds or choices:
+        return None
+    if kind is StrictInt:
+        return lambda x: type(x) is int
+    if kind is StrictBool:
+        return lambda x: type(x) is bool
+    if kind is JsonObject:
+        return lambda x: type(x) is dict
+    if kind is fields.Raw and field.allow_none:
+        return lambda x: True
+    return None
+
+
+def _fast_loader(schema: Schema) -> Callable[[Any], dict[str, Any] | None] | None:
+    if any(schema._hooks.values()) or schema.many or schema.partial or schema.opts.unknown != RAISE \
+            or schema.dict_class is not dict:
+        return None
+    steps: list[_Step] = []
+    for name, field in schema.load_fields.items():
+        accepts = _accepts(field)
+        if accepts is None or callable(field.load_default):
+            return None
+        steps.append((name, accepts, field.required, field.load_default))
+    known = frozenset(name for name, *_ in steps)
+
+    def load(payload: Any) -> dict[str, Any] | None:
+        if type(payload) is not dict or not known.issuperset(payload):
+            return None
+        out: dict[str, Any] = {}
+        for name, accepts, required, default in steps:
+            if name in payload:
+                value = payload[name]
+                if not accepts(value):
+                    return None
+                out[name] = value
+            elif required:
+                return None
+            elif default is not missing:
+                out[name] = default
+        return out
+
+    return load
+
+
+_FAST = {kind: _fast_loader(schema) for kind, schema in _INSTANCES.items()}
+
 
 def load_payload(kind: str, payload: Any, prefix: str = "/payload") -> dict[str, Any]:
     """The payload as the handler reads it (defaults filled in), or a 422 naming every bad field.
 
     ``prefix`` is where the payload sits in the request: ``/payload`` in a pushed mutation."""
+    fast = _FAST.get(kind)
+    if fast is not None:
+        loaded = fast(payload)
+        if loaded is not None:
+            return loaded
     try:
         return _INSTANCES[kind].load(payload)
     except ValidationError as exc:

@@ -21,6 +21,24 @@ class PushSchema(Schema):
     # so that a bad mutation is a rejected result; the document shows a oneOf by kind
     mutations = fields.List(MutationItem(), required=True, validate=validate.Length(max=MAX_MUTATIONS))
 
+    def load(self, data, *, many=None, partial=None, unknown=None):  # noqa: ANN001, ANN201 - marshmallow's
+        """A body this schema loads without an error is handed on unloaded: the handler reads the
+        body itself (``parse_batch``), so the load only decides whether to answer a 422. Any other
+        body is loaded as before and refused with marshmallow's messages."""
+        if many is None and partial is None and plainly_valid(data):
+            return data
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+
+def plainly_valid(body) -> bool:  # noqa: ANN001
+    """True when :class:`PushSchema` would load ``body`` without an error: an object of exactly
+    ``device_id`` (a string) and ``mutations`` (a list of at most MAX_MUTATIONS objects)."""
+    if type(body) is not dict or len(body) != 2:
+        return False
+    mutations = body.get("mutations")
+    return (type(body.get("device_id")) is str and type(mutations) is list and len(mutations) <= MAX_MUTATIONS
+            and all(type(m) is dict for m in mutations))
+
 
 class PullQuery(Schema):
     class Meta:

@@ -6,9 +6,8 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..audit import canonical
 from ..base import JSON, CommitResult, Document, DuplicateKey, StoreError, UnitOfWork, VersionConflict, Written
-from ..fastjson import loads
+from ..fastjson import dumps_data, loads
 from .records import EMPTY, MISSING, Key, Rec, check_name, dump_data
 
 if TYPE_CHECKING:
@@ -103,7 +102,8 @@ class TinyUnitOfWork(UnitOfWork):
             raise TypeError(f"audit entry must be a mapping, not {type(entry).__name__}")
         if subject is not None and not isinstance(subject, str):
             raise TypeError("audit subject must be a string or None")
-        self._audit.append((subject, loads(canonical(dict(entry)))))
+        # a private copy, as JSON reads it back (the same value and refusals as via ``canonical``)
+        self._audit.append((subject, loads(dumps_data(dict(entry), sort_keys=True))))
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -122,3 +122,40 @@ def test_mutations_agree(fv, data):
     specials = _special_values(fv)
     mutate(data, base, specials, data.draw(st.integers(1, 3)), ["replace", "special", "delete", "duplicate_row"])
     _agree(fv, base, data.draw(st.sampled_from(TODAYS)))
+
+
+# -- the fused shapes (a string field, an object of known properties: ADR 0038) -------------------
+class _Text(str):
+    pass
+
+
+SHAPES = [
+    {"type": "string", "maxLength": 3},
+    {"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^[a-z]+$"},
+    {"type": "string", "enum": ["ab", "cd"], "maxLength": 2},
+    {"type": "string", "format": "date", "x-not-future": True, "maxLength": 10},
+    {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}, "additionalProperties": False},
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "boolean"}},
+    {"type": "object", "allOf": [{"if": {"required": ["k"], "properties": {"k": {"const": True}}},
+                                  "then": {"required": ["a"]}}]},
+    {"required": ["k"], "properties": {"k": {"const": "yes"}}},  # an untyped object rule: non-objects pass
+    {"properties": {"k": {"const": False}}},
+]
+SHAPE_VALUES = [None, True, False, 0, 1, 1.0, "", "a", "ab", "abcd", "abcde", "AB", "cd", _Text("ab"),
+                "2026-01-15", "2026-01-16", "2999-01-01", "2026-02-30", [], ["a"], {}, {"a": "x"}, {"a": 1},
+                {"a": "x", "b": True}, {"a": 1, "b": 1}, {"k": True}, {"k": 1}, {"k": True, "a": "x"},
+                {"k": "yes"}, {"k": "no"}, {"k": False}, {"k": 0}, {"k": "yes", "z": None}]
+
+
+@pytest.mark.parametrize("schema", SHAPES, ids=[str(i) for i in range(len(SHAPES))])
+def test_fused_shapes_agree_with_jsonschema(schema):
+    from forms.validation import FORMAT_CHECKER, ReferenceValidator, today_is
+
+    check = compile_check(schema)
+    assert check is not None
+    reference = ReferenceValidator(schema, format_checker=FORMAT_CHECKER)  # jsonschema's own walk
+    today = date(2026, 1, 15)
+    for value in SHAPE_VALUES:
+        with today_is(today):
+            want = not list(reference.iter_errors(value))
+        assert check(value, today) is want, (schema, value)
