@@ -1,7 +1,7 @@
 """Benchmark: sync push of drafts (durable acknowledgement) over real loopback HTTP.
 
     .venv/bin/python -m bench.sync [--quick] [--sizes 1000 100000] [--devices 1 4] [--batches 1 10 50]
-                                   [--ckpt-mutations 24000]
+                                   [--ckpt-mutations 40000]
                                    [--stores embedded postgresql] [--workers 1 2 4]
                                    [--mutations N] [--pull] [--profile]
 
@@ -24,7 +24,7 @@ a client sends.
    checkpoints the store ran meanwhile (:class:`CheckpointWatch`: begun, done, how long, and the
    longest pause while one ran), the 1-minute load average, and the **yardstick**: raw append
    of a ~1 KB record + fdatasync in the same directory, sampled just before. At the largest size
-   (>= 100k) extra rows at batch 50 push ``--ckpt-mutations`` (default 24,000) so that checkpoints run
+   (>= 100k) extra rows at batch 50 push ``--ckpt-mutations`` (default 40,000) so that checkpoints run
    (one at 100k takes several seconds: it rewrites nearly every shard) and their pauses are measured.
 4. ``--stores embedded postgresql --workers 1 2 4``: the same configurations served from PostgreSQL
    too (:mod:`bench.pg`): a throwaway cluster, the warmed prefill copied into a template database
@@ -351,7 +351,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ckpt-mutations", type=int, default=None,
                     help="mutations of the extra rows at the largest size (>= 100k) that run with checkpoints "
-                         "(default 24000; 0: none; none with --quick)")
+                         "(default 40000; 0: none; none with --quick)")
     ap.add_argument("--profile", action="store_true", help="cProfile the push path in-process instead")
     ap.add_argument("--stores", nargs="+", choices=("embedded", "postgresql"), default=["embedded"],
                     help="the stores to serve from, side by side (postgresql: a throwaway cluster, bench.pg)")
@@ -361,7 +361,7 @@ def main() -> None:
     sizes = args.sizes or ([1000, 5000] if args.quick else [1000, 100000])
     at50 = args.mutations or (400 if args.quick else 4000)
     if args.ckpt_mutations is None:
-        args.ckpt_mutations = 0 if args.quick else 24000
+        args.ckpt_mutations = 0 if args.quick else 40000
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=args.dir))
     started = time.perf_counter()
