@@ -266,11 +266,21 @@ def _write_submission(ctx: Ctx, case: Mapping[str, Any], sub_id: str, form_id: s
     return out
 
 
+#: revisions after base_version that a save reads to learn what its device has seen (below)
+SEEN_WALK_LIMIT = 200
+
+
 def _seen_base(ctx: Ctx, sub_id: str, base_doc, version: int) -> Any:
     """The base as this device knows it: its own revisions since base_version count as seen, so two
-    offline edits of one field from one device do not clash (ADR 0007)."""
+    offline edits of one field from one device do not clash (ADR 0007).
+
+    The walk reads every revision after the base, under the write lock: a base_version far behind
+    (a device back after months, or a hostile client) would make each save of a push read them all.
+    Past ``SEEN_WALK_LIMIT`` revisions the save merges from the plain base, as for a gap in the
+    chain: the device's own earlier edits no longer count as seen, so typing over them again is a
+    recorded conflict for a person to resolve, never a lost value."""
     base = base_doc.data["data"]
-    if ctx.device_id is None:
+    if ctx.device_id is None or version - base_doc.data["revision"] > SEEN_WALK_LIMIT:
         return base
     later = []
     for v in range(base_doc.data["revision"] + 1, version + 1):

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from sync import commands
 from sync.client import DeviceRevoked, Http, NeedLogin, RetryPolicy, SyncClient, SyncError, Unavailable
 from sync.client.core import MAX_BATCH
 from sync.client.local import Queued
@@ -217,6 +218,29 @@ def test_two_offline_edits_of_one_field_on_one_device_are_not_a_conflict(srv, tm
     assert _conflicts_of(srv, case_id) == []
     a.pull()
     assert a.local_submission(case_id, FORM)["incident_summary"] == "Second."
+
+
+def test_a_save_reads_a_bounded_number_of_revisions_to_learn_what_its_device_has_seen(tmp_path, monkeypatch):
+    """Past SEEN_WALK_LIMIT revisions after its base_version a save merges from the plain base: its
+    device's own earlier edits no longer count as seen, so typing over them is a recorded conflict,
+    never a loss; within the limit they count as seen (the same three offline edits, no conflict)."""
+    server = InProcessServer(tmp_path / "data", refresh_grace_seconds=0.0)
+    try:
+        within, (a,) = _shared_case(server, tmp_path / "within", "esx.business")
+        beyond, (b,) = _shared_case(server, tmp_path / "beyond", "esx.business")
+        for text in ("One.", "Two.", "Three."):
+            _edit(a, within, incident_summary=text)
+        assert [r["status"] for r in a.push()] == ["applied", "applied", "applied"]
+        monkeypatch.setattr(commands, "SEEN_WALK_LIMIT", 1)  # the third save is 2 revisions past its base
+        for text in ("One.", "Two.", "Three."):
+            _edit(b, beyond, incident_summary=text)
+        assert [r["status"] for r in b.push()] == ["applied", "applied", "conflict"]
+        _, data = _server_form(server, beyond)
+        [clash] = _conflicts_of(server, beyond)
+        assert data["incident_summary"] == "Two." and (clash["path"], clash["kept"], clash["incoming"]) == (
+            "/incident_summary", "Two.", "Three.")
+    finally:
+        server.close()
 
 
 def test_another_devices_edit_between_is_merged_and_a_real_clash_still_recorded(srv, tmp_path):
