@@ -5,9 +5,11 @@ the same data dir and port, and checks the same things: convergence, exactly onc
 lost, and the operator's own checks (``caseflow store check``, ``caseflow audit verify``) pass.
 
 Each kill lands on work in progress by construction: the server logs that it is applying a push
-inside the push's unit of work, and the test kills only after this incarnation has logged one (0-50 ms
-later), never on a timer. The killed process's own log then tells whether a push was still in flight
-(``push.applying`` without its ``push`` summary line): a floor of those kills is asserted.
+inside the push's unit of work, and the test kills only after this incarnation has logged one (half
+the kills as soon as a push logs its start, the others up to 5 or 50 ms later), never on a timer.
+The killed process's own log then tells whether a push was still in flight (``push.applying``
+without its ``push`` summary line): a floor of those kills is asserted. The test kills KILLS times,
+and goes on (to three times as many at most) until BUSY of its kills caught a push in flight.
 
 After each kill, before the restart, a copy of what the kill left is opened (recovered like the
 server would) and must pass ``verify()`` and hold every answer the devices got so far: a failure
@@ -91,7 +93,7 @@ def wait_for_commits(srv: LiveServer, since: int, threads) -> bool:
         if not any(t.is_alive() for t in threads):
             return False
         assert time.monotonic() < deadline, f"caseflow serve began no push in {WAIT:.0f} s while devices pushed"
-        time.sleep(0.005)
+        time.sleep(0.001)
     return True
 
 
@@ -114,15 +116,23 @@ def test_sigkill_of_caseflow_serve_during_sync_applies_everything_exactly_once(t
     fleet = None
     try:
         fleet = Fleet(tmp_path, srv.url, rng)  # a restart takes about a second: within the retry budget
-        while kills < KILLS:
+        def more() -> bool:  # KILLS at least; more (up to 3x) until BUSY of them caught a push in flight
+            return kills < KILLS or (busy < BUSY and kills < 3 * KILLS)
+
+        while more():
             rounds += 1
             fleet.queue_offline_work()
             mark = committed(srv)
             threads, errors = fleet.start_syncing()
-            while kills < KILLS:
+            while more():
                 if not wait_for_commits(srv, mark, threads):
                     break  # this round synced before the next kill: only kills during a sync count
-                time.sleep(rng.uniform(0.0, 0.05))
+                # a push's unit of work lasts a few ms (pushes take turns on one thread, ADR 0039): half
+                # the kills come as soon as a push logs that it began, the others up to 5 or 50 ms later
+                when = rng.choice(("fresh", "fresh", "5 ms", "50 ms"))
+                if when == "fresh" and not wait_for_commits(srv, committed(srv), threads):
+                    break
+                time.sleep({"fresh": 0.0, "5 ms": rng.uniform(0.0, 0.005), "50 ms": rng.uniform(0.0, 0.05)}[when])
                 victim = srv.proc.pid
                 kill(srv)
                 kills += 1
