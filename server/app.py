@@ -18,7 +18,7 @@ from server.auth.throttle import LoginThrottle, SQLiteThrottleStore, ThrottlePol
 from server.auth.tokens import init_jwt
 from server.config import Settings
 from server.definitions import load_definitions
-from server.edge import VIA_TRUSTED_PROXY, TrustedProxies, parse_networks, request_id_for, security_headers
+from server.edge import TrustedProxies, parse_networks, request_id_for, security_headers
 from server.jsonbody import StrictParser, is_json_mimetype
 from server.openapi import ContractApiMixin, ContractPlugin
 from server.openapi import install as install_contract
@@ -161,8 +161,7 @@ def _install_request_hooks(app: Flask) -> None:
         req = request._get_current_object()
         environ = req.environ
         ctx_g = g._get_current_object()
-        offered = req.headers.get("X-Request-Id") if environ.get(VIA_TRUSTED_PROXY) else None
-        ctx_g.request_id = request_id_for(environ, offered)
+        ctx_g.request_id = request_id_for(environ)
         ctx_g.started = time.perf_counter()
         if req.method in {"POST", "PUT", "PATCH"}:
             has_body = (req.content_length or 0) > 0 or req.headers.get("Transfer-Encoding")

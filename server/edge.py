@@ -103,9 +103,10 @@ class TrustedProxies:
         return self.app(environ, start_response)
 
 
-def request_id_for(environ: dict, offered: str | None) -> str:
-    """A trusted proxy's well-formed request id, or a new one: a caller never picks what the logs say."""
-    if offered and environ.get(VIA_TRUSTED_PROXY) and REQUEST_ID.match(offered):
+def request_id_for(environ: dict) -> str:
+    """A trusted proxy's well-formed ``X-Request-Id``, or a new id: a caller never picks what the logs say."""
+    offered = environ.get("HTTP_X_REQUEST_ID") if environ.get(VIA_TRUSTED_PROXY) else None
+    if offered and REQUEST_ID.match(offered):
         return offered
     return uuid.uuid4().hex
 
