@@ -25,7 +25,7 @@ from .layout import (
     encode_checkpoint,
     key_hash,
     shard_file,
-    shard_text_of,
+    shard_text,
 )
 from .records import Key, Rec, now
 
@@ -205,7 +205,7 @@ class CheckpointMixin:
         for shard, keys in snap.members.items():
             for part, part_keys in self._place(shard, keys, snap.colls, parts):
                 name = shard_file(part, snap.checkpoint_no)
-                text = shard_text_of(part_keys, snap.colls)
+                text = shard_text(part_keys, snap.colls)
                 AtomicJSONStorage(os.path.join(self._sdir, name), sync_dir=False).write_text(text)
                 written[part] = {"key": list(part), "file": name, "docs": len(part_keys),
                                  "sha256": hashlib.sha256(text.encode()).hexdigest()}

@@ -18,13 +18,10 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 
 from ..audit import canonical
 from ..base import StoreCorrupt, StoreLocked
-from .records import Key, Rec
-
-_js = encode_basestring_ascii  # json.dumps of a str, without the encoder's Python layers
+from .records import Key, Rec, jd
 
 FORMAT = 1
 CHECKPOINT_FILE = "checkpoint.json"
@@ -44,16 +41,9 @@ def shard_file(key: tuple[int, int], checkpoint_no: int) -> str:
     return f"d{depth:02d}-{bits:0{max(1, (depth + 3) // 4)}x}.c{checkpoint_no:08d}.json"
 
 
-def shard_text(items: list[tuple[Key, Rec]]) -> str:
-    """A TinyDB database (one table per collection, ids as keys) built from the JSON texts in memory."""
-    colls: dict[str, dict[str, Rec]] = {}
-    for (coll, did), rec in items:
-        colls.setdefault(coll, {})[did] = rec
-    return shard_text_of([key for key, _ in items], colls)
-
-
-def shard_text_of(keys: list[Key], colls: Mapping[str, Mapping[str, Rec]]) -> str:
-    """``shard_text`` of the documents ``keys`` as ``colls`` holds them (no per-document tuples)."""
+def shard_text(keys: list[Key], colls: Mapping[str, Mapping[str, Rec]]) -> str:
+    """A TinyDB database (one table per collection, ids as keys) of the documents ``keys`` as ``colls``
+    holds them, built from their JSON texts in memory (no per-document tuples)."""
     by_coll: dict[str, list[str]] = {}
     for coll, did in keys:
         ids = by_coll.get(coll)
@@ -68,10 +58,10 @@ def shard_text_of(keys: list[Key], colls: Mapping[str, Mapping[str, Rec]]) -> st
         parts = []
         for did in ids:
             r = recs[did]
-            parts.append(f'{_js(did)}:{{"version":{r.version},"seq":{r.seq},'
+            parts.append(f'{jd(did)}:{{"version":{r.version},"seq":{r.seq},'
                          f'"deleted":{"true" if r.deleted else "false"},'
                          f'"data":{r.data if r.data is not None else "null"}}}')
-        tables.append(f"{_js(coll)}:{{{','.join(parts)}}}")
+        tables.append(f"{jd(coll)}:{{{','.join(parts)}}}")
     return "{" + ",".join(tables) + "}"
 
 
