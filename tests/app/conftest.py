@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,17 @@ def new_page(browser, viewport=None):
     context = browser.new_context(viewport=viewport or TABLET, locale="en-GB")
     context.set_default_timeout(60_000)  # the suite shares 2 cores: a generous bound, not a timing
     return context, context.new_page()
+
+
+def wait_until(page, predicate: str, timeout: float = 60.0) -> None:
+    """Poll an (async) JS predicate until it is true. Playwright's wait_for_function takes the
+    promise an async predicate returns as a truthy answer and returns at once, so it cannot wait on
+    IndexedDB; this evaluates the predicate to its value every quarter second."""
+    deadline = time.monotonic() + timeout  # a bound on a wait, not a timing assertion
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} s: {predicate}")
+        time.sleep(0.25)
 
 
 def login(page, base: str, username: str, photograph: bool = False) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.app.conftest import TABLET, login, new_page
+from tests.app.conftest import TABLET, login, new_page, wait_until
 from tests.support import Client
 
 # the focused element's accessible name, as far as these screens need it: its label or its text
@@ -58,7 +58,8 @@ def test_a_referral_filled_and_saved_with_the_keyboard_alone(server, browser):
     page.keyboard.press("Space")
     page.get_by_role("heading", name="My cases").wait_for()
 
-    page.wait_for_function(f"async () => (await ({OUTBOX})()).some((m) => m.state === 'applied')", polling=250)
+    settled = "(m) => m.kind === 'create_case' && ['applied', 'conflict', 'rejected'].includes(m.state)"
+    wait_until(page, f"async () => (await ({OUTBOX})()).some({settled})")
     made = [m for m in page.evaluate(OUTBOX) if m["kind"] == "create_case"]
     assert [m["state"] for m in made] == ["applied"]
     case = Client(server.url, "wsx.business").get(f"/api/v1/cases/{made[0]['case_id']}").json()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.app.conftest import TABLET, login, new_page
+from tests.app.conftest import TABLET, login, new_page, wait_until
 from tests.app.idb import OPEN_VERSION_1
 from tests.support import Client
 
@@ -50,8 +50,8 @@ def test_every_case_gets_its_view_in_bounded_rounds_and_offers_its_actions_offli
     context, page = new_page(browser, TABLET)
     login(page, server.url, "wsx.business")
     page.get_by_role("link", name=last["reference"]).wait_for()
-    page.wait_for_function(f"""async () => {{ const c = await ({COUNTS})();
-                                           return c.cases >= {CASES} && c.stale === 0 }}""", polling=250)
+    wait_until(page, f"""async () => {{ const c = await ({COUNTS})();
+                                     return c.cases >= {CASES} && c.stale === 0 }}""")
     counts = page.evaluate(COUNTS)
     assert counts["views"] == counts["cases"] >= CASES, counts
 
@@ -91,6 +91,6 @@ def test_a_device_upgraded_from_database_version_1_marks_every_case_it_holds_sta
     page.evaluate(VERSION_1)
     page.goto(server.url + "/app/")
     page.get_by_label("Username").wait_for()  # the app opened its database (no one is logged in)
-    page.wait_for_function(f"async () => (await ({STALE})()).version === 3")
+    wait_until(page, f"async () => (await ({STALE})()).version === 3")
     assert page.evaluate(STALE) == {"version": 3, "stale": ["case-a", "case-b"]}
     context.close()

@@ -54,6 +54,12 @@ export async function setMeta(key, value) { return (await db()).put('meta', valu
 export async function all(store) { return (await db()).getAll(store) }
 export async function get(store, key) { return (await db()).get(store, key) }
 export async function put(store, value) { return (await db()).put(store, value) }
+// several values in one transaction: a reader sees all of them or none (e.g. a push's results)
+export async function putAll(store, values) {
+  const tx = (await db()).transaction(store, 'readwrite')
+  for (const v of values) tx.store.put(v)
+  await tx.done
+}
 export async function del(store, key) { return (await db()).delete(store, key) }
 export async function byCase(store, caseId) {
   const d = await db()

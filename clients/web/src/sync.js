@@ -84,7 +84,7 @@ export async function push() {
     const items = (await db.all('outbox')).filter((m) => !SETTLED.has(m.state)).sort((a, b) => a.seq - b.seq)
     if (!items.length) return
     const batch = items.slice(0, BATCH)
-    for (const m of batch) if (m.state === 'waiting') await db.put('outbox', { ...m, state: 'sent' })
+    await db.putAll('outbox', batch.filter((m) => m.state === 'waiting').map((m) => ({ ...m, state: 'sent' })))
     const body = {
       device_id: await db.getMeta('device_id'),
       mutations: batch.map((m) => ({
@@ -96,14 +96,17 @@ export async function push() {
     await revoked(r)
     if (r.status !== 200) throw new Error(r.json?.detail || `the server answered ${r.status}`)
     const bySeq = new Map(batch.map((m) => [m.seq, m]))
-    let progressed = false
+    const settled = []
     for (const res of r.json.results) {
       const m = bySeq.get(res.seq)
       if (!m) continue
       const state = res.status === 'duplicate' ? 'applied' : res.status
-      if (SETTLED.has(state)) progressed = true
-      await db.put('outbox', { ...m, state, result: res })
+      settled.push({ ...m, state, result: res })
     }
+    // one transaction: the screens never show half a batch's results (a created case "sent" beside
+    // its own referral "applied")
+    await db.putAll('outbox', settled)
+    const progressed = settled.some((m) => SETTLED.has(m.state))
     if (!progressed) return // all pending (an earlier seq is missing): try again at the next sync
   }
 }
