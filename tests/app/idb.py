@@ -1,4 +1,9 @@
-"""The web app's IndexedDB as older versions of the app left it on a device (upgrade tests)."""
+"""The web app's IndexedDB in page snippets: opened as the app left it, or as older versions of the
+app left it on a device (upgrade tests)."""
+
+# Opens 'caseflow' at whatever version the app made, resolving to the database; a snippet for the
+# body of an async page function.
+OPEN = "await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })"
 
 # Opens 'caseflow' at version 1 with the object stores version 1 of the app made, resolving to the
 # database; a snippet for the body of an async page function.

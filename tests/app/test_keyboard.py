@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.app.conftest import TABLET, login, new_page, wait_until
+from tests.app.idb import OPEN
 from tests.support import Client
 
 # the focused element's accessible name, as far as these screens need it: its label or its text
@@ -15,7 +16,7 @@ FOCUSED = """() => { const e = document.activeElement
   return ((e.labels && e.labels[0] && e.labels[0].textContent) || e.textContent || '').trim() }"""
 
 OUTBOX = """async () => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const all = await new Promise((ok) => { const q = db.transaction('outbox').objectStore('outbox').getAll();
                                           q.onsuccess = () => ok(q.result) })
   db.close()

@@ -9,13 +9,13 @@ import time
 import uuid
 
 from tests.app.conftest import TABLET, login, new_page, wait_until
-from tests.app.idb import OPEN_VERSION_1
+from tests.app.idb import OPEN, OPEN_VERSION_1
 from tests.support import Client
 
 CASES = 120  # more than the old cap of 100 views, and more than two rounds of 50
 
 COUNTS = """async () => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const count = (s) => new Promise((ok) => {
     const q = db.transaction(s).objectStore(s).count(); q.onsuccess = () => ok(q.result) })
   const out = { cases: await count('cases'), views: await count('views'), stale: await count('stale') }
@@ -75,7 +75,7 @@ VERSION_1 = """async () => {
 }"""
 
 STALE = """async () => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const keys = await new Promise((ok) => { const q = db.transaction('stale').objectStore('stale').getAllKeys();
                                            q.onsuccess = () => ok(q.result) })
   const out = { version: db.version, stale: keys }

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 from playwright.sync_api import expect
 
 from statemachines.calendar import working_days_between
 from tests.app import world
-from tests.app.conftest import PHONE, TABLET, assert_accessible, assert_targets, login, new_page, screen
-from tests.app.idb import OPEN_VERSION_1
+from tests.app.conftest import PHONE, TABLET, assert_accessible, assert_targets, login, new_page, screen, wait_until
+from tests.app.idb import OPEN, OPEN_VERSION_1
 from tests.support import Client
 
 ROWS = [("2026-11-02", "Home visit", "Health visitor saw the baby at home"),
@@ -129,7 +128,7 @@ def test_agency_return_offline_with_a_draft_then_exactly_once(server, browser):
 
 
 COPY_FIRST_ROW = """async ([caseId, day]) => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const store = () => db.transaction('drafts', 'readwrite').objectStore('drafts')
   const drafts = await new Promise((ok) => { const q = store().getAll(); q.onsuccess = () => ok(q.result) })
   const draft = drafts.find((d) => d.key.startsWith(`${caseId}|rapid_review_agency_return|`))
@@ -140,7 +139,7 @@ COPY_FIRST_ROW = """async ([caseId, day]) => {
 
 
 DEVICE_ID = """async () => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const id = await new Promise((ok) => { const q = db.transaction('meta').objectStore('meta').get('device_id');
                                            q.onsuccess = () => ok(q.result) })
   db.close()
@@ -149,7 +148,7 @@ DEVICE_ID = """async () => {
 
 
 FORGE = """async () => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const tx = db.transaction(['meta', 'cases'], 'readwrite')
   tx.objectStore('meta').put('forged.cursor', 'cursor')
   tx.objectStore('cases').put({ id: 'ghost', version: 1, data: { case_id: 'ghost', reference: 'GHOST-0001',
@@ -160,7 +159,7 @@ FORGE = """async () => {
 
 
 LOOKUPS = """async () => {
-  const db = await new Promise((ok) => { const r = indexedDB.open('caseflow'); r.onsuccess = () => ok(r.result) })
+  const db = """ + OPEN + """
   const keys = (s) => new Promise((ok) => { const q = db.transaction(s).objectStore(s).getAllKeys();
                                             q.onsuccess = () => ok(q.result) })
   const out = [await keys('agencies'), await keys('users')]
@@ -191,10 +190,9 @@ def test_a_version_1_device_gets_the_lookups_after_the_upgrade(server, browser):
                                "cursor": cursor}])
     page.goto(server.url + "/app/")
     page.get_by_role("heading", name="My cases").wait_for()
-    deadline = time.monotonic() + 60  # the app's automatic sync runs after the screen shows: a bound, not a timing
-    while not (lookups := page.evaluate(LOOKUPS))[1] and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    agencies, users = lookups
+    # the app's automatic sync runs after the screen shows
+    wait_until(page, f"async () => (await ({LOOKUPS})())[1].length > 0")
+    agencies, users = page.evaluate(LOOKUPS)
     assert "uh-sussex" in agencies and crg.user["user_id"] in users
     version = page.evaluate("async () => (await indexedDB.databases()).find(d => d.name === 'caseflow').version")
     assert version == 3  # the app's current schema (3 added the stale views: tests/app/test_many_cases.py)
