@@ -21,7 +21,7 @@ a client sends.
    process from ``/proc/<pid>/stat``, read before the first and after the last push: robust to other
    load on the machine, unlike the wall figures), mutations/s, p50/p95/p99 and max push latency, the
    **longest pause** (the longest interval in which the server answered no push at all), the
-   checkpoints the store ran meanwhile (:class:`CheckpointWatch`: begun, done, how long, and the
+   checkpoints the store ran meanwhile (:mod:`bench.sync_checkpoints`: begun, done, how long, and the
    longest pause while one ran), the 1-minute load average, and the **yardstick**: raw append
    of a ~1 KB record + fdatasync in the same directory, sampled just before. At the largest size
    (>= 100k) extra rows at batch 50 push ``--ckpt-mutations`` (default 40,000) so that checkpoints run
@@ -55,7 +55,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.store import Yardstick
+from bench.sync_checkpoints import CheckpointWatch, checkpoint_no, during_run
 from bench.sync_prefill import PASSWORD, cached_prefill
+from bench.sync_report import report, row_line
 
 # device i is a login of USERS[i % len(USERS)] on its own device id: the agency users of the demo
 USERS = ("esx.school-dsl", "esx.health-dsl", "esx.social-worker", "esx.health-visitor")
@@ -165,51 +167,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class CheckpointWatch:
-    """When the embedded store's checkpoints run, seen from outside the server: a checkpoint opens
-    the next journal segment when it begins and replaces ``checkpoint.json`` when it is done. Polled
-    every few ms (two ``stat``-sized calls) from its own thread during the timed run."""
-
-    def __init__(self, data: Path, every: float = 0.004):
-        self.journal, self.ckpt = data / "store" / "journal", data / "store" / "checkpoint.json"
-        self.every = every
-        self.windows: list[list[float | None]] = []  # [begun, done or None]
-        self._stop = threading.Event()
-        self._seg, self._ino = self._state()
-        self._started = time.perf_counter()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="checkpoint-watch")
-
-    def _state(self) -> tuple[int, int]:
-        try:
-            seg = max((int(n.split(".")[0]) for n in os.listdir(self.journal) if n.endswith(".log")), default=0)
-            return seg, os.stat(self.ckpt).st_ino
-        except (OSError, ValueError):
-            return 0, 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            seg, ino = self._state()
-            now = time.perf_counter()
-            if seg > self._seg and seg:  # a checkpoint began (one new segment each)
-                self.windows.extend([now, None] for _ in range(seg - self._seg))
-                self._seg = seg
-            if ino != self._ino and ino:  # one was done
-                self._ino = ino
-                open_ = [w for w in self.windows if w[1] is None]
-                if open_:
-                    open_[0][1] = now
-                else:  # began before the watch (or between two polls): it ran at least since the watch began
-                    self.windows.append([self._started, now])
-
-    def start(self) -> CheckpointWatch:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def launch_server(data: Path, args: argparse.Namespace, store_env: dict[str, str] | None = None):
     """``caseflow serve --demo`` over ``data`` on a free port; returns a handle with ``.port``,
     ``.proc.pid`` and ``.stop()``. The one place that decides how the server runs. ``store_env``:
@@ -247,13 +204,6 @@ def _server(data: Path, args: argparse.Namespace, store_env: dict[str, str] | No
     return srv
 
 
-def _checkpoint_no(data: Path) -> int:
-    try:
-        return json.loads((data / "store" / "checkpoint.json").read_text())["body"]["checkpoint"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def fresh_copy(pristine: Path, root: Path, name: str) -> Path:
     dst = root / name
     shutil.rmtree(dst, ignore_errors=True)
@@ -280,7 +230,7 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
     devices = [Device(USERS[i % len(USERS)], f"bench-{i:02d}-{uuid.uuid4().hex[:8]}") for i in range(n_devices)]
     pushes = max(1, round(mutations / (batch * n_devices)))
     plan(devices, info["pools"], batch, pushes, forms, rng)
-    ckpt0 = _checkpoint_no(data)
+    ckpt0 = checkpoint_no(data)
     srv = _server(data, args, store_env)
     try:
         for dev in devices:
@@ -303,19 +253,11 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
         cpu, pg_cpu = used["server"], used.get("postgres")
     finally:
         srv.stop()
-    done_at_stop = _checkpoint_no(data) - ckpt0
+    done_at_stop = checkpoint_no(data) - ckpt0
     shutil.rmtree(data, ignore_errors=True)
     lat = [x for d in devices for x in d.latencies]
     answers = sorted([t0] + [x for d in devices for x in d.answered])
-    end = answers[-1]
-    # checkpoints that ran during the timed run (begun before its last answer, not done before its start)
-    windows = [(b, e if e is not None else float("inf")) for b, e in (watch.windows if watch else [])]
-    windows = [(b, e) for b, e in windows if b < end and e > t0]
-    begun = sum(1 for b, _ in windows if b >= t0)
-    completed = sum(1 for _, e in windows if e <= end)
-    gaps = list(zip(answers, answers[1:], strict=False))
-    ckpt_pause = max((b - a for a, b in gaps if any(a < we and b > wb for wb, we in windows)), default=float("nan"))
-    ckpt_s = sum(min(e, end) - max(b, t0) for b, e in windows)
+    ckpt = during_run(watch.windows if watch else [], t0, answers)
     statuses: dict[str, int] = {}
     for d in devices:
         for k, v in d.statuses.items():
@@ -329,10 +271,8 @@ def run_push(pristine: Path, root: Path, info: dict, n_devices: int, batch: int,
             "p50": _pct(lat, 50) * 1000, "p95": _pct(lat, 95) * 1000, "p99": _pct(lat, 99) * 1000,
             "max": max(lat, default=float("nan")) * 1000,
             "pause": max((b - a for a, b in zip(answers, answers[1:], strict=False)), default=0.0) * 1000,
-            "statuses": statuses, "checkpoints": len(windows) if watch else done_at_stop,
-            "ckpt_begun": begun, "load": load,
-            "ckpt_done": completed if watch else done_at_stop, "ckpt_pause": ckpt_pause * 1000,
-            "ckpt_s": ckpt_s, "ckpt_running": len(windows),
+            "statuses": statuses, "load": load, **ckpt,
+            **({} if watch else {"checkpoints": done_at_stop, "ckpt_done": done_at_stop}),
             "errors": [d.error for d in devices if d.error], "raw": statistics.median(raw) * 1000,
             "raw_p95": _pct(raw, 95) * 1000, "ready": srv.ready_s, "idle": srv.idle_s}
 
@@ -413,13 +353,7 @@ def main() -> None:
                                  rng, args, pg)
                     r["size"] = size
                     rows.append(r)
-                    pg_cpu = "" if w is None else f" + postgres {r['pg_ms']:>5.3f}"
-                    print(f"  {r['store']:<8} {size:>7} docs {n_dev:>2} dev batch {batch:>2}: "
-                          f"{r['cpu_ms']:>6.3f}{pg_cpu} ms CPU/mutation "
-                          f"{r['rate']:>6,.0f} mut/s  p50 {r['p50']:>6.1f} p95 {r['p95']:>6.1f} p99 {r['p99']:>6.1f} "
-                          f"max {r['max']:>6.1f} pause {r['pause']:>6.1f} ms  {r['checkpoints']} ckpt  "
-                          f"load {r['load']:.2f}  {r['statuses']}"
-                          + (f" ERRORS {r['errors']}" if r["errors"] else "") + _ckpt_note(r), flush=True)
+                    print(row_line(r), flush=True)
         big = max(sizes)
         if args.ckpt_mutations and "embedded" in args.stores and big >= 100_000:
             # the rows above are too short to cross the store's checkpoint threshold (max(8 MB, a quarter of
@@ -430,12 +364,8 @@ def main() -> None:
                              rng, args)
                 r["size"] = big
                 rows.append(r)
-                print(f"  {r['store']:<8} {big:>7} docs {n_dev:>2} dev batch {batch:>2}: "
-                      f"{r['cpu_ms']:>6.3f} ms CPU/mutation {r['rate']:>6,.0f} mut/s  p50 {r['p50']:>6.1f} "
-                      f"p95 {r['p95']:>6.1f} p99 {r['p99']:>6.1f} max {r['max']:>6.1f} pause {r['pause']:>6.1f} ms  "
-                      f"{r['checkpoints']} ckpt  load {r['load']:.2f}  {r['statuses']}"
-                      + (f" ERRORS {r['errors']}" if r["errors"] else "") + _ckpt_note(r), flush=True)
-        _report(rows, sizes)
+                print(row_line(r), flush=True)
+        report(rows)
         if args.pull:
             from bench.sync_pull import report_pull, run_pull
 
@@ -445,49 +375,6 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _ckpt_note(r: dict) -> str:
-    if r["store"] != "embedded" or not r["checkpoints"]:
-        return ""
-    return (f"  checkpoints running {r['ckpt_s']:.1f} s of the run ({r['ckpt_begun']} begun, {r['ckpt_done']} done): "
-            f"longest pause meanwhile {r['ckpt_pause']:.1f} ms")
-
-
-def _ms(value: float) -> str:
-    return "-" if value != value else f"{value:.3f}"  # nan: not measured (the embedded store has no server)
-
-
-def _report(rows: list[dict], sizes: list[int]) -> None:
-    head = (f"\n{'store':<8} {'docs':>7} {'dev':>3} {'batch':>5} {'muts':>5} {'CPU ms/mut':>10} {'PG ms/mut':>9} "
-            f"{'mut/s':>6} {'p50':>6} "
-            f"{'p95':>6} {'p99':>6} {'max':>6} {'pause':>6} {'ckpt':>4} {'raw fsync ms':>12} {'load':>5} "
-            f"{'not applied':>11}")
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        bad = {k: v for k, v in r["statuses"].items() if k != "applied"}
-        print(f"{r['store']:<8} {r['size']:>7} {r['devices']:>3} {r['batch']:>5} {r['mutations']:>5} "
-              f"{r['cpu_ms']:>10.3f} {_ms(r['pg_ms']):>9} {r['rate']:>6,.0f} {r['p50']:>6.1f} {r['p95']:>6.1f} "
-              f"{r['p99']:>6.1f} {r['max']:>6.1f} "
-              f"{r['pause']:>6.1f} {r['checkpoints']:>4} {r['raw']:>5.3f}/{r['raw_p95']:<6.3f} {r['load']:>5.2f} "
-              f"{str(bad or '-') if not r['errors'] else 'ERROR':>11}")
-    print("(store: embedded, or PostgreSQL with N server processes (pg xN); CPU ms/mut = the server's CPU time "
-          "(all its worker processes) over the run / applied mutations; PG ms/mut = the PostgreSQL server "
-          "processes' CPU time, stated apart; p50..max = push latency "
-          "in ms; pause = longest interval with no push answered, ms; "
-          "ckpt = store checkpoints running during the run (begun or going on); "
-          "raw fsync = append 1 KB + fdatasync median/p95 in the same directory; load = 1-minute load average "
-          "at the start: wall figures depend on it, CPU per mutation hardly)")
-    ck = [r for r in rows if r["store"] == "embedded" and r["checkpoints"]]
-    if ck:
-        print("\ncheckpoints (embedded store; ckpt above = checkpoints running at some time of the run, seen from "
-              "the journal segment each opens and the checkpoint.json each writes):")
-        for r in ck:
-            print(f"  {r['size']:>7} docs {r['devices']:>2} dev batch {r['batch']:>2} {r['mutations']:>6} muts: "
-                  f"{r['checkpoints']} running for {r['ckpt_s']:.1f} s of {r['wall']:.1f} s ({r['ckpt_begun']} begun, "
-                  f"{r['ckpt_done']} done during the run); longest pause while one ran {r['ckpt_pause']:.1f} ms, "
-                  f"p99/p50 {r['p99'] / r['p50']:.2f}")
 
 
 if __name__ == "__main__":
