@@ -9,6 +9,7 @@ No Flask, no storage, no users beyond role names and sectors. See ``docs/case-ty
     new_state = si.fire("referred", "put_to_crg", actor=Actor(["business_team"]), forms=forms)
 """
 
+from .approvals import approval_status, approvals_satisfied, eligible_slots
 from .check import FormCatalogue, check_definition, check_file, check_paths
 from .deadlines import DeadlineStatus
 from .definition import (
@@ -21,21 +22,18 @@ from .definition import (
     DefinitionInvalid,
     NotifyTarget,
 )
-from .engine import (
+from .engine import CaseType
+from .expressions import Expression, ExpressionError, compile_expression
+from .registry import CaseTypeRegistry, default_definitions_dir
+from .values import (
     Actor,
     ApprovalStatus,
-    CaseType,
     Decision,
     Problem,
     TransitionRefused,
     UnknownState,
     Vote,
-    approval_status,
-    approvals_satisfied,
-    eligible_slots,
 )
-from .expressions import Expression, ExpressionError, compile_expression
-from .registry import CaseTypeRegistry, default_definitions_dir
 
 __all__ = [
     "CONTEXT_FIELDS",

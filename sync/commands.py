@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from forms.errors import FormError, RetiredVersion, UnknownForm
-from statemachines.engine import Vote, approval_status, eligible_slots
+from statemachines.approvals import approval_status, eligible_slots
+from statemachines.values import Vote
 from store import DuplicateKey
 from sync import access, links
 from sync.amendments import request_amendment
@@ -368,7 +369,7 @@ def _fire(ctx: Ctx, ct, case_doc, event: str, forms, context, votes) -> Result:
 def _any_actor(ct, case, event):
     """After approvals, the transition runs on behalf of whoever requested it: the engine re-checks
     guards, forms and every approval, with the roles that may fire the event."""
-    from statemachines.engine import Actor as EngineActor
+    from statemachines.values import Actor as EngineActor
 
     roles = next((t.roles for t in ct.transitions_from(case["state"]) if t.event == event), ())
     return EngineActor(roles)

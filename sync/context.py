@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from forms.registry import FormRegistry
-from statemachines.engine import Actor as EngineActor
-from statemachines.engine import Timeline
+from statemachines.values import Actor as EngineActor
+from statemachines.values import Timeline
 from store import Document, UnitOfWork
 from sync import access
 from sync.actor import Actor

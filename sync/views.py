@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from forms.registry import FormRegistry
+from statemachines.approvals import approval_status, eligible_slots
 from statemachines.calendar import working_days_between
-from statemachines.engine import Actor as EngineActor
-from statemachines.engine import approval_status, eligible_slots
+from statemachines.values import Actor as EngineActor
 from store import Store, UnitOfWork
 from sync import access
 from sync.actor import Actor
@@ -187,7 +187,7 @@ class Reader:
         pending = case.get("pending")
         if not pending:
             return None
-        from statemachines.engine import Vote
+        from statemachines.values import Vote
 
         slots = ct.approval_slots(case["state"], pending["event"], forms, context, self.timeline(case))
         votes = [Vote(v["role"], v["sector"], v["decision"], v["voter"]) for v in pending["votes"]]

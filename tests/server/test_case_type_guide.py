@@ -20,7 +20,7 @@ from forms.registry import FormRegistry
 from forms.registry import default_definitions_dir as forms_dir
 from server.cli import main
 from statemachines import CaseTypeRegistry
-from statemachines.engine import Actor
+from statemachines.values import Actor
 from tests.support import ROOT
 
 GUIDE = ROOT / "docs" / "case-types.md"

@@ -9,7 +9,8 @@ import pytest
 
 from statemachines import TransitionRefused
 from statemachines.check import parse_and_check
-from statemachines.engine import CaseType, Timeline
+from statemachines.engine import CaseType
+from statemachines.values import Timeline
 
 from .helpers import ALL_FOUR, BUSINESS, CRG, HOS, REFERRAL, SI, SIN_NOTIFY, referral
 
