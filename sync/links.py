@@ -1,6 +1,6 @@
 """Linked cases: a transition's ``hand_off`` opens a case of another type, and both cases show the link.
 
-The hand-off runs inside the event's own handler (``sync.commands._fire``), so the new case, its
+The hand-off runs inside the event's own handler (``sync.transitions._fire``), so the new case, its
 prefilled DRAFT opening form, both links and both audit entries are written in the one unit of work
 of the mutation: a replayed mutation answers its first result and opens nothing twice (ADR 0033).
 The new case's id is derived from the source (:func:`linked_case_id`), never chosen by the client.
@@ -60,7 +60,8 @@ def open_linked_case(ctx: Ctx, source: Mapping[str, Any], event: str, step: int,
                      forms: Mapping[str, Any]) -> dict[str, Any]:
     """Open the hand-off's case (in the source's partnership, by the actor who fired the event) and
     return the link the source keeps. The caller (the event's handler) writes the source."""
-    from sync.commands import _agency_in, _alert_state_entered, _next_reference, _write_submission
+    from sync.alerts import alert_state_entered
+    from sync.commands import _agency_in, _next_reference, _write_submission
 
     ct = ctx.case_types.get(hand_off.case_type)  # the checker made sure it exists
     initial = ct.initial_state
@@ -102,7 +103,7 @@ def open_linked_case(ctx: Ctx, source: Mapping[str, Any], event: str, step: int,
     ctx.audit("case.create", case_id, case_type=ct.case_type, state=initial, form_id=hand_off.form,
               hand_off_from=source["case_id"], event=event)
     ctx.audit("case.hand_off", source["case_id"], event=event, opened=case_id, case_type=ct.case_type)
-    _alert_state_entered(ctx, ct, case, None)
+    alert_state_entered(ctx, ct, case, None)
     return {"case_id": case_id, "case_type": ct.case_type, "reference": case["reference"],
             "relation": HANDED_OFF_TO, "event": event, "at": ctx.at}
 

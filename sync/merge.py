@@ -12,11 +12,15 @@ earlier edits even when it queued the next one from the same ``base_version`` of
 values its own later revisions set count as its base (ADR 0007). Merging from that base, a value
 the device itself wrote and nobody changed since is replaced by its new edit instead of clashing
 with it; a value someone else changed since is merged or conflicted as before.
+
+``resolved_data(data, conflict, payload)`` is a conflict's resolution applied: the conflict's field
+(its JSON Pointer, as :class:`FieldConflict` spells it) set to the incoming edit or a chosen value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,3 +145,62 @@ def _advance_rows(known: list, previous: list, current: list) -> list:
         if row["row_id"] not in known_ids and row["row_id"] not in prev_by_id:
             out.append(row)
     return out
+
+
+# -- resolving a conflict ------------------------------------------------------------------------
+def resolved_data(data: Any, conflict: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
+    """The form's data with the conflict's field set to the incoming edit (``choose=incoming``) or to
+    ``payload["value"]``; None when that field's parent is gone (a later save removed its row)."""
+    incoming = payload.get("choose") == "incoming"
+    value = conflict["incoming"] if incoming else payload.get("value")
+    absent = conflict["incoming_absent"] if incoming else "value" not in payload
+    try:
+        return _set_pointer(data, conflict["path"], value, absent)
+    except _Gone:
+        return None
+
+
+class _Gone(Exception):
+    """The pointer's parent does not exist (any more) in the data."""
+
+
+def _set_pointer(data: Any, pointer: str, value: Any, absent: bool) -> Any:
+    root = copy.deepcopy(data)
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    if not parts:
+        return value
+    node = root
+    for part in parts[:-1]:
+        node = _step(node, part)
+    last = parts[-1]
+    if isinstance(node, list) and last.startswith("row_id="):
+        idx = _row_index(node, last[len("row_id="):])
+        if absent:
+            if idx is not None:
+                node.pop(idx)
+        elif idx is None:
+            node.append(value)
+        else:
+            node[idx] = value
+    elif not isinstance(node, dict):
+        raise _Gone(pointer)
+    elif absent:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return root
+
+
+def _row_index(rows: list[Any], row_id: str) -> int | None:
+    return next((i for i, r in enumerate(rows) if isinstance(r, dict) and r.get("row_id") == row_id), None)
+
+
+def _step(node: Any, part: str) -> Any:
+    if isinstance(node, list) and part.startswith("row_id="):
+        idx = _row_index(node, part[len("row_id="):])
+        if idx is None:
+            raise _Gone(part)
+        return node[idx]
+    if not isinstance(node, dict) or part not in node:
+        raise _Gone(part)
+    return node[part]

@@ -27,8 +27,9 @@ from forms.registry import FormRegistry
 from forms.validation import WALK_FACTOR
 from store import Store
 from sync import access
-from sync.commands import referral_gate, resolved_data, submission_gate  # the handlers' own checks and merge
+from sync.commands import referral_gate, submission_gate  # the handlers' own checks
 from sync.context import CASES, CONFLICTS, SUBMISSIONS
+from sync.merge import resolved_data  # and the resolution they apply
 from sync.problems import MAX_LISTED_ERRORS
 
 Outcome = list[FieldError] | FormError

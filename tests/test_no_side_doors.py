@@ -15,8 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("server", "sync", "statemachines", "forms")
 #: the write path: WritePath and the handlers it runs (each inside its unit of work and savepoint)
-WRITE_PATH = {"sync/service.py", "sync/commands.py", "sync/context.py", "sync/system.py", "sync/amendments.py",
-              "sync/tasks.py", "sync/links.py", "server/admin/handlers.py"}  # links: the hand-off, run by _fire
+WRITE_PATH = {"sync/service.py", "sync/commands.py", "sync/transitions.py", "sync/context.py", "sync/system.py",
+              "sync/amendments.py", "sync/tasks.py", "sync/links.py",
+              "server/admin/handlers.py"}  # links: the hand-off, run by _fire
 WRITES = {"insert", "update", "delete", "put"}
 RECEIVER = re.compile(r"(^|\.)(uow|store|unit|_store)$")
 ADR = ROOT / "docs" / "decisions" / "0006-one-write-path.md"
