@@ -152,14 +152,28 @@ def login(page, base: str, username: str, photograph: bool = False) -> None:
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
 
 
+# the innermost elements whose right edge is past the window's, the first five in document order
+STICKING_OUT = """() => [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5
+                 && ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 0.5))
+  .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px: `
+                          + e.textContent.trim().slice(0, 30))"""
+
+
 def shot(page, name: str) -> None:
-    """docs/screenshots/NAME-375.png and NAME-820.png: the screen at phone and at tablet width."""
+    """docs/screenshots/NAME-375.png and NAME-820.png: the screen at phone and at tablet width, neither
+    wider than the screen."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     was = dict(page.viewport_size)
+    wide = {}
     for size in (PHONE, TABLET):
         page.set_viewport_size(size)
         page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"), full_page=True)
+        if page.evaluate("document.documentElement.scrollWidth") > size["width"]:
+            wide[size["width"]] = page.evaluate(STICKING_OUT)
     page.set_viewport_size(was)
+    # reflow (WCAG 1.4.10): the page never scrolls sideways; a wide table scrolls in its own region
+    assert not wide, f"{name} is wider than the screen, at width: what sticks out {wide}"
 
 
 def screen(page, name: str) -> None:

@@ -219,11 +219,11 @@ function Conflict({ x, caseId, title }) {
   return (
     <fieldset className="conflict">
       <legend>{title}: {x.path}</legend>
-      <div><input type="radio" id={`${name}-k`} name={name} checked={choose === 'kept'} onChange={() => setChoose('kept')} />
+      <div className="choice"><input type="radio" id={`${name}-k`} name={name} checked={choose === 'kept'} onChange={() => setChoose('kept')} />
         <label htmlFor={`${name}-k`}>Keep the saved value: {show(x.kept)}</label></div>
-      <div><input type="radio" id={`${name}-i`} name={name} checked={choose === 'incoming'} onChange={() => setChoose('incoming')} />
+      <div className="choice"><input type="radio" id={`${name}-i`} name={name} checked={choose === 'incoming'} onChange={() => setChoose('incoming')} />
         <label htmlFor={`${name}-i`}>Use the other value: {show(x.incoming)}</label></div>
-      <div><input type="radio" id={`${name}-v`} name={name} checked={choose === 'value'} onChange={() => setChoose('value')} />
+      <div className="choice"><input type="radio" id={`${name}-v`} name={name} checked={choose === 'value'} onChange={() => setChoose('value')} />
         <label htmlFor={`${name}-v`}>Enter a new value</label></div>
       {choose === 'value' && <><label htmlFor={`${name}-nv`}>New value</label>
         <input id={`${name}-nv`} value={value} onChange={(e) => setValue(e.target.value)} /></>}

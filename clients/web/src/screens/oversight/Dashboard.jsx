@@ -48,14 +48,17 @@ export default function Dashboard({ user }) {
                   <h2 className="card-title">{c.reference}</h2>
                   <span>{ct?.title || c.case_type} · {stateTitle(ct, c.state)} (since {c.state_entered_on})</span>
                   {c.clocks.length ? (
-                    <table className="clocks">
-                      <caption className="visually-hidden">Clocks of {c.reference}</caption>
-                      <thead><tr><th scope="col">Clock</th><th scope="col">Due</th><th scope="col">Working days left</th><th scope="col">Status</th></tr></thead>
-                      <tbody>{c.clocks.map((k) => (
-                        <tr key={k.name}><td>{k.title}</td><td className="date">{k.due}</td><td>{daysLeft(k.working_days_left)}</td>
-                          <td><span className={`badge ${k.status}`}>{statusText(k.status)}</span></td></tr>
-                      ))}</tbody>
-                    </table>
+                    // a narrow phone scrolls the table in its own region, never the page
+                    <div className="table-wrap" role="region" aria-label={`Clocks of ${c.reference}`} tabIndex={0}>
+                      <table className="clocks">
+                        <caption className="visually-hidden">Clocks of {c.reference}</caption>
+                        <thead><tr><th scope="col">Clock</th><th scope="col">Due</th><th scope="col">Working days left</th><th scope="col">Status</th></tr></thead>
+                        <tbody>{c.clocks.map((k) => (
+                          <tr key={k.name}><td>{k.title}</td><td className="date">{k.due}</td><td>{daysLeft(k.working_days_left)}</td>
+                            <td><span className={`badge ${k.status}`}>{statusText(k.status)}</span></td></tr>
+                        ))}</tbody>
+                      </table>
+                    </div>
                   ) : <span className="muted">No clock has started.</span>}
                   <span className="links">
                     <a href={caseHref(c.case_id, 'timeline')}>Timeline<span className="visually-hidden"> of {c.reference}</span></a>
